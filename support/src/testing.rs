@@ -1,0 +1,271 @@
+//! Driving the example binaries from integration tests.
+//!
+//! Every example runs in a process group of its own, so that a test can send Ctrl-C the way a
+//! terminal does (to the whole group) and so that nothing it forked outlives the test: a
+//! watchdog kills the group when the test overruns, and dropping a [`Running`] kills whatever is
+//! left. Waiting is always for an event (a line, an exit) with a deadline, never a sleep.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+/// How long a test waits for one expected event (a line, an exit) before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long one example may run in all before the watchdog kills its process group.
+pub const WATCHDOG: Duration = Duration::from_secs(30);
+
+/// An example binary started by a test.
+pub struct Running {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    stdout_seen: Vec<String>,
+    watchdog: Option<Sender<()>>,
+    watchdog_fired: Arc<AtomicBool>,
+    reaped: bool,
+}
+
+/// What an example left behind when it ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Everything it printed on stdout, including lines already returned by `expect_line`.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The stdout lines, in order.
+    pub fn stdout_lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+}
+
+impl Running {
+    /// Starts `command` in a new process group with stdin, stdout and stderr piped to the test.
+    pub fn spawn(mut command: Command) -> Self {
+        let name = Path::new(command.get_program())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        command
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {name}: {err}"));
+        let stdout = forward_lines(child.stdout.take().expect("stdout is piped"));
+        let stderr = forward_lines(child.stderr.take().expect("stderr is piped"));
+        let stdin = child.stdin.take();
+        let group = Pid::from_raw(child.id() as i32);
+        let (watchdog, watchdog_fired) = start_watchdog(group, WATCHDOG);
+        Self {
+            name,
+            child,
+            stdin,
+            stdout,
+            stderr,
+            stdout_seen: Vec::new(),
+            watchdog: Some(watchdog),
+            watchdog_fired,
+            reaped: false,
+        }
+    }
+
+    /// The process id of the example (also its process group id).
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Writes `line` and a newline to the example's stdin.
+    pub fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        stdin.write_all(format!("{line}\n").as_bytes())?;
+        stdin.flush()
+    }
+
+    /// Closes the example's stdin, so that it reads end-of-file.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for the next stdout line that contains `needle` and returns it. Lines before it
+    /// are skipped (and kept for [`Finished::stdout`]). Fails the test after [`DEADLINE`].
+    pub fn expect_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    self.stdout_seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(why) => {
+                    let stderr: Vec<String> = self.stderr.try_iter().collect();
+                    panic!(
+                        "{}: no stdout line containing {needle:?} ({}).\nstdout so far:\n{}\nstderr so far:\n{}",
+                        self.name,
+                        match why {
+                            RecvTimeoutError::Timeout => "deadline passed",
+                            RecvTimeoutError::Disconnected => "stdout closed",
+                        },
+                        self.stdout_seen.join("\n"),
+                        stderr.join("\n"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends `signal` to the example's main process only.
+    pub fn signal(&self, signal: Signal) {
+        kill(self.pid(), signal).expect("kill");
+    }
+
+    /// Sends `signal` to the example's whole process group, as a terminal does for Ctrl-C.
+    pub fn signal_group(&self, signal: Signal) {
+        killpg(self.pid(), signal).expect("killpg");
+    }
+
+    /// Closes stdin, waits for the example to exit (the watchdog bounds the wait) and collects
+    /// the rest of its output. Fails the test if its output is still held open by a process it
+    /// left behind, [`DEADLINE`] after it exited.
+    pub fn wait(mut self) -> Finished {
+        self.close_stdin();
+        let status = self.child.wait().expect("wait for the example");
+        self.reaped = true;
+        assert!(
+            !self.watchdog_fired.load(Ordering::SeqCst),
+            "{}: still running after {WATCHDOG:?}; the watchdog killed it.\nstdout:\n{}",
+            self.name,
+            self.stdout_seen.join("\n"),
+        );
+        let deadline = Instant::now() + DEADLINE;
+        let mut rest = drain(&self.stdout, deadline, &self.name, "stdout");
+        self.stdout_seen.append(&mut rest);
+        let stderr = drain(&self.stderr, deadline, &self.name, "stderr");
+        Finished {
+            status,
+            stdout: join_lines(&self.stdout_seen),
+            stderr: join_lines(&stderr),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Whatever the example (or anything it forked) still runs dies with the test.
+        let _ = killpg(self.pid(), Signal::SIGKILL);
+        if !self.reaped {
+            let _ = self.child.wait();
+        }
+        self.watchdog.take();
+    }
+}
+
+/// Runs `command` to completion with `input` on its stdin and returns what it left.
+pub fn run(command: Command, input: &str) -> Finished {
+    let mut running = Running::spawn(command);
+    if !input.is_empty() {
+        // An example may exit without reading all of its input; that is its business.
+        let _ = running
+            .stdin
+            .as_mut()
+            .expect("stdin is piped")
+            .write_all(input.as_bytes());
+    }
+    running.wait()
+}
+
+/// A fresh directory under the system temp dir, removed with everything in it on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `<tmp>/ipc-labs-<label>-<pid>-<n>`, unique within and across test processes.
+    pub fn new(label: &str) -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("ipc-labs-{label}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self { path }
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn forward_lines(source: impl Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(source);
+        let mut line = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            let text = String::from_utf8_lossy(&line);
+            if sender.send(text.trim_end_matches('\n').to_owned()).is_err() {
+                break;
+            }
+            line.clear();
+        }
+    });
+    receiver
+}
+
+fn start_watchdog(group: Pid, limit: Duration) -> (Sender<()>, Arc<AtomicBool>) {
+    let (stand_down, orders) = mpsc::channel::<()>();
+    let fired = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&fired);
+    thread::spawn(move || {
+        if let Err(RecvTimeoutError::Timeout) = orders.recv_timeout(limit) {
+            flag.store(true, Ordering::SeqCst);
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    });
+    (stand_down, fired)
+}
+
+fn drain(lines: &Receiver<String>, deadline: Instant, name: &str, stream: &str) -> Vec<String> {
+    let mut collected = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => collected.push(line),
+            Err(RecvTimeoutError::Disconnected) => return collected,
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "{name} exited but its {stream} is still open: a process it started is still running"
+            ),
+        }
+    }
+}
+
+fn join_lines(lines: &[String]) -> String {
+    lines.iter().map(|line| format!("{line}\n")).collect()
+}

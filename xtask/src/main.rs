@@ -1,0 +1,120 @@
+//! `cargo xtask <command>`: the project's automation, in Rust so that it runs wherever cargo
+//! does.
+//!
+//! - `ci`: everything CI checks, in order: formatting, clippy, the tests, the book build, the
+//!   book's includes, and a leak check around all of it.
+//! - `book-includes`: only the check that every `{{#include}}` in the book resolves to text.
+//! - `leaks`: lists the System V objects and FIFOs that the leak check would see now.
+
+mod includes;
+mod leaks;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let command = std::env::args().nth(1);
+    let root = workspace_root();
+    let outcome = match command.as_deref() {
+        Some("ci") => ci(&root),
+        Some("book-includes") => includes::check(&root.join("book/src")),
+        Some("leaks") => {
+            for object in leaks::snapshot(&root) {
+                println!("{object}");
+            }
+            Ok(())
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <ci | book-includes | leaks>");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("xtask: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
+}
+
+fn ci(root: &Path) -> Result<(), String> {
+    let before = leaks::snapshot(root);
+    let checks = run_checks(root);
+    let leaked: Vec<String> = leaks::snapshot(root).difference(&before).cloned().collect();
+    checks?;
+    if !leaked.is_empty() {
+        return Err(format!(
+            "the run left these behind (IPC objects or FIFOs that did not exist before it):\n  {}",
+            leaked.join("\n  ")
+        ));
+    }
+    println!("==> leak check: nothing new in /proc/sysvipc or among the FIFOs");
+    Ok(())
+}
+
+fn run_checks(root: &Path) -> Result<(), String> {
+    cargo(root, &["fmt", "--all", "--check"])?;
+    cargo(
+        root,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    cargo(root, &["test", "--workspace"])?;
+    build_book(root)?;
+    println!("==> book includes");
+    includes::check(&root.join("book/src"))
+}
+
+fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
+    println!("==> cargo {}", args.join(" "));
+    let status = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(root)
+        .status()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+/// mdBook reports a broken include or a bad SUMMARY.md as an ERROR line and may still exit 0,
+/// so the output is read, not only the status.
+fn build_book(root: &Path) -> Result<(), String> {
+    println!("==> mdbook build book");
+    let output = Command::new("mdbook")
+        .args(["build", "book"])
+        .current_dir(root)
+        .output()
+        .map_err(|err| format!("cannot run mdbook (install it: cargo install mdbook --locked --version 0.5.4): {err}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    print!("{text}");
+    let errors: Vec<&str> = text.lines().filter(|line| line.contains("ERROR")).collect();
+    if !output.status.success() || !errors.is_empty() {
+        return Err(format!(
+            "mdbook build failed ({}): {}",
+            output.status,
+            errors.join(" | ")
+        ));
+    }
+    Ok(())
+}

@@ -46,6 +46,7 @@ pub enum Forked {
     Child,
 }
 
+// ANCHOR: fork
 /// Forks this process: afterwards there are two, and the parent learns the child's pid.
 ///
 /// Refuses when this process runs more than one thread: a child forked from a multithreaded
@@ -71,6 +72,7 @@ pub fn fork() -> Result<Forked, Failure> {
         ForkResult::Child => Ok(Forked::Child),
     }
 }
+// ANCHOR_END: fork
 
 /// Ends a forked child with `status`, after flushing its stdout and stderr.
 ///

@@ -1,0 +1,45 @@
+//! `sigpipe`: a writer whose reader has gone is killed by SIGPIPE, or with `--ignore` gets
+//! EPIPE; the parent says which.
+
+use std::process::Command;
+
+use support::testing::run;
+
+fn sigpipe(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sigpipe"));
+    command.args(args);
+    command
+}
+
+#[test]
+fn by_default_the_writer_is_killed_by_signal_13() {
+    let done = run(sigpipe(&["--interval-ms", "1"]), "");
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(done.stdout.matches("reader: got").count(), 3);
+    assert!(done.stdout.contains("was killed by signal 13 (SIGPIPE)"), "{}", done.stdout);
+    assert!(!done.stdout.contains("EPIPE"), "{}", done.stdout);
+}
+
+#[test]
+fn with_ignore_the_write_fails_with_epipe_and_the_writer_exits_cleanly() {
+    let done = run(sigpipe(&["--ignore", "--reads", "2", "--interval-ms", "1"]), "");
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(done.stdout.matches("reader: got").count(), 2);
+    assert!(done.stdout.contains("writer: write failed with EPIPE"), "{}", done.stdout);
+    assert!(done.stdout.contains("exited with status 0: it ignored SIGPIPE"), "{}", done.stdout);
+    assert!(!done.stdout.contains("killed by signal"), "{}", done.stdout);
+}
+
+#[test]
+fn a_writer_that_fills_the_pipe_still_gets_the_signal() {
+    // No pause: the writer fills the pipe's buffer and blocks until the reader hangs up.
+    let done = run(sigpipe(&["--interval-ms", "0"]), "");
+    assert!(done.stdout.contains("was killed by signal 13 (SIGPIPE)"), "{}", done.stdout);
+}
+
+#[test]
+fn reads_must_be_a_number() {
+    let done = run(sigpipe(&["--reads", "-1"]), "");
+    assert_eq!(done.status.code(), Some(2));
+    assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+}

@@ -12,7 +12,10 @@ fn duplex(args: &[&str]) -> Command {
 }
 
 fn replies(stdout: &str) -> Vec<&str> {
-    stdout.lines().filter_map(|line| line.strip_prefix("parent: got back ")).collect()
+    stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("parent: got back "))
+        .collect()
 }
 
 #[test]
@@ -21,7 +24,12 @@ fn every_line_of_stdin_comes_back_in_upper_case() {
     assert!(done.status.success(), "{done:?}");
     assert_eq!(
         replies(&done.stdout),
-        ["\"FIRST LINE\"", "\"SECOND, WITH ÜNÏCODE\"", "\"\"", "\"LAST\""]
+        [
+            "\"FIRST LINE\"",
+            "\"SECOND, WITH ÜNÏCODE\"",
+            "\"\"",
+            "\"LAST\""
+        ]
     );
     assert!(done.stdout.contains("child:  end of file from the parent"));
     assert!(done.stdout.contains("exited with status 0"));
@@ -40,9 +48,14 @@ fn with_one_pipe_the_child_reads_its_own_message() {
     let done = run(duplex(&["--one-pipe"]), "");
     assert!(done.status.success(), "{done:?}");
     assert!(
-        done.stdout.contains("child:  read \"hello from the child\": my own message!"),
+        done.stdout
+            .contains("child:  read \"hello from the child\": my own message!"),
         "{}",
         done.stdout
     );
-    assert!(done.stdout.contains("parent: the pipe is empty"), "{}", done.stdout);
+    assert!(
+        done.stdout.contains("parent: the pipe is empty"),
+        "{}",
+        done.stdout
+    );
 }

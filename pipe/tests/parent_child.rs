@@ -23,9 +23,18 @@ fn every_number_arrives_in_order_and_the_child_exits_on_end_of_file() {
         .collect();
     assert_eq!(received, (1..=20).collect::<Vec<_>>());
     let lines = done.stdout_lines();
-    let end_of_file = lines.iter().position(|l| l.contains("end of file")).expect("child saw EOF");
-    let reaped = lines.iter().position(|l| l.contains("exited with status 0")).expect("reaped");
-    assert!(end_of_file < reaped, "the child exits after EOF, then the parent reaps it");
+    let end_of_file = lines
+        .iter()
+        .position(|l| l.contains("end of file"))
+        .expect("child saw EOF");
+    let reaped = lines
+        .iter()
+        .position(|l| l.contains("exited with status 0"))
+        .expect("reaped");
+    assert!(
+        end_of_file < reaped,
+        "the child exits after EOF, then the parent reaps it"
+    );
 }
 
 #[test]
@@ -49,7 +58,11 @@ fn a_count_that_is_not_a_number_is_one_line_on_stderr() {
     let done = run(parent_child(&["--count", "many"]), "");
     assert_eq!(done.status.code(), Some(2));
     assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
-    assert!(done.stderr.contains("'many'") && done.stderr.contains("--count"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("'many'") && done.stderr.contains("--count"),
+        "{}",
+        done.stderr
+    );
     assert!(!done.stderr.contains("panicked"));
 }
 
@@ -58,4 +71,25 @@ fn help_describes_the_flags() {
     let done = run(parent_child(&["--help"]), "");
     assert!(done.status.success());
     assert!(done.stdout.contains("--count") && done.stdout.contains("--interval-ms"));
+}
+
+#[test]
+fn a_closed_stdout_stops_it_with_one_line_not_a_panic() {
+    // `true` exits without reading; the output is larger than the pipe's 64 KiB, so a write
+    // to the closed pipe is certain.
+    let mut shell = Command::new("sh");
+    shell.args([
+        "-c",
+        r#""$0" --count 5000 --interval-ms 0 | true"#,
+        env!("CARGO_BIN_EXE_parent_child"),
+    ]);
+    let done = run(shell, "");
+    assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+    assert!(
+        done.stderr.lines().all(|line| line
+            == "parent_child: stopping: nobody reads stdout any more (EPIPE: Broken pipe)"),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stderr.is_empty());
 }

@@ -12,7 +12,10 @@ fn pipeline(dir: &TempDir, args: &[&str]) -> Command {
 }
 
 fn shell(dir: &TempDir, script: &str) -> String {
-    let output = Command::new("sh").args(["-c", script]).current_dir(dir.path()).output();
+    let output = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir.path())
+        .output();
     String::from_utf8(output.expect("run sh").stdout).expect("utf-8")
 }
 
@@ -47,7 +50,11 @@ fn both_stages_are_reported() {
     let done = run(pipeline(&dir, &[]), "");
     assert!(done.status.success(), "{done:?}");
     assert!(done.stdout.contains("running `ls | wc -l`"));
-    assert!(done.stdout.lines().any(|l| l.starts_with("pipeline: `ls` (pid") && l.ends_with("exited with status 0")));
+    assert!(
+        done.stdout
+            .lines()
+            .any(|l| l.starts_with("pipeline: `ls` (pid") && l.ends_with("exited with status 0"))
+    );
     assert!(done.stdout.lines().any(|l| l.starts_with("pipeline: `wc -l` (pid") && l.ends_with("exited with status 0")));
 }
 
@@ -60,7 +67,10 @@ fn a_command_that_does_not_exist_is_one_clear_line_and_a_failure() {
         done.stderr.trim_end(),
         "pipeline: cannot run `no-such-command-here`: ENOENT: No such file or directory"
     );
-    assert!(done.stdout.contains("exited with status 127: the command could not be run"));
+    assert!(
+        done.stdout
+            .contains("exited with status 127: the command could not be run")
+    );
     assert!(!done.stderr.contains("panicked"));
 }
 
@@ -69,5 +79,8 @@ fn an_empty_command_is_refused() {
     let dir = dir_with_files(0);
     let done = run(pipeline(&dir, &["   ", "wc"]), "");
     assert_eq!(done.status.code(), Some(1));
-    assert_eq!(done.stderr.trim_end(), "pipeline: the first command is empty");
+    assert_eq!(
+        done.stderr.trim_end(),
+        "pipeline: the first command is empty"
+    );
 }

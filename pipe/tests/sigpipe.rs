@@ -16,17 +16,33 @@ fn by_default_the_writer_is_killed_by_signal_13() {
     let done = run(sigpipe(&["--interval-ms", "1"]), "");
     assert!(done.status.success(), "{done:?}");
     assert_eq!(done.stdout.matches("reader: got").count(), 3);
-    assert!(done.stdout.contains("was killed by signal 13 (SIGPIPE)"), "{}", done.stdout);
+    assert!(
+        done.stdout.contains("was killed by signal 13 (SIGPIPE)"),
+        "{}",
+        done.stdout
+    );
     assert!(!done.stdout.contains("EPIPE"), "{}", done.stdout);
 }
 
 #[test]
 fn with_ignore_the_write_fails_with_epipe_and_the_writer_exits_cleanly() {
-    let done = run(sigpipe(&["--ignore", "--reads", "2", "--interval-ms", "1"]), "");
+    let done = run(
+        sigpipe(&["--ignore", "--reads", "2", "--interval-ms", "1"]),
+        "",
+    );
     assert!(done.status.success(), "{done:?}");
     assert_eq!(done.stdout.matches("reader: got").count(), 2);
-    assert!(done.stdout.contains("writer: write failed with EPIPE"), "{}", done.stdout);
-    assert!(done.stdout.contains("exited with status 0: it ignored SIGPIPE"), "{}", done.stdout);
+    assert!(
+        done.stdout.contains("writer: write failed with EPIPE"),
+        "{}",
+        done.stdout
+    );
+    assert!(
+        done.stdout
+            .contains("exited with status 0: it ignored SIGPIPE"),
+        "{}",
+        done.stdout
+    );
     assert!(!done.stdout.contains("killed by signal"), "{}", done.stdout);
 }
 
@@ -34,7 +50,11 @@ fn with_ignore_the_write_fails_with_epipe_and_the_writer_exits_cleanly() {
 fn a_writer_that_fills_the_pipe_still_gets_the_signal() {
     // No pause: the writer fills the pipe's buffer and blocks until the reader hangs up.
     let done = run(sigpipe(&["--interval-ms", "0"]), "");
-    assert!(done.stdout.contains("was killed by signal 13 (SIGPIPE)"), "{}", done.stdout);
+    assert!(
+        done.stdout.contains("was killed by signal 13 (SIGPIPE)"),
+        "{}",
+        done.stdout
+    );
 }
 
 #[test]

@@ -86,7 +86,11 @@ pub fn explain(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// Runs the body of `main`. An error becomes one line on stderr, `<program>: <error>`, and exit
 /// status 1.
+///
+/// Also turns the panic that `println!` raises when stdout is a pipe nobody reads any more
+/// (`example | head -1`) into one line and exit status 1, instead of a backtrace.
 pub fn run(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
+    stop_quietly_when_stdout_is_gone();
     match body() {
         Ok(code) => code,
         Err(failure) => {
@@ -94,6 +98,28 @@ pub fn run(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Rust ignores SIGPIPE, so a closed stdout makes `println!` panic rather than killing the
+/// process as it would a C program. Keeping SIGPIPE ignored matters: the examples show EPIPE.
+fn stop_quietly_when_stdout_is_gone() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            eprintln!(
+                "{}: stopping: nobody reads stdout any more (EPIPE: Broken pipe)",
+                program_name()
+            );
+            std::process::exit(1);
+        }
+        default_hook(info);
+    }));
 }
 
 #[cfg(test)]

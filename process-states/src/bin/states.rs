@@ -1,0 +1,233 @@
+//! # states: one child process walked through the textbook's life cycle, seen from /proc
+//!
+//! Ports seed `004_0b92104986517c26.txt`, the part before section 1 (CPU time slices; the
+//! created, ready, running, blocked and terminated states; suspend and activate). The parent
+//! forks a child and drives it: a busy loop (`R`), a `read()` on an empty pipe (`S`), SIGSTOP
+//! (`T`), SIGCONT (back to `S`), data in the pipe (`R` again), exit (`Z`, a zombie) and
+//! `waitpid` (gone). After each step it samples `/proc/<child>/stat` until the letter changes,
+//! and prints the textbook name, the Linux letter and the cause; `waitpid` with `WUNTRACED` and
+//! `WCONTINUED`, woken by SIGCHLD, prints the parent's own view next to it. Ctrl-C at any time
+//! kills and reaps the child and exits with status 130.
+//!
+//! Run: `cargo run -p process-states --bin states` (add `-- --help` for the flags).
+
+use std::os::fd::OwnedFd;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::WaitPidFlag;
+use nix::unistd::{getpid, read, write};
+use process_states::{
+    Child, Forked, Pipe, Seen, Watcher, exit_child, exit_status_for, fork, letter_meaning,
+    read_schedstat, read_stat, readable_now,
+};
+use support::cli::{Context, Failure, parse_args, run};
+use support::describe;
+
+/// Drive a child through running, blocked, stopped, zombie and reaped, watching /proc.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// How long the child stays in each state, in milliseconds, so that you can watch it
+    /// (try `ps -o pid,stat,comm -p <pid>` in another terminal).
+    #[arg(long, default_value_t = 300)]
+    pause_ms: u64,
+    /// How long to wait for an expected state before giving up, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    deadline_ms: u64,
+}
+
+fn main() -> ExitCode {
+    let args: Args = parse_args();
+    run(|| {
+        // ANCHOR: setup
+        let watcher = Watcher::new()?;
+        let control = Pipe::new()?;
+        let child = match fork()? {
+            Forked::Child => {
+                drop(control.write_end);
+                exit_child(child_life(control.read_end))
+            }
+            Forked::Parent { child } => child,
+        };
+        drop(control.read_end);
+        println!("states: parent pid {}, child pid {}", getpid(), child.pid());
+        // ANCHOR_END: setup
+        let mut story = Story {
+            child,
+            watcher,
+            start: Instant::now(),
+            pause: Duration::from_millis(args.pause_ms),
+            deadline: Duration::from_millis(args.deadline_ms),
+        };
+        let told = story.tell(control.write_end);
+        // ANCHOR: interrupted
+        if let Some(signal) = story.watcher.interrupted() {
+            let status = story.child.kill_and_reap()?;
+            let pid = story.child.pid();
+            println!(
+                "states: {signal}: child {pid} {}; reaped, nothing left",
+                describe(&status)
+            );
+            return Ok(ExitCode::from(exit_status_for(signal)));
+        }
+        // ANCHOR_END: interrupted
+        told.map(|()| ExitCode::SUCCESS)
+    })
+}
+
+// ANCHOR: child_life
+/// The child's side: spin, block in read(), spin again, exit. Each step waits for one byte from
+/// the parent. End-of-file means the parent is gone, and the child exits at once.
+fn child_life(control: OwnedFd) -> i32 {
+    let mut byte = [0u8; 1];
+    for step in ["spin", "block", "spin"] {
+        if step == "spin" {
+            // Busy: state R. Between rounds of work, ask (without waiting) whether a byte came.
+            while !readable_now(&control).unwrap_or(true) {
+                (0..100_000u64).for_each(|i| {
+                    std::hint::black_box(i);
+                });
+            }
+        }
+        // When step is "block" the pipe is empty: read() sleeps (state S) until a byte comes.
+        if !matches!(read(&control, &mut byte), Ok(1)) {
+            return 1;
+        }
+    }
+    0 // exit: state Z until the parent waits
+}
+// ANCHOR_END: child_life
+
+struct Story {
+    child: Child,
+    watcher: Watcher,
+    start: Instant,
+    pause: Duration,
+    deadline: Duration,
+}
+
+impl Story {
+    // ANCHOR: story
+    fn tell(&mut self, control: OwnedFd) -> Result<(), Failure> {
+        let pid = self.child.pid();
+        let send = |byte: &[u8]| {
+            write(&control, byte)
+                .map(drop)
+                .context("write to the child")
+        };
+        println!(
+            "{:>8}  {:<10}  {:<38}  cause",
+            "time", "textbook", "what Linux shows"
+        );
+        self.expect("created", "RS", "fork() returned: no letter for 'created'")?;
+        self.expect("running", "R", "the child spins in a busy loop")?;
+        self.ready_or_running()?;
+        send(b"b")?;
+        self.expect("blocked", "S", "the child read()s an empty pipe and sleeps")?;
+        self.watcher.hold(self.pause)?;
+        kill(pid, Signal::SIGSTOP).context("kill(SIGSTOP)")?;
+        self.expect("suspended", "T", "the parent sent SIGSTOP")?;
+        self.parents_view(WaitPidFlag::WUNTRACED, "waitpid(WUNTRACED)")?;
+        self.watcher.hold(self.pause)?;
+        kill(pid, Signal::SIGCONT).context("kill(SIGCONT)")?;
+        self.expect(
+            "activated",
+            "S",
+            "SIGCONT: it resumes, still waiting in read()",
+        )?;
+        self.parents_view(WaitPidFlag::WCONTINUED, "waitpid(WCONTINUED)")?;
+        self.watcher.hold(self.pause)?;
+        send(b"r")?;
+        self.expect(
+            "ready/run",
+            "R",
+            "a byte came: read() returned, it spins again",
+        )?;
+        self.watcher.hold(self.pause)?;
+        send(b"x")?;
+        self.expect(
+            "terminated",
+            "Z",
+            "the child exited; nobody has waited for it yet",
+        )?;
+        self.watcher.hold(self.pause)?;
+        self.parents_view(WaitPidFlag::empty(), "waitpid()")?;
+        match read_stat(pid)? {
+            Seen::Gone => self.line(
+                "reaped",
+                "/proc: no entry",
+                "waitpid() collected the zombie",
+            ),
+            Seen::Alive(stat) => {
+                return Err(Failure::new(format!(
+                    "child {pid} still in /proc: {stat:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+    // ANCHOR_END: story
+
+    // ANCHOR: expect
+    /// Samples /proc/<child>/stat until its state is one of `letters`, then prints the line.
+    fn expect(&mut self, textbook: &str, letters: &str, cause: &str) -> Result<(), Failure> {
+        let (pid, deadline) = (self.child.pid(), self.deadline);
+        let letter = self
+            .watcher
+            .sample_until(pid, deadline, letters, |seen| match seen {
+                Seen::Alive(stat) if letters.contains(stat.state) => Some(stat.state),
+                _ => None,
+            })?;
+        let (meaning, _) = letter_meaning(letter);
+        self.line(textbook, &format!("/proc: {letter} ({meaning})"), cause);
+        Ok(())
+    }
+    // ANCHOR_END: expect
+
+    fn line(&self, textbook: &str, seen: &str, cause: &str) {
+        let at = self.start.elapsed().as_secs_f64();
+        println!("{at:7.3}s  {textbook:<10}  {seen:<38}  {cause}");
+    }
+
+    // ANCHOR: ready
+    /// `R` covers both ready (waiting for a CPU) and running. The scheduler's own accounting
+    /// tells them apart: /proc/<pid>/schedstat counts time on a CPU and time on a run queue.
+    fn ready_or_running(&mut self) -> Result<(), Failure> {
+        let pid = self.child.pid();
+        let Seen::Alive(before) = read_schedstat(pid)? else {
+            return Ok(());
+        };
+        self.watcher.hold(self.pause)?;
+        let Seen::Alive(after) = read_schedstat(pid)? else {
+            return Ok(());
+        };
+        let (ran, waited) = (after.on_cpu - before.on_cpu, after.waiting - before.waiting);
+        println!(
+            "{:10}R is one letter for ready and running; schedstat tells them apart:",
+            ""
+        );
+        println!(
+            "{:10}in {} ms the child ran on a CPU for {} ms (running) and waited in a run queue \
+             for {} ms (ready)",
+            "",
+            self.pause.as_millis(),
+            ran.as_millis(),
+            waited.as_millis()
+        );
+        Ok(())
+    }
+    // ANCHOR_END: ready
+
+    /// Prints what `waitpid` tells the parent, next to what /proc showed.
+    fn parents_view(&mut self, flags: WaitPidFlag, call: &str) -> Result<(), Failure> {
+        let status = self
+            .watcher
+            .wait_for(&mut self.child, flags, self.deadline)?;
+        let cause = format!("child {} (announced by SIGCHLD)", describe(&status));
+        self.line("", &format!("{call} in the parent"), &cause);
+        Ok(())
+    }
+}

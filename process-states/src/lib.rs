@@ -687,10 +687,13 @@ mod tests {
     }
 
     #[test]
-    fn this_process_is_running() {
-        let Seen::Alive(stat) = read_stat(getpid()).unwrap() else {
-            panic!("this process is not in /proc");
-        };
-        assert_eq!((stat.pid, stat.state), (getpid().as_raw(), 'R'));
+    fn the_thread_reading_its_own_stat_is_running() {
+        // Not /proc/<pid>/stat: that is the test harness's main thread, asleep waiting for us.
+        let line = std::fs::read("/proc/thread-self/stat").expect("read /proc/thread-self/stat");
+        let stat = parse_stat(&line).expect("parses");
+        assert_eq!(
+            (stat.pid, stat.state),
+            (nix::unistd::gettid().as_raw(), 'R')
+        );
     }
 }

@@ -33,11 +33,12 @@ pub fn check(book_src: &Path) -> Result<(), String> {
 }
 
 /// The text between `{{` and `}}` of each include directive, such as
-/// `#include ../../pipe/src/bin/duplex.rs:child`. An escaped `\{{` is not a directive.
+/// `#include ../../pipe/src/bin/duplex.rs:child`. An escaped `\{{#` is not a directive.
 fn directives(text: &str) -> Vec<&str> {
     let mut found = Vec::new();
     let mut rest = text;
-    while let Some(start) = rest.find("{{#") {
+    // mdBook allows white space between the braces and the `#`.
+    while let Some(start) = rest.find("{{") {
         let escaped = rest[..start].ends_with('\\');
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else { break };

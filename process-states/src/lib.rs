@@ -261,6 +261,16 @@ pub struct Child {
 }
 
 impl Child {
+    /// Takes charge of `pid`, a process that became our child by re-parenting: its parent
+    /// ended while we were its nearest "child subreaper" (`prctl(PR_SET_CHILD_SUBREAPER)`).
+    pub fn adopt(pid: Pid) -> Self {
+        Self {
+            pid,
+            owner: getpid(),
+            reaped: false,
+        }
+    }
+
     /// The child's process id.
     pub fn pid(&self) -> Pid {
         self.pid
@@ -377,11 +387,7 @@ pub fn fork() -> Result<Forked, Failure> {
         ForkResult::Parent { child } => {
             restored.context("sigprocmask(SIG_SETMASK)")?;
             Ok(Forked::Parent {
-                child: Child {
-                    pid: child,
-                    owner: getpid(),
-                    reaped: false,
-                },
+                child: Child::adopt(child),
             })
         }
     }

@@ -1,0 +1,207 @@
+//! # orphan_zombie: a zombie and an orphan, made on purpose, watched, and cleaned up
+//!
+//! Ports seed `004_0b92104986517c26.txt`, the part before section 1 (the terminated state, and
+//! the parent/child relation the seed points to). A zombie: a child exits while its parent does
+//! not wait; `/proc` shows `Z` until `waitpid` reaps it. An orphan: a child whose parent exits
+//! first; the kernel gives it a new parent (pid 1, or the nearest "subreaper"), whose pid
+//! `/proc/<pid>/stat` shows in its ppid field. With `--subreaper` this program makes itself
+//! that subreaper, adopts the orphan and reaps it. Nothing is left behind, Ctrl-C included.
+//!
+//! Run: `cargo run -p process-states --bin orphan_zombie` (add `-- --subreaper`).
+
+use std::os::fd::OwnedFd;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use nix::sys::prctl::set_child_subreaper;
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::{Pid, getpid, getppid, read, write};
+use process_states::{
+    Child, Forked, Pipe, Seen, Watcher, exit_child, exit_status_for, fork, read_stat,
+};
+use support::cli::{Context, Failure, parse_args, run};
+use support::describe;
+
+/// Make a zombie and an orphan on purpose, watch them in /proc, and clean up.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Become a "child subreaper": the orphan is re-parented to this program, which reaps it.
+    #[arg(long)]
+    subreaper: bool,
+    /// How long each state is left for you to see (`ps -o pid,ppid,stat,comm`), in ms.
+    #[arg(long, default_value_t = 300)]
+    pause_ms: u64,
+    /// How long to wait for an expected change before giving up, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    deadline_ms: u64,
+}
+
+fn main() -> ExitCode {
+    let args: Args = parse_args();
+    run(|| {
+        let mut watcher = Watcher::new()?;
+        let told = zombie(&mut watcher, &args).and_then(|()| orphan(&mut watcher, &args));
+        if let Some(signal) = watcher.interrupted() {
+            // Our children were killed and reaped as their guards went out of scope, and the
+            // orphan read end-of-file on its lifeline when our end closed.
+            println!("orphan_zombie: {signal}: every process we made is gone");
+            return Ok(ExitCode::from(exit_status_for(signal)));
+        }
+        told.map(|()| ExitCode::SUCCESS)
+    })
+}
+
+// ANCHOR: zombie
+fn zombie(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
+    let deadline = Duration::from_millis(args.deadline_ms);
+    let mut child = match fork()? {
+        Forked::Child => exit_child(7),
+        Forked::Parent { child } => child,
+    };
+    let pid = child.pid();
+    println!("zombie: forked child {pid}, which exits at once with status 7; I do not wait yet");
+    let stat = watcher.sample_until(pid, deadline, "becoming a zombie", |seen| match seen {
+        Seen::Alive(stat) if stat.state == 'Z' => Some(stat.clone()),
+        _ => None,
+    })?;
+    let (state, ppid) = (stat.state, stat.ppid);
+    println!("zombie: /proc/{pid}/stat: state {state} (zombie), ppid {ppid} (me)");
+    println!("zombie: it has ended, but its entry keeps the exit status until its parent waits");
+    watcher.hold(Duration::from_millis(args.pause_ms))?;
+    let status = watcher.wait_for(&mut child, WaitPidFlag::empty(), deadline)?;
+    println!("zombie: waitpid({pid}): the child {}", describe(&status));
+    match read_stat(pid)? {
+        Seen::Gone => println!("zombie: /proc/{pid} is gone: waitpid reaped the zombie"),
+        Seen::Alive(stat) => return Err(Failure::new(format!("{pid} is still here: {stat:?}"))),
+    }
+    Ok(())
+}
+// ANCHOR_END: zombie
+
+// ANCHOR: orphan
+fn orphan(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
+    let deadline = Duration::from_millis(args.deadline_ms);
+    if args.subreaper {
+        set_child_subreaper(true).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
+        println!("orphan: I am a child subreaper now: orphans below me become my children");
+    }
+    // The orphan blocks reading `lifeline` until we close our end (or die): then it exits.
+    let lifeline = Pipe::new()?;
+    let report = Pipe::new()?;
+    let mut middle = match fork()? {
+        Forked::Child => {
+            drop((lifeline.write_end, report.read_end));
+            exit_child(middle(lifeline.read_end, report.write_end))
+        }
+        Forked::Parent { child } => child,
+    };
+    drop((lifeline.read_end, report.write_end));
+    let mut pid = [0u8; 4];
+    if read(&report.read_end, &mut pid).context("read the orphan's pid")? != pid.len() {
+        return Err(Failure::new(
+            "the orphan's parent ended before it sent the orphan's pid",
+        ));
+    }
+    let orphan = Pid::from_raw(i32::from_ne_bytes(pid));
+    let status = watcher.wait_for(&mut middle, WaitPidFlag::empty(), deadline)?;
+    println!(
+        "orphan: {} {}; I reaped it",
+        middle.pid(),
+        describe(&status)
+    );
+    let new_parent = watcher.sample_until(orphan, deadline, "re-parenting", |seen| match seen {
+        Seen::Alive(stat) if stat.ppid != middle.pid().as_raw() => Some(Pid::from_raw(stat.ppid)),
+        _ => None,
+    })?;
+    let name = match read_stat(new_parent)? {
+        Seen::Alive(stat) => stat.comm,
+        Seen::Gone => "gone already".to_owned(),
+    };
+    // As subreaper we are its parent now: from here on it is ours to reap (or kill on Ctrl-C).
+    let adopted = (new_parent == getpid()).then(|| Child::adopt(orphan));
+    let who = if adopted.is_some() {
+        "me, the subreaper"
+    } else {
+        "init or a subreaper"
+    };
+    println!("orphan: /proc/{orphan}/stat: its ppid is now {new_parent} ({name}): {who}");
+    watcher.hold(Duration::from_millis(args.pause_ms))?;
+    drop(lifeline.write_end);
+    println!("orphan: I closed the lifeline; {orphan} reads end-of-file and exits");
+    clean_up(watcher, orphan, adopted, deadline)
+}
+// ANCHOR_END: orphan
+
+// ANCHOR: middle
+/// The orphan's first parent: forks the orphan, waits until it has said hello (so that it met
+/// this parent), passes its pid on to us, and exits without waiting for it.
+fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
+    let Ok(hello) = Pipe::new() else { return 1 };
+    match fork() {
+        Ok(Forked::Child) => {
+            drop((hello.read_end, report));
+            let me = getpid();
+            println!("orphan: {me} here, my parent is {}", getppid());
+            let _ = write(&hello.write_end, &me.as_raw().to_ne_bytes());
+            drop(hello.write_end);
+            let _ = read(&lifeline, &mut [0u8; 1]); // sleeps until end-of-file
+            println!(
+                "orphan: {me} here, lifeline closed, my parent is {}: bye",
+                getppid()
+            );
+            exit_child(0)
+        }
+        Ok(Forked::Parent { child }) => {
+            drop(hello.write_end);
+            let mut pid = [0u8; 4];
+            if read(&hello.read_end, &mut pid) == Ok(pid.len()) {
+                let _ = write(&report, &pid);
+            }
+            let (me, child) = (getpid(), child.pid());
+            println!("orphan: {me} forked {child} and exits now, without waiting for it");
+            exit_child(0) // the guard for `child` never runs: this process just ends
+        }
+        Err(failure) => {
+            eprintln!("orphan: {failure}");
+            1
+        }
+    }
+}
+// ANCHOR_END: middle
+
+// ANCHOR: clean_up
+/// Only a parent can reap. As subreaper we are the orphan's parent now; otherwise waitpid says
+/// ECHILD, and we watch its /proc entry go when its new parent reaps it.
+fn clean_up(
+    watcher: &mut Watcher,
+    orphan: Pid,
+    adopted: Option<Child>,
+    deadline: Duration,
+) -> Result<(), Failure> {
+    if let Some(mut adopted) = adopted {
+        let status = watcher.wait_for(&mut adopted, WaitPidFlag::empty(), deadline)?;
+        println!(
+            "orphan: waitpid({orphan}): my adopted child {}",
+            describe(&status)
+        );
+        return Ok(());
+    }
+    if let Err(errno) = waitpid(orphan, Some(WaitPidFlag::WNOHANG)) {
+        println!("orphan: waitpid({orphan}): {errno}: it is not my child any more");
+    }
+    let gone = watcher.sample_until(orphan, deadline, "reaping", |seen| match seen {
+        Seen::Gone => Some(()),
+        Seen::Alive(_) => None,
+    });
+    match gone {
+        Ok(()) => println!("orphan: /proc/{orphan} is gone: its new parent reaped it"),
+        Err(_) if watcher.interrupted().is_none() => {
+            println!("orphan: {orphan} has ended; its new parent has not reaped it yet")
+        }
+        Err(failure) => return Err(failure),
+    }
+    Ok(())
+}
+// ANCHOR_END: clean_up

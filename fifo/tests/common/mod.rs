@@ -1,0 +1,81 @@
+//! Helpers shared by the `fifo` integration tests.
+
+// Each test file uses its own subset of these helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use support::testing::{Finished, Running};
+
+/// A command that runs the example binary `path` on the FIFO at `fifo`.
+pub fn example(binary: &str, fifo: &Path) -> Command {
+    let mut command = Command::new(binary);
+    command.arg("--path").arg(fifo);
+    command
+}
+
+/// The FIFO path inside a test's own temporary directory.
+pub fn fifo_in(dir: &Path) -> PathBuf {
+    dir.join("mfifo")
+}
+
+/// Sends `signal` the way a user would (Ctrl-C goes to the whole process group, `kill` to one
+/// process), waits for the example to exit, and returns what it left and how long that took.
+///
+/// It waits for the example to say that it got the signal before it closes the example's stdin
+/// (which `Running::wait` does): ctrlc runs the writer's closure on a thread of its own, a
+/// moment after the signal, and an end of input arriving in that moment would be seen first.
+pub fn stop_with(mut running: Running, signal: Signal) -> (Finished, Duration) {
+    let sent = Instant::now();
+    if signal == Signal::SIGINT {
+        running.signal_group(signal);
+    } else {
+        running.signal(signal);
+    }
+    running.expect_line(&format!("got {signal}; stopping"));
+    let finished = running.wait();
+    let took = sent.elapsed();
+    println!("{signal}: exited {took:?} after the signal"); // shown with --nocapture
+    (finished, took)
+}
+
+/// Asserts that an example stopped by `signal` did so within a second, with status 128 + the
+/// signal's number, and said so.
+pub fn assert_stopped_by(finished: &Finished, took: Duration, signal: Signal) {
+    assert!(
+        took < Duration::from_secs(1),
+        "took {took:?} to exit after {signal}"
+    );
+    assert_eq!(
+        finished.status.code(),
+        Some(128 + signal as i32),
+        "{finished:?}"
+    );
+    assert!(
+        finished.stdout.contains(&format!("got {signal}; stopping")),
+        "{finished:?}"
+    );
+}
+
+/// Asserts that nothing is left at `path`, not even a dangling symlink.
+pub fn assert_gone(path: &Path) {
+    assert!(
+        std::fs::symlink_metadata(path).is_err(),
+        "{} was left behind",
+        path.display()
+    );
+}
+
+/// Asserts that `path` is a FIFO.
+pub fn assert_fifo(path: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    let found = std::fs::symlink_metadata(path).expect("the FIFO exists");
+    assert!(
+        found.file_type().is_fifo(),
+        "{} is not a FIFO",
+        path.display()
+    );
+}

@@ -1,0 +1,122 @@
+//! Ctrl-C (SIGINT) and SIGTERM end the writer and the reader within a second wherever they
+//! wait: in the open that waits for the other side, in a read of stdin or of the FIFO, in a
+//! write to a full FIFO. The exit status is 130 or 143, and the FIFO is removed by the side that
+//! created it, and only by that side.
+
+mod common;
+
+use std::os::fd::OwnedFd;
+
+use common::{assert_fifo, assert_gone, assert_stopped_by, example, fifo_in, stop_with};
+use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use support::testing::{Running, TempDir};
+
+const WRITER: &str = env!("CARGO_BIN_EXE_writer");
+const READER: &str = env!("CARGO_BIN_EXE_reader");
+
+fn writer_waiting_for_a_reader_stops_on(signal: Signal) {
+    let dir = TempDir::new("fifo-writer-open");
+    let path = fifo_in(dir.path());
+    let mut writer = Running::spawn(example(WRITER, &path));
+    writer.expect_line("waiting for a reader");
+    assert_fifo(&path);
+    let (finished, took) = stop_with(writer, signal);
+    assert_stopped_by(&finished, took, signal);
+    assert_gone(&path);
+}
+
+#[test]
+fn sigint_stops_a_writer_waiting_for_a_reader() {
+    writer_waiting_for_a_reader_stops_on(Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_stops_a_writer_waiting_for_a_reader() {
+    writer_waiting_for_a_reader_stops_on(Signal::SIGTERM);
+}
+
+fn reader_waiting_for_a_writer_stops_on(signal: Signal) {
+    let dir = TempDir::new("fifo-reader-open");
+    let path = fifo_in(dir.path());
+    let mut reader = Running::spawn(example(READER, &path));
+    reader.expect_line("waiting for a writer");
+    let (finished, took) = stop_with(reader, signal);
+    assert_stopped_by(&finished, took, signal);
+    assert_gone(&path);
+}
+
+#[test]
+fn sigint_stops_a_reader_waiting_for_a_writer() {
+    reader_waiting_for_a_writer_stops_on(Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_stops_a_reader_waiting_for_a_writer() {
+    reader_waiting_for_a_writer_stops_on(Signal::SIGTERM);
+}
+
+#[test]
+fn sigint_stops_a_reader_waiting_for_the_next_record() {
+    let dir = TempDir::new("fifo-reader-read");
+    let path = fifo_in(dir.path());
+    let mut reader = Running::spawn(example(READER, &path));
+    reader.expect_line("waiting for a writer");
+    let mut writer = Running::spawn(example(WRITER, &path));
+    writer.write_line("one").unwrap();
+    reader.expect_line("recv:one");
+    let (finished, took) = stop_with(reader, Signal::SIGINT);
+    assert_stopped_by(&finished, took, Signal::SIGINT);
+    assert!(finished.stdout.contains("removed"), "{finished:?}");
+    assert_gone(&path);
+    // The writer's next record finds no reader: it says so and exits 1.
+    let _ = writer.write_line("two");
+    assert_eq!(writer.wait().status.code(), Some(1));
+}
+
+#[test]
+fn sigint_stops_a_writer_reading_stdin_and_leaves_the_readers_fifo_alone() {
+    let dir = TempDir::new("fifo-writer-stdin");
+    let path = fifo_in(dir.path());
+    let mut reader = Running::spawn(example(READER, &path));
+    reader.expect_line("waiting for a writer");
+    let mut writer = Running::spawn(example(WRITER, &path));
+    writer.expect_line("made by another process");
+    writer.write_line("one").unwrap();
+    reader.expect_line("recv:one");
+    let (finished, took) = stop_with(writer, Signal::SIGINT);
+    assert_stopped_by(&finished, took, Signal::SIGINT);
+    // The reader made the FIFO: the writer leaves it, and the reader, at end of file,
+    // removes it.
+    assert!(!finished.stdout.contains("removed"), "{finished:?}");
+    reader.expect_line("end of file");
+    let reader = reader.wait();
+    assert!(reader.status.success(), "{reader:?}");
+    assert!(reader.stdout.contains("removed"), "{reader:?}");
+    assert_gone(&path);
+}
+
+#[test]
+fn sigterm_stops_a_writer_waiting_for_room_in_a_full_fifo() {
+    let dir = TempDir::new("fifo-writer-full");
+    let path = fifo_in(dir.path());
+    let mut writer = Running::spawn(example(WRITER, &path));
+    writer.expect_line("waiting for a reader");
+    // A reader that never reads: the test holds the read end open.
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let _never_read: OwnedFd = nix::fcntl::open(&path, flags, Mode::empty()).unwrap();
+    writer.expect_line("a reader has");
+    // 64 KiB of FIFO hold 655 records of 100 bytes; after that the writer waits for room.
+    for number in 0..1000 {
+        writer.write_line(&format!("line {number}")).unwrap();
+    }
+    writer.expect_line("sent \"line 600\"");
+    let (finished, took) = stop_with(writer, Signal::SIGTERM);
+    assert_stopped_by(&finished, took, Signal::SIGTERM);
+    assert!(
+        !finished.stdout.contains("sent \"line 999\""),
+        "{finished:?}"
+    );
+    assert_gone(&path);
+}

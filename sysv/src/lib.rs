@@ -1,1 +1,602 @@
-//! System V IPC support: keys, permissions, owner checks, errors, /proc/sysvipc listing (work in progress).
+//! What the three System V IPC crates (`msgqueue`, `shm`, `semaphore`) share.
+//!
+//! System V objects are not files: a process finds one by a numeric [`Key`], gets back an
+//! identifier (`msgget`, `shmget`, `semget`), and the object lives in the kernel until someone
+//! removes it with `IPC_RMID` or the machine reboots. This crate holds the pieces around that:
+//!
+//! - [`Key`]: from `ftok(path, proj_id)`, from an explicit number, or [`Key::PRIVATE`].
+//! - [`Permissions`] (0600 unless asked) and [`Creation`] (create-exclusive, open-existing,
+//!   open-or-create), combined by [`get`], which also says whether this process created the
+//!   object: only the creator should remove it.
+//! - [`check_owner`]: refuse an object that another user owns or that others may write to.
+//! - [`Error`]: names the operation and the errno, `msgsnd: EIDRM: Identifier removed`.
+//! - [`retry_eintr`]: `msgrcv`, `msgsnd` and `semop` are never restarted after a signal handler
+//!   ran; they fail with EINTR, and the caller decides: stop if a shutdown was asked, else retry.
+//! - [`list`]: the objects in `/proc/sysvipc/{msg,shm,sem}`, for `ipcs`-like tools and for CI's
+//!   leak check.
+//!
+//! The only `unsafe` here is the call to `ftok`.
+
+use std::ffi::CString;
+use std::fmt::{self, Display};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use nix::errno::Errno;
+
+/// A failed System V operation: what was attempted, the errno if the kernel gave one, and an
+/// explanation in words if there is more to say.
+///
+/// Displays as one line: `msgsnd: EAGAIN: Try again (the queue is full)`, or
+/// `check the owner of queue 3: refused: ...` when there is no errno.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    operation: String,
+    errno: Option<Errno>,
+    why: Option<String>,
+}
+
+impl Error {
+    /// `operation` failed with `errno`.
+    pub fn new(operation: impl Display, errno: Errno) -> Self {
+        Self {
+            operation: operation.to_string(),
+            errno: Some(errno),
+            why: None,
+        }
+    }
+
+    /// `operation` failed with the errno the last failed call left behind.
+    pub fn last(operation: impl Display) -> Self {
+        Self::new(operation, Errno::last())
+    }
+
+    /// `operation` was refused by this program (not by the kernel), for the reason `why`.
+    pub fn refused(operation: impl Display, why: impl Display) -> Self {
+        Self {
+            operation: operation.to_string(),
+            errno: None,
+            why: Some(why.to_string()),
+        }
+    }
+
+    /// Adds an explanation in words: `msgrcv: EIDRM: Identifier removed (the queue was removed)`.
+    pub fn because(mut self, why: impl Display) -> Self {
+        self.why = Some(why.to_string());
+        self
+    }
+
+    /// The errno, if the kernel refused the operation.
+    pub fn errno(&self) -> Option<Errno> {
+        self.errno
+    }
+
+    /// What was attempted, such as `msgsnd`.
+    pub fn operation(&self) -> &str {
+        &self.operation
+    }
+}
+
+impl Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.errno, &self.why) {
+            (Some(errno), Some(why)) => write!(f, "{}: {errno} ({why})", self.operation),
+            (Some(errno), None) => write!(f, "{}: {errno}", self.operation),
+            (None, Some(why)) => write!(f, "{}: {why}", self.operation),
+            (None, None) => write!(f, "{}: failed", self.operation),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The number that names a System V object, shared by every process that wants the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key(libc::key_t);
+
+impl Key {
+    /// `IPC_PRIVATE`: every `msgget`/`shmget`/`semget` with it creates a new object that no
+    /// other process can find by key. Useful when the processes sharing it are the creator's
+    /// own children, which inherit the identifier.
+    pub const PRIVATE: Key = Key(libc::IPC_PRIVATE);
+
+    /// `ftok(path, proj_id)`: a key computed from the file's inode number (low 16 bits), its
+    /// device (8 bits) and `proj_id` (8 bits). Two programs that name the same existing file
+    /// and the same `proj_id` get the same key. Deleting and re-creating the file changes its
+    /// inode, and so the key; two different files can collide.
+    ///
+    /// A missing path fails with ENOENT, naming the path: `ftok ./file: ENOENT: No such file or
+    /// directory`.
+    pub fn from_path(path: &Path, proj_id: u8) -> Result<Key, Error> {
+        let operation = format!("ftok {}", path.display());
+        let c_path = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::refused(&operation, "the path contains a NUL byte"))?;
+        // SAFETY: `c_path` is a valid NUL-terminated string that lives across the call; ftok
+        // only reads it (it calls stat) and keeps no pointer.
+        let key = unsafe { libc::ftok(c_path.as_ptr(), libc::c_int::from(proj_id)) };
+        if key == -1 {
+            return Err(Error::last(operation));
+        }
+        Ok(Key(key))
+    }
+
+    /// An explicit key, such as the seeds' 1234. Easy to remember, and just as easy for an
+    /// unrelated program to pick too.
+    pub const fn from_number(key: libc::key_t) -> Key {
+        Key(key)
+    }
+
+    /// The raw value for `msgget` and friends.
+    pub const fn raw(self) -> libc::key_t {
+        self.0
+    }
+
+    /// Whether this is `IPC_PRIVATE`.
+    pub const fn is_private(self) -> bool {
+        self.0 == libc::IPC_PRIVATE
+    }
+}
+
+impl Display for Key {
+    /// `0x6101b3f2`, the way `ipcs` prints keys; `IPC_PRIVATE` for key 0.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_private() {
+            f.write_str("IPC_PRIVATE")
+        } else {
+            write!(f, "{:#010x}", self.0 as u32)
+        }
+    }
+}
+
+/// The read/write bits of a new object, like a file's mode (the execute bits mean nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permissions(u16);
+
+impl Permissions {
+    /// Mode `mode & 0o777`.
+    pub const fn new(mode: u16) -> Self {
+        Self(mode & 0o777)
+    }
+
+    /// The mode bits.
+    pub const fn mode(self) -> u16 {
+        self.0
+    }
+}
+
+impl Default for Permissions {
+    /// 0600: only the owner may read and write. 0666, common in tutorials, lets every local
+    /// user read the messages (or the memory) and inject their own.
+    fn default() -> Self {
+        Self(0o600)
+    }
+}
+
+impl Display for Permissions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04o}", self.0)
+    }
+}
+
+/// Whether a `get` call may create the object, must create it, or must find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creation {
+    /// `IPC_CREAT | IPC_EXCL`: fail with EEXIST if an object with this key exists.
+    CreateNew,
+    /// No `IPC_CREAT`: fail with ENOENT if no object has this key.
+    OpenExisting,
+    /// Create it if it is missing, else open it. Done as "create-exclusive, and on EEXIST open",
+    /// so that the caller learns whether it was the creator.
+    OpenOrCreate,
+}
+
+/// Gets the identifier of the object with `key`, creating it as `creation` says. Returns the
+/// identifier and whether this call created the object.
+///
+/// `call` is the `*get` system call, given the key and the flags (`IPC_CREAT | IPC_EXCL | mode`
+/// or `0`); it returns the identifier or -1 with errno set. `operation` names it for errors.
+pub fn get(
+    operation: &str,
+    key: Key,
+    creation: Creation,
+    permissions: Permissions,
+    mut call: impl FnMut(libc::key_t, libc::c_int) -> libc::c_int,
+) -> Result<(libc::c_int, bool), Error> {
+    let create = libc::IPC_CREAT | libc::IPC_EXCL | libc::c_int::from(permissions.mode());
+    let attempt = |call: &mut dyn FnMut(libc::key_t, libc::c_int) -> libc::c_int, flags| match call(
+        key.raw(),
+        flags,
+    ) {
+        -1 => Err(Errno::last()),
+        id => Ok(id),
+    };
+    let failed = |errno| Error::new(format!("{operation} key {key}"), errno);
+    match creation {
+        Creation::CreateNew => attempt(&mut call, create)
+            .map(|id| (id, true))
+            .map_err(failed),
+        Creation::OpenExisting => attempt(&mut call, 0).map(|id| (id, false)).map_err(failed),
+        Creation::OpenOrCreate => loop {
+            match attempt(&mut call, create) {
+                Ok(id) => return Ok((id, true)),
+                Err(Errno::EEXIST) => {}
+                Err(errno) => return Err(failed(errno)),
+            }
+            match attempt(&mut call, 0) {
+                Ok(id) => return Ok((id, false)),
+                // Removed between our two calls: try creating it again.
+                Err(Errno::ENOENT) => continue,
+                Err(errno) => return Err(failed(errno)),
+            }
+        },
+    }
+}
+
+/// Who owns an object and who may use it: the part of `struct ipc_perm` that `IPC_STAT` fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// The owner's user id (the creator, unless changed with `IPC_SET`).
+    pub uid: libc::uid_t,
+    /// The creator's user id (never changes).
+    pub cuid: libc::uid_t,
+    /// The read/write bits.
+    pub mode: u16,
+}
+
+impl From<&libc::ipc_perm> for Owner {
+    fn from(perm: &libc::ipc_perm) -> Self {
+        Self {
+            uid: perm.uid,
+            cuid: perm.cuid,
+            mode: perm.mode & 0o777,
+        }
+    }
+}
+
+/// Checks an object that this process opened but did not create: refuses it when another user
+/// owns or created it, or when its mode lets the group or other users write to it (they could
+/// then inject messages or change the memory), unless `accept_foreign` says to use it anyway.
+/// `what` names the object in the message; `me` is this process's effective user id.
+///
+/// The convention in ipc-labs is that the binaries pass their `--accept-foreign` flag here.
+pub fn check_owner(
+    what: &str,
+    owner: &Owner,
+    me: libc::uid_t,
+    accept_foreign: bool,
+) -> Result<(), Error> {
+    if accept_foreign {
+        return Ok(());
+    }
+    let operation = format!("check the owner of {what}");
+    let hint = "use it only if you trust its owner (--accept-foreign)";
+    if owner.uid != me || owner.cuid != me {
+        return Err(Error::refused(
+            operation,
+            format!(
+                "refused: it belongs to uid {} and was created by uid {}, not by you (uid {me}); \
+                 {hint}",
+                owner.uid, owner.cuid
+            ),
+        ));
+    }
+    if owner.mode & 0o022 != 0 {
+        return Err(Error::refused(
+            operation,
+            format!(
+                "refused: its mode {:04o} lets other users write to it; {hint}",
+                owner.mode
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// This process's effective user id, the one the kernel checks permissions against.
+pub fn effective_uid() -> libc::uid_t {
+    nix::unistd::geteuid().as_raw()
+}
+
+/// Runs `call` until it does not fail with EINTR, or until `shutdown` is non-zero.
+///
+/// `msgrcv`, `msgsnd`, `semop` and `semtimedop` fail with EINTR whenever a signal handler ran
+/// while they waited, even when the handler was installed with `SA_RESTART`. That is the chance
+/// to notice Ctrl-C: the handler stores the signal number in `shutdown`, and then this returns
+/// `Ok(None)`. Any other interruption (a child ended, say) retries the call. The flag is also
+/// checked before the first call, so a signal that came earlier is not missed.
+pub fn retry_eintr<T>(
+    shutdown: &AtomicUsize,
+    mut call: impl FnMut() -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    loop {
+        if shutdown.load(Ordering::SeqCst) != 0 {
+            return Ok(None);
+        }
+        match call() {
+            Err(err) if err.errno() == Some(Errno::EINTR) => continue,
+            other => return other.map(Some),
+        }
+    }
+}
+
+/// The three kinds of System V object, named as in `/proc/sysvipc/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// Message queues, `/proc/sysvipc/msg`.
+    Msg,
+    /// Shared memory segments, `/proc/sysvipc/shm`.
+    Shm,
+    /// Semaphore sets, `/proc/sysvipc/sem`.
+    Sem,
+}
+
+impl Kind {
+    /// All three, in the order `ipcs` lists them.
+    pub const ALL: [Kind; 3] = [Kind::Msg, Kind::Shm, Kind::Sem];
+
+    /// The header of the identifier column: `msqid`, `shmid` or `semid`.
+    fn id_column(self) -> &'static str {
+        match self {
+            Kind::Msg => "msqid",
+            Kind::Shm => "shmid",
+            Kind::Sem => "semid",
+        }
+    }
+
+    /// `msg`, `shm` or `sem`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Msg => "msg",
+            Kind::Shm => "shm",
+            Kind::Sem => "sem",
+        }
+    }
+}
+
+/// One row of a `/proc/sysvipc` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// Which table it came from.
+    pub kind: Kind,
+    /// Its key ([`Key::PRIVATE`] for `IPC_PRIVATE` objects and removed segments).
+    pub key: Key,
+    /// Its identifier, what `msgsnd`, `shmat` or `semop` take.
+    pub id: i32,
+    /// Owner, creator and mode.
+    pub owner: Owner,
+    columns: Vec<(String, String)>,
+}
+
+impl Object {
+    /// A numeric column by its header name in the table, such as `qnum` and `cbytes` for
+    /// queues, `size` and `nattch` for segments, `nsems` for semaphore sets.
+    pub fn field(&self, name: &str) -> Option<u64> {
+        self.columns
+            .iter()
+            .find(|(column, _)| column == name)
+            .and_then(|(_, value)| value.parse().ok())
+    }
+}
+
+/// Parses the text of `/proc/sysvipc/<kind>`: a header line of column names, then one line
+/// per object. The `perms` column is octal, the others decimal.
+pub fn parse_table(kind: Kind, text: &str) -> Result<Vec<Object>, Error> {
+    let operation = format!("parse /proc/sysvipc/{}", kind.name());
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or_else(|| Error::refused(&operation, "the table is empty"))?
+        .split_whitespace()
+        .collect();
+    let mut objects = Vec::new();
+    for line in lines.filter(|line| !line.trim().is_empty()) {
+        let columns: Vec<(String, String)> = header
+            .iter()
+            .zip(line.split_whitespace())
+            .map(|(name, value)| ((*name).to_owned(), value.to_owned()))
+            .collect();
+        let text_of = |name: &str| {
+            columns
+                .iter()
+                .find(|(column, _)| column == name)
+                .map(|(_, value)| value.as_str())
+        };
+        let bad = || Error::refused(&operation, format!("unexpected row {line:?}"));
+        let number = |name: &str| -> Result<i64, Error> {
+            text_of(name).and_then(|v| v.parse().ok()).ok_or_else(bad)
+        };
+        let mode = text_of("perms")
+            .and_then(|v| u16::from_str_radix(v, 8).ok())
+            .ok_or_else(bad)?;
+        objects.push(Object {
+            kind,
+            key: Key::from_number(number("key")? as libc::key_t),
+            id: number(kind.id_column())? as i32,
+            owner: Owner {
+                uid: number("uid")? as libc::uid_t,
+                cuid: number("cuid")? as libc::uid_t,
+                mode: mode & 0o777,
+            },
+            columns,
+        });
+    }
+    Ok(objects)
+}
+
+/// The objects of `kind` that exist now, read from `/proc/sysvipc/<kind>`.
+pub fn list(kind: Kind) -> Result<Vec<Object>, Error> {
+    let path = format!("/proc/sysvipc/{}", kind.name());
+    let text = std::fs::read_to_string(&path).map_err(|err| {
+        let errno = Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO));
+        Error::new(format!("read {path}"), errno)
+    })?;
+    parse_table(kind, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSG_TABLE: &str = "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime
+1627587587          3   600          12          2  4242     0     0     0     0     0 1732270000          0 1732269990
+         0          4   666           0          0     0     0  1000  1000  1000  1000          0          0 1732269991
+";
+
+    #[test]
+    fn ftok_on_a_missing_path_names_the_path_and_the_errno() {
+        let err = Key::from_path(Path::new("/no/such/dir/file"), b'a').unwrap_err();
+        assert_eq!(err.errno(), Some(Errno::ENOENT));
+        assert_eq!(
+            err.to_string(),
+            "ftok /no/such/dir/file: ENOENT: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn ftok_gives_the_same_key_for_the_same_file_and_proj_id() {
+        let path = Path::new("/proc/self");
+        let a = Key::from_path(path, b'a').unwrap();
+        assert_eq!(a, Key::from_path(path, b'a').unwrap());
+        assert_ne!(a, Key::from_path(path, b'b').unwrap());
+        // proj_id goes into the top 8 bits of the key.
+        assert_eq!((a.raw() as u32) >> 24, u32::from(b'a'));
+    }
+
+    #[test]
+    fn errors_name_the_operation_and_the_errno() {
+        let err = Error::new("msgsnd", Errno::EIDRM);
+        assert_eq!(err.to_string(), "msgsnd: EIDRM: Identifier removed");
+        let err = Error::new("msgsnd", Errno::EAGAIN).because("the queue is full");
+        assert_eq!(
+            err.to_string(),
+            "msgsnd: EAGAIN: Try again (the queue is full)"
+        );
+        assert_eq!(
+            Error::refused("open", "no").to_string(),
+            "open: no",
+            "a refusal has no errno"
+        );
+    }
+
+    #[test]
+    fn keys_display_like_ipcs() {
+        assert_eq!(Key::from_number(0x45a).to_string(), "0x0000045a");
+        assert_eq!(Key::from_number(-1).to_string(), "0xffffffff");
+        assert_eq!(Key::PRIVATE.to_string(), "IPC_PRIVATE");
+        assert_eq!(Permissions::default().to_string(), "0600");
+    }
+
+    #[test]
+    fn the_proc_table_parses_into_objects() {
+        let objects = parse_table(Kind::Msg, MSG_TABLE).unwrap();
+        assert_eq!(objects.len(), 2);
+        let first = &objects[0];
+        assert_eq!(first.id, 3);
+        assert_eq!(first.key.to_string(), "0x61030403");
+        assert_eq!(first.owner.mode, 0o600);
+        assert_eq!(first.field("qnum"), Some(2));
+        assert_eq!(first.field("cbytes"), Some(12));
+        assert_eq!(first.field("lspid"), Some(4242));
+        assert!(objects[1].key.is_private());
+        assert_eq!(objects[1].owner.uid, 1000);
+        assert_eq!(objects[1].owner.mode, 0o666);
+    }
+
+    #[test]
+    fn a_garbled_table_is_an_error_not_a_panic() {
+        let err = parse_table(Kind::Msg, "key msqid perms\nx y z\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("parse /proc/sysvipc/msg: unexpected row")
+        );
+        assert!(parse_table(Kind::Sem, "").is_err());
+    }
+
+    #[test]
+    fn the_owner_check_refuses_foreign_and_writable_objects() {
+        let mine = Owner {
+            uid: 1000,
+            cuid: 1000,
+            mode: 0o600,
+        };
+        assert!(check_owner("queue", &mine, 1000, false).is_ok());
+        let foreign = check_owner("queue", &mine, 1001, false).unwrap_err();
+        assert!(
+            foreign
+                .to_string()
+                .contains("created by uid 1000, not by you (uid 1001)")
+        );
+        let given_away = Owner { uid: 1001, ..mine };
+        assert!(check_owner("queue", &given_away, 1000, false).is_err());
+        let writable = Owner {
+            mode: 0o666,
+            ..mine
+        };
+        let err = check_owner("queue", &writable, 1000, false).unwrap_err();
+        assert!(err.to_string().contains("mode 0666 lets other users write"));
+        let group_readable = Owner {
+            mode: 0o640,
+            ..mine
+        };
+        assert!(check_owner("queue", &group_readable, 1000, false).is_ok());
+        assert!(check_owner("queue", &writable, 1001, true).is_ok());
+    }
+
+    #[test]
+    fn open_or_create_reports_whether_it_created() {
+        // A fake *get call: the first IPC_EXCL attempt finds the object, the open succeeds.
+        let mut calls = Vec::new();
+        let got = get(
+            "msgget",
+            Key::from_number(7),
+            Creation::OpenOrCreate,
+            Permissions::default(),
+            |_, flags| {
+                calls.push(flags);
+                if flags & libc::IPC_EXCL != 0 {
+                    Errno::EEXIST.set();
+                    -1
+                } else {
+                    42
+                }
+            },
+        );
+        assert_eq!(got, Ok((42, false)));
+        assert_eq!(calls, [libc::IPC_CREAT | libc::IPC_EXCL | 0o600, 0]);
+        let missing = get(
+            "msgget",
+            Key::from_number(7),
+            Creation::OpenExisting,
+            Permissions::default(),
+            |_, _| {
+                Errno::ENOENT.set();
+                -1
+            },
+        );
+        assert_eq!(
+            missing.unwrap_err().to_string(),
+            "msgget key 0x00000007: ENOENT: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn retry_eintr_retries_until_done_or_shut_down() {
+        let shutdown = AtomicUsize::new(0);
+        let mut interruptions = 2;
+        let done = retry_eintr(&shutdown, || {
+            if interruptions > 0 {
+                interruptions -= 1;
+                Err(Error::new("msgrcv", Errno::EINTR))
+            } else {
+                Ok(5)
+            }
+        });
+        assert_eq!(done, Ok(Some(5)));
+        let stopped = retry_eintr(&shutdown, || {
+            shutdown.store(2, Ordering::SeqCst);
+            Err::<(), _>(Error::new("msgrcv", Errno::EINTR))
+        });
+        assert_eq!(stopped, Ok(None));
+    }
+}

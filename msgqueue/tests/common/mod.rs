@@ -1,0 +1,86 @@
+//! Helpers the msgqueue integration tests share: a unique key per test (a fresh file in a temp
+//! directory, for ftok) and questions to /proc/sysvipc/msg.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::testing::{Finished, Running, TempDir};
+use sysv::{Key, Kind};
+
+/// A key nobody else uses: ftok of a new empty file in a directory of this test's own.
+pub struct TestKey {
+    _dir: TempDir,
+    /// The key file, for `--key-path`.
+    pub path: PathBuf,
+}
+
+impl TestKey {
+    /// Creates the key file.
+    pub fn new(label: &str) -> Self {
+        let dir = TempDir::new(label);
+        let path = dir.path().join("key");
+        std::fs::write(&path, b"").expect("create the key file");
+        Self { _dir: dir, path }
+    }
+
+    /// The key the binaries compute from `--key-path <path>` and the default `--proj a`.
+    pub fn key(&self) -> Key {
+        Key::from_path(&self.path, b'a').expect("ftok")
+    }
+
+    /// `binary --key-path <path> <args>`.
+    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(binary);
+        command.arg("--key-path").arg(&self.path).args(args);
+        command
+    }
+
+    /// The ids of queues with this key now (none, once everything is cleaned up).
+    pub fn queues(&self) -> Vec<i32> {
+        queue_ids(|object| object.key == self.key())
+    }
+}
+
+/// The ids of the queues in /proc/sysvipc/msg that `wanted` picks.
+pub fn queue_ids(wanted: impl Fn(&sysv::Object) -> bool) -> Vec<i32> {
+    sysv::list(Kind::Msg)
+        .expect("read /proc/sysvipc/msg")
+        .iter()
+        .filter(|object| wanted(object))
+        .map(|object| object.id)
+        .collect()
+}
+
+/// Whether a queue with this id exists.
+pub fn queue_exists(id: i32) -> bool {
+    !queue_ids(|object| object.id == id).is_empty()
+}
+
+/// The number after `id=` in a line such as `recv: created queue id=7 key=0x...`.
+pub fn id_in(line: &str) -> i32 {
+    let rest = &line[line.find("id=").expect("an id= in the line") + 3..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().expect("a number after id=")
+}
+
+/// Sends `signal` to the example's process group, as Ctrl-C in a terminal does, and waits for
+/// it to end. Returns how it ended and how long that took.
+pub fn interrupt(running: Running, signal: nix::sys::signal::Signal) -> (Finished, Duration) {
+    let started = Instant::now();
+    running.signal_group(signal);
+    let finished = running.wait();
+    (finished, started.elapsed())
+}
+
+/// Asserts that the example failed with exactly one line on stderr containing each of `needles`.
+pub fn assert_one_line_failure(finished: &Finished, needles: &[&str]) {
+    assert_eq!(finished.status.code(), Some(1), "{finished:?}");
+    let lines: Vec<&str> = finished.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {finished:?}");
+    for needle in needles {
+        assert!(lines[0].contains(needle), "{needle:?} in {:?}", lines[0]);
+    }
+}

@@ -1,0 +1,197 @@
+//! Bad input and faults, one test each: a message type of 0, a message over msgmax, a receive
+//! buffer too small (E2BIG), ftok on a missing path, the queue removed under a blocked recv
+//! (EIDRM), a full queue with IPC_NOWAIT (EAGAIN), and a queue that others may write to. Each
+//! gives one clear line and a non-zero status where it is an error, loses no message, and
+//! leaves no queue behind.
+
+mod common;
+
+use common::{TestKey, assert_one_line_failure, id_in, queue_exists};
+use msgqueue::{Creation, MessageQueue, Permissions};
+use support::testing::{Running, run};
+
+const SEND: &str = env!("CARGO_BIN_EXE_send");
+const RECV: &str = env!("CARGO_BIN_EXE_recv");
+const MSG_RM: &str = env!("CARGO_BIN_EXE_msg_rm");
+
+fn remove_queue(key: &TestKey) {
+    let removed = run(key.command(MSG_RM, &[]), "");
+    assert!(removed.status.success(), "{removed:?}");
+    assert!(
+        key.queues().is_empty(),
+        "a queue is left: {:?}",
+        key.queues()
+    );
+}
+
+#[test]
+fn a_message_type_below_1_is_refused_and_nothing_is_left() {
+    let key = TestKey::new("mq-type0");
+    let finished = run(key.command(SEND, &["--create", "0", "x"]), "");
+    assert_one_line_failure(&finished, &["msgsnd: EINVAL", "types start at 1"]);
+    let negative = run(key.command(SEND, &["--create", "-2", "x"]), "");
+    assert_one_line_failure(&negative, &["message type -2"]);
+    assert!(
+        key.queues().is_empty(),
+        "the empty queue send created is removed"
+    );
+}
+
+#[test]
+fn a_message_over_msgmax_is_refused_and_the_earlier_ones_stay() {
+    let key = TestKey::new("mq-big");
+    let input = format!("small\n{}\n", "x".repeat(9000));
+    let finished = run(key.command(SEND, &["--create", "4"]), &input);
+    assert_one_line_failure(
+        &finished,
+        &["message 2: msgsnd: EINVAL", "more than msgmax (8192"],
+    );
+    assert!(finished.stdout.contains("send: sent type=4 small"));
+    let rest = run(key.command(RECV, &["--nowait"]), "");
+    assert!(rest.stdout.contains("type=4 small"), "{rest:?}");
+    remove_queue(&key);
+}
+
+#[test]
+fn a_too_small_receive_buffer_fails_with_e2big_and_the_message_stays() {
+    let key = TestKey::new("mq-e2big");
+    let finished = run(
+        key.command(SEND, &["--create", "1", "a message of 28 bytes here"]),
+        "",
+    );
+    assert!(finished.status.success(), "{finished:?}");
+    let small = run(key.command(RECV, &["--max-size", "8"]), "");
+    assert_one_line_failure(
+        &small,
+        &[
+            "msgrcv: E2BIG",
+            "longer than the 8 bytes",
+            "stays in the queue",
+        ],
+    );
+    let truncated = run(
+        key.command(RECV, &["--max-size", "9", "--truncate", "--nowait"]),
+        "",
+    );
+    assert!(
+        truncated.stdout.contains("type=1 a message"),
+        "{truncated:?}"
+    );
+    remove_queue(&key);
+}
+
+#[test]
+fn a_creator_recv_that_fails_keeps_the_messages() {
+    let key = TestKey::new("mq-e2big-creator");
+    let mut recv = Running::spawn(key.command(RECV, &["--max-size", "4"]));
+    recv.expect_line("waiting for messages");
+    assert!(
+        run(key.command(SEND, &["2", "too long"]), "")
+            .status
+            .success()
+    );
+    let finished = recv.wait();
+    assert_one_line_failure(&finished, &["E2BIG"]);
+    assert!(finished.stdout.contains("leaving queue"), "{finished:?}");
+    let rest = run(key.command(RECV, &["--nowait"]), "");
+    assert!(
+        rest.stdout.contains("type=2 too long"),
+        "nothing lost: {rest:?}"
+    );
+    remove_queue(&key);
+}
+
+#[test]
+fn ftok_on_a_missing_path_names_the_path() {
+    let key = TestKey::new("mq-nopath");
+    let missing = key.path.with_file_name("no-such-key-file");
+    let mut command = std::process::Command::new(RECV);
+    command.arg("--key-path").arg(&missing);
+    let finished = run(command, "");
+    let path = missing.display().to_string();
+    assert_one_line_failure(
+        &finished,
+        &[&format!("ftok {path}: ENOENT"), "the key file must exist"],
+    );
+    assert!(
+        !missing.exists(),
+        "a path given with --key-path is never created"
+    );
+}
+
+#[test]
+fn removing_the_queue_under_a_blocked_recv_ends_it_cleanly_with_eidrm() {
+    let key = TestKey::new("mq-eidrm");
+    let mut recv = Running::spawn(key.command(RECV, &[]));
+    let created = recv.expect_line("recv: created queue");
+    recv.expect_line("waiting for messages");
+    let removed = run(key.command(MSG_RM, &[]), "");
+    assert!(removed.status.success(), "{removed:?}");
+    let line = recv.expect_line("the queue was removed");
+    assert!(line.contains("EIDRM"), "{line}");
+    let finished = recv.wait();
+    assert_eq!(finished.status.code(), Some(0), "{finished:?}");
+    assert!(finished.stderr.is_empty(), "{finished:?}");
+    assert!(!queue_exists(id_in(&created)));
+}
+
+#[test]
+fn a_full_queue_with_nowait_says_queue_full() {
+    let key = TestKey::new("mq-full");
+    let line = "y".repeat(8000);
+    let input = format!("{line}\n{line}\n{line}\n");
+    let finished = run(key.command(SEND, &["--create", "--nowait", "6"]), &input);
+    assert_one_line_failure(
+        &finished,
+        &["message 3: msgsnd: EAGAIN", "the queue is full"],
+    );
+    let queue = MessageQueue::open(
+        key.key(),
+        Creation::OpenExisting,
+        Permissions::default(),
+        false,
+    )
+    .expect("the queue is still there");
+    assert_eq!(
+        queue.stat().unwrap().messages,
+        2,
+        "the two that fit are still queued"
+    );
+    drop(queue);
+    remove_queue(&key);
+}
+
+#[test]
+fn a_queue_that_others_may_write_to_is_refused_unless_accepted() {
+    let key = TestKey::new("mq-0666");
+    // As the seed does it: mode 0666. The test's handle created it, so it removes it on drop.
+    let queue = MessageQueue::open(
+        key.key(),
+        Creation::CreateNew,
+        Permissions::new(0o666),
+        false,
+    )
+    .unwrap();
+    for binary in [RECV, SEND, MSG_RM] {
+        let refused = run(
+            key.command(binary, &["1", "x"][..if binary == SEND { 2 } else { 0 }]),
+            "",
+        );
+        assert_one_line_failure(
+            &refused,
+            &[
+                "refused",
+                "mode 0666 lets other users write",
+                "--accept-foreign",
+            ],
+        );
+    }
+    let accepted = run(key.command(RECV, &["--accept-foreign", "--nowait"]), "");
+    assert!(accepted.status.success(), "{accepted:?}");
+    assert!(
+        queue_exists(queue.id()),
+        "refusing never removes someone else's queue"
+    );
+    drop(queue);
+    assert!(key.queues().is_empty());
+}

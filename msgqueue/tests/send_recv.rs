@@ -1,0 +1,124 @@
+//! send and recv, driven as a student would drive them from two terminals: messages chosen by
+//! exact type and by `--below`, stdin lines, the default key file, and Ctrl-C on a blocked
+//! recv. Every test uses a key of its own and checks that no queue is left behind.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{TestKey, id_in, interrupt, queue_exists};
+use nix::sys::signal::Signal;
+use support::testing::{Running, TempDir, run};
+
+const SEND: &str = env!("CARGO_BIN_EXE_send");
+const RECV: &str = env!("CARGO_BIN_EXE_recv");
+const MSG_RM: &str = env!("CARGO_BIN_EXE_msg_rm");
+
+fn sent_ok(key: &TestKey, args: &[&str], input: &str) {
+    let finished = run(key.command(SEND, args), input);
+    assert!(finished.status.success(), "send {args:?}: {finished:?}");
+}
+
+#[test]
+fn recv_selects_by_exact_type_and_by_lowest_type_below_a_bound() {
+    let key = TestKey::new("mq-select");
+    sent_ok(&key, &["--create", "3", "three"], "");
+    sent_ok(&key, &["1", "one"], "");
+    sent_ok(&key, &["2", "two"], "");
+    sent_ok(&key, &["1", "uno"], "");
+
+    let exact = run(key.command(RECV, &["--type", "2", "--nowait"]), "");
+    assert!(exact.status.success(), "{exact:?}");
+    let got: Vec<&str> = exact
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("type="))
+        .collect();
+    assert_eq!(got, ["type=2 two"]);
+
+    let below = run(key.command(RECV, &["--below", "2", "--nowait"]), "");
+    let got: Vec<&str> = below
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("type="))
+        .collect();
+    assert_eq!(
+        got,
+        ["type=1 one", "type=1 uno"],
+        "lowest type first, in order within a type"
+    );
+
+    let rest = run(key.command(RECV, &["--nowait"]), "");
+    let got: Vec<&str> = rest
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("type="))
+        .collect();
+    assert_eq!(got, ["type=3 three"]);
+    assert!(
+        rest.stdout
+            .contains("which another process created; I leave it there")
+    );
+
+    // send --create left the queue in the kernel: msg_rm removes it by the same key flags.
+    let removed = run(key.command(MSG_RM, &[]), "");
+    assert!(removed.status.success(), "{removed:?}");
+    assert!(key.queues().is_empty());
+}
+
+#[test]
+fn a_blocked_recv_prints_messages_as_they_come_and_ctrl_c_removes_its_queue() {
+    let key = TestKey::new("mq-block");
+    let mut recv = Running::spawn(key.command(RECV, &[]));
+    let created = recv.expect_line("recv: created queue");
+    recv.expect_line("waiting for messages");
+    sent_ok(&key, &["5", "hello", "there"], "");
+    recv.expect_line("type=5 hello there");
+    sent_ok(&key, &["7"], "line one\nline two\n");
+    recv.expect_line("type=7 line one");
+    recv.expect_line("type=7 line two");
+
+    let (finished, took) = interrupt(recv, Signal::SIGINT);
+    assert_eq!(finished.status.code(), Some(130), "{finished:?}");
+    assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");
+    assert!(finished.stdout.contains("removed the queue I created"));
+    assert!(!queue_exists(id_in(&created)));
+}
+
+#[test]
+fn sigterm_ends_recv_with_status_143() {
+    let key = TestKey::new("mq-term");
+    let mut recv = Running::spawn(key.command(RECV, &["--type", "9"]));
+    let created = recv.expect_line("recv: created queue");
+    recv.expect_line("waiting for messages");
+    let (finished, took) = interrupt(recv, Signal::SIGTERM);
+    assert_eq!(finished.status.code(), Some(143), "{finished:?}");
+    assert!(took < Duration::from_secs(1), "SIGTERM took {took:?}");
+    assert!(!queue_exists(id_in(&created)));
+}
+
+#[test]
+fn with_no_arguments_the_seeds_key_file_is_created_in_the_current_directory() {
+    let dir = TempDir::new("mq-default");
+    let mut recv = Command::new(RECV);
+    recv.current_dir(dir.path()).arg("--nowait");
+    let finished = run(recv, "");
+    assert!(finished.status.success(), "{finished:?}");
+    assert!(finished.stdout.contains("created the key file ./file"));
+    assert!(dir.path().join("file").exists());
+    let created = finished
+        .stdout_lines()
+        .into_iter()
+        .find(|l| l.contains("created queue"))
+        .unwrap()
+        .to_owned();
+    assert!(!queue_exists(id_in(&created)));
+
+    // send with no arguments and no queue: one clear line that says what to do.
+    let mut send = Command::new(SEND);
+    send.current_dir(dir.path());
+    let refused = run(send, "");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(refused.stderr.contains("start `recv` first"), "{refused:?}");
+}

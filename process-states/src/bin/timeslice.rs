@@ -1,0 +1,161 @@
+//! # timeslice: CPU-bound processes sharing one CPU, a slice each in turn
+//!
+//! Ports seed `004_0b92104986517c26.txt`, the part before section 1 (CPU time slices: one CPU
+//! runs one process at a time; each gets a little in turn, and loses the CPU when its slice is
+//! used up). The parent forks children that only compute, pins them all to one CPU, and every
+//! interval prints from /proc what each got: CPU time, time spent ready (waiting for the CPU),
+//! and its voluntary and involuntary context switches. Then it does the same with the children
+//! free to use every CPU, for contrast. Ctrl-C kills and reaps every child.
+//!
+//! Run: `cargo run -p process-states --bin timeslice` (add `-- --help` for the flags).
+
+use std::os::fd::OwnedFd;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use nix::sched::{CpuSet, sched_getaffinity};
+use nix::unistd::Pid;
+use process_states::{
+    Child, Forked, Pipe, SchedStat, Seen, Watcher, exit_child, exit_status_for, first_allowed_cpu,
+    fork, pin_to_cpu, read_schedstat, read_stat, read_switches, readable_now,
+};
+use support::cli::{Context, Failure, parse_args, run};
+use support::describe;
+
+/// CPU-bound children share one CPU in time slices, then spread over all CPUs.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// How many CPU-bound children (default: one per CPU this program may use, at least 2).
+    #[arg(long)]
+    children: Option<usize>,
+    /// The CPU to pin them to in the first phase (default: the first one allowed).
+    #[arg(long)]
+    cpu: Option<usize>,
+    /// How long each phase (pinned, then unpinned) lasts, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    duration_ms: u64,
+    /// How often to print what each child got, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    interval_ms: u64,
+}
+
+fn main() -> ExitCode {
+    let args: Args = parse_args();
+    run(|| {
+        let mut watcher = Watcher::new()?;
+        let allowed = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
+        let cpus = (0..CpuSet::count())
+            .filter(|&c| allowed.is_set(c).unwrap_or(false))
+            .count();
+        let children = args.children.unwrap_or(cpus.max(2));
+        let cpu = args.cpu.map_or_else(first_allowed_cpu, Ok)?;
+        println!("timeslice: {children} CPU-bound children, all pinned to CPU {cpu}");
+        let told = phase(&mut watcher, &args, children, Some(cpu)).and_then(|()| {
+            println!("timeslice: the same {children} children, free to run on any of {cpus} CPUs");
+            phase(&mut watcher, &args, children, None)
+        });
+        if let Some(signal) = watcher.interrupted() {
+            println!("timeslice: {signal}: every child was killed and reaped");
+            return Ok(ExitCode::from(exit_status_for(signal)));
+        }
+        told.map(|()| ExitCode::SUCCESS)
+    })
+}
+
+// ANCHOR: spin
+/// A child's whole life: compute, and nothing else (so it never gives the CPU up by itself).
+/// It stops when the parent's end of `lifeline` closes, or at `limit` if the parent is stuck.
+fn spin(pin: Option<usize>, lifeline: &OwnedFd, limit: Duration) -> i32 {
+    if let Some(cpu) = pin
+        && let Err(failure) = pin_to_cpu(cpu)
+    {
+        eprintln!("timeslice: child: {failure}");
+        return 1;
+    }
+    let until = Instant::now() + limit;
+    while Instant::now() < until && !readable_now(lifeline).unwrap_or(true) {
+        (0..100_000u64).for_each(|i| {
+            std::hint::black_box(i);
+        });
+    }
+    0
+}
+// ANCHOR_END: spin
+
+// ANCHOR: phase
+fn phase(
+    watcher: &mut Watcher,
+    args: &Args,
+    count: usize,
+    pin: Option<usize>,
+) -> Result<(), Failure> {
+    let duration = Duration::from_millis(args.duration_ms);
+    let lifeline = Pipe::new()?;
+    let mut children: Vec<Child> = Vec::new();
+    for _ in 0..count {
+        match fork()? {
+            Forked::Child => {
+                drop(lifeline.write_end);
+                exit_child(spin(
+                    pin,
+                    &lifeline.read_end,
+                    duration + Duration::from_secs(10),
+                ))
+            }
+            Forked::Parent { child } => children.push(child),
+        }
+    }
+    drop(lifeline.read_end);
+    let label = if pin.is_some() { "pinned" } else { "free" };
+    let start = Instant::now();
+    let mut before: Vec<SchedStat> = vec![SchedStat::default(); count];
+    while start.elapsed() < duration {
+        let left = duration.saturating_sub(start.elapsed());
+        watcher.hold(left.min(Duration::from_millis(args.interval_ms)))?;
+        let at = start.elapsed().as_secs_f64();
+        for (child, before) in children.iter().zip(before.iter_mut()) {
+            report(child.pid(), label, at, before)?;
+        }
+    }
+    let total: Duration = before.iter().map(|sched| sched.on_cpu).sum();
+    let elapsed = start.elapsed();
+    println!(
+        "timeslice: {label}: together the children ran {} ms in {} ms: {:.1} CPUs' worth",
+        total.as_millis(),
+        elapsed.as_millis(),
+        total.as_secs_f64() / elapsed.as_secs_f64()
+    );
+    for mut child in children {
+        let status = child.kill_and_reap()?;
+        println!("timeslice: child {} {}", child.pid(), describe(&status));
+    }
+    Ok(())
+}
+// ANCHOR_END: phase
+
+// ANCHOR: report
+/// One line for one child: CPU time, time slices and ready time since `before`, context
+/// switches so far, and the CPU it ran on last. A child that vanished gets a line that says so.
+fn report(pid: Pid, label: &str, at: f64, before: &mut SchedStat) -> Result<(), Failure> {
+    let (Seen::Alive(sched), Seen::Alive(switches), Seen::Alive(stat)) =
+        (read_schedstat(pid)?, read_switches(pid)?, read_stat(pid)?)
+    else {
+        println!("{at:6.2}s  child {pid} ({label}): gone");
+        return Ok(());
+    };
+    println!(
+        "{at:6.2}s  child {pid} ({label}): ran {:4} ms in {:3} slices, ready {:4} ms; switches: \
+         {} voluntary, {} involuntary; last on CPU {}",
+        (sched.on_cpu - before.on_cpu).as_millis(),
+        sched.slices - before.slices,
+        (sched.waiting - before.waiting).as_millis(),
+        switches.voluntary,
+        switches.involuntary,
+        stat.processor
+    );
+    *before = sched;
+    Ok(())
+}
+// ANCHOR_END: report

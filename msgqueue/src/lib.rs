@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use libc::{c_int, c_long};
 use nix::errno::Errno;
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 use support::cli::{Context, Failure};
@@ -385,7 +386,7 @@ impl MessageQueue {
             .take(received as usize)
             .collect();
         Ok(Message {
-            mtype: i64::from(words[0]),
+            mtype: words[0] as i64,
             bytes,
         })
     }
@@ -422,7 +423,8 @@ impl MessageQueue {
         // SAFETY: msgrcv wrote the type and all size_of::<T>() bytes of the payload (checked
         // just above); T: Plain is valid for any bytes. Only padding may be left unwritten.
         let envelope = unsafe { envelope.assume_init() };
-        Ok((i64::from(envelope.mtype), envelope.payload))
+        let mtype: c_long = envelope.mtype;
+        Ok((mtype as i64, envelope.payload))
     }
 
     // ANCHOR: stat
@@ -535,15 +537,32 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Installs the handlers for SIGINT and SIGTERM. No thread is started: a process may still
-    /// fork afterwards, though the examples fork first.
+    /// Installs the handlers for SIGINT and SIGTERM, then unblocks them in this thread (see
+    /// [`Shutdown::hold`]): a signal that came while they were blocked is handled now. No thread
+    /// is started: a process may still fork afterwards, though the examples fork first.
     pub fn install() -> Result<Shutdown, Failure> {
         let signal = Arc::new(AtomicUsize::new(0));
         for number in [libc::SIGINT, libc::SIGTERM] {
             signal_hook::flag::register_usize(number, Arc::clone(&signal), number as usize)
                 .context(format!("install a handler for signal {number}"))?;
         }
+        Shutdown::signals()
+            .thread_unblock()
+            .context("unblock SIGINT and SIGTERM")?;
         Ok(Shutdown { signal })
+    }
+
+    /// Blocks SIGINT and SIGTERM in this thread until [`Shutdown::install`]: they stay pending
+    /// instead of killing the process before its handlers are in place. Children forked in
+    /// between inherit the block, and each unblocks when it installs its own handlers.
+    pub fn hold() -> Result<(), Failure> {
+        Shutdown::signals()
+            .thread_block()
+            .context("block SIGINT and SIGTERM")
+    }
+
+    fn signals() -> SigSet {
+        SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM])
     }
 
     /// The signal that asked this process to stop, if one came.

@@ -1,24 +1,24 @@
-//! What a run could leave behind: System V objects (from /proc/sysvipc) and FIFOs (under the
-//! temp dir and the workspace). CI compares the sets before and after; ids, not counts, because
-//! other users' objects may come and go.
+//! What a run could leave behind: System V objects (from /proc/sysvipc, read by the `sysv`
+//! crate) and FIFOs (under the temp dir and the workspace). CI compares the sets before and
+//! after; ids, not counts, because other users' objects may come and go.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
-/// One line per object that exists now, such as `msg id=3 key=0x0000045a` or `fifo /tmp/x/mfifo`.
+/// One line per object that exists now, such as `msg id=3 key=0x0000045a`, `shm id=5
+/// key=IPC_PRIVATE` or `fifo /tmp/x/mfifo`.
 pub fn snapshot(workspace: &Path) -> BTreeSet<String> {
     let mut objects = BTreeSet::new();
-    for kind in ["shm", "msg", "sem"] {
-        let Ok(table) = std::fs::read_to_string(format!("/proc/sysvipc/{kind}")) else {
-            continue;
-        };
-        for row in table.lines().skip(1) {
-            let mut columns = row.split_whitespace();
-            if let (Some(key), Some(id)) = (columns.next(), columns.next()) {
-                let key: i64 = key.parse().unwrap_or_default();
-                objects.insert(format!("{kind} id={id} key={:#010x}", key as u32));
-            }
+    for kind in sysv::Kind::ALL {
+        // A kernel without System V IPC has no tables: nothing of that kind can leak.
+        for object in sysv::list(kind).unwrap_or_default() {
+            objects.insert(format!(
+                "{} id={} key={}",
+                kind.name(),
+                object.id,
+                object.key
+            ));
         }
     }
     collect_fifos(&std::env::temp_dir(), 4, &mut objects);

@@ -25,7 +25,7 @@ use msgqueue::{
     exit_child, fork, wait_for,
 };
 use nix::errno::Errno;
-use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use support::cli::{Context, Failure, parse_args, run};
@@ -73,6 +73,9 @@ fn main() -> ExitCode {
 
 // ANCHOR: coordinate
 fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
+    // Until the handlers are installed, Ctrl-C waits (blocked) rather than kills: a coordinator
+    // killed now would leave the queue behind.
+    Shutdown::hold()?;
     let queue = MessageQueue::open(
         Key::PRIVATE,
         Creation::CreateNew,
@@ -82,12 +85,13 @@ fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
     .context("create the queue")?;
     println!("mesh: created {queue}; A, B, C, D receive types 1 to 4, the coordinator type 5");
     let mut nodes = Vec::new();
-    for index in 0..4 {
-        // Fork before installing any signal handler (see the pitfalls): each node installs its own.
+    for (index, name) in NAMES.iter().enumerate() {
+        // Fork before installing any signal handler (see the pitfalls): each node installs its
+        // own, which also unblocks SIGINT and SIGTERM in it.
         match fork() {
             Ok(Forked::Child) => exit_child(run_node(&queue, index, interval)),
             Ok(Forked::Parent { child }) => {
-                println!("mesh: started node {} as pid {child}", NAMES[index]);
+                println!("mesh: started node {name} as pid {child}");
                 nodes.push(Node {
                     index,
                     pid: child,
@@ -105,6 +109,7 @@ fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
     // that dies before it reports cannot leave us waiting forever.
     let child_ended = Arc::new(AtomicBool::new(true));
     signal_hook::flag::register(libc::SIGCHLD, Arc::clone(&child_ended)).context("SIGCHLD")?;
+    println!("mesh: waiting for the four tallies (type 5); Ctrl-C stops everything");
     let tallies = collect_tallies(&queue, &mut nodes, &shutdown, &child_ended);
     if !matches!(tallies, Ok(Some(_))) {
         stop_and_reap(&mut nodes);
@@ -294,7 +299,7 @@ fn by_hand(me: usize, queue_args: &QueueArgs) -> Result<ExitCode, Failure> {
 }
 
 fn send_lines(queue: &MessageQueue, me: usize) {
-    let _ = SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM]).thread_block();
+    let _ = Shutdown::hold();
     let name = NAMES[me];
     for line in std::io::stdin().lock().lines().map_while(Result::ok) {
         let (to, text) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));

@@ -221,6 +221,7 @@ impl Story {
     }
     // ANCHOR_END: ready
 
+    // ANCHOR: parents_view
     /// Prints what `waitpid` tells the parent, next to what /proc showed.
     fn parents_view(&mut self, flags: WaitPidFlag, call: &str) -> Result<(), Failure> {
         let status = self
@@ -230,4 +231,5 @@ impl Story {
         self.line("", &format!("{call} in the parent"), &cause);
         Ok(())
     }
+    // ANCHOR_END: parents_view
 }

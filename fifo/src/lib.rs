@@ -17,7 +17,7 @@
 //! would be restarted after Ctrl-C and never return. The crate has no `unsafe` code.
 
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -171,18 +171,19 @@ impl Fifo {
 impl Drop for Fifo {
     fn drop(&mut self) {
         let Some(made) = self.made_here else { return };
-        let me = program_name();
         let shown = self.path.display();
-        match fs::symlink_metadata(&self.path) {
+        let report = match fs::symlink_metadata(&self.path) {
             Ok(now) if now.file_type().is_fifo() && (now.dev(), now.ino()) == made => {
                 match fs::remove_file(&self.path) {
-                    Ok(()) => println!("{me}: removed {shown}, the FIFO it created"),
-                    Err(err) => eprintln!("{me}: remove {shown}: {err}"),
+                    Ok(()) => format!("removed {shown}, the FIFO it created"),
+                    Err(err) => format!("could not remove {shown}: {err}"),
                 }
             }
-            Ok(_) => eprintln!("{me}: left {shown} alone: it is no longer the FIFO {me} made"),
-            Err(_) => println!("{me}: {shown} is already gone; another process removed it"),
-        }
+            Ok(_) => format!("left {shown} alone: it is no longer the FIFO this program made"),
+            Err(_) => format!("{shown} is already gone; another process removed it"),
+        };
+        // writeln! rather than println!: with the terminal gone (SIGHUP), println! would panic.
+        let _ = writeln!(std::io::stdout(), "{}: {report}", program_name());
     }
 }
 // ANCHOR_END: drop

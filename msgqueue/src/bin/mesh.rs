@@ -89,7 +89,12 @@ fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
         // Fork before installing any signal handler (see the pitfalls): each node installs its
         // own, which also unblocks SIGINT and SIGTERM in it.
         match fork() {
-            Ok(Forked::Child) => exit_child(run_node(&queue, index, interval)),
+            Ok(Forked::Child) => {
+                // A panic must not unwind into the parent's frames that the child inherited:
+                // dropping their `queue` would remove the coordinator's queue.
+                let node = std::panic::AssertUnwindSafe(|| run_node(&queue, index, interval));
+                exit_child(std::panic::catch_unwind(node).unwrap_or(101))
+            }
             Ok(Forked::Parent { child }) => {
                 println!("mesh: started node {name} as pid {child}");
                 nodes.push(Node {

@@ -9,8 +9,8 @@
 //!
 //! Who owns the queue: `recv` creates it and removes it when it stops, so start `recv` first.
 //! send refuses a missing queue unless `--create`; a queue that send creates stays in the kernel
-//! after send exits (that is the point: the messages wait for a receiver), and send says how to
-//! remove it.
+//! after send exits if it holds messages (that is the point: they wait for a receiver), and
+//! send says how to remove it. An empty one (nothing could be sent) is removed.
 //!
 //! Run: `cargo run -p msgqueue --bin send -- 1 hello` while `recv` runs in another terminal.
 

@@ -172,7 +172,7 @@ impl Story {
     // ANCHOR_END: story
 
     // ANCHOR: expect
-    /// Samples /proc/<child>/stat until its state is one of `letters`, then prints the line.
+    /// Samples `/proc/<child>/stat` until its state is one of `letters`, then prints the line.
     fn expect(&mut self, textbook: &str, letters: &str, cause: &str) -> Result<(), Failure> {
         let (pid, deadline) = (self.child.pid(), self.deadline);
         let letter = self
@@ -194,7 +194,7 @@ impl Story {
 
     // ANCHOR: ready
     /// `R` covers both ready (waiting for a CPU) and running. The scheduler's own accounting
-    /// tells them apart: /proc/<pid>/schedstat counts time on a CPU and time on a run queue.
+    /// tells them apart: `/proc/<pid>/schedstat` counts time on a CPU and time on a run queue.
     fn ready_or_running(&mut self) -> Result<(), Failure> {
         let pid = self.child.pid();
         let Seen::Alive(before) = read_schedstat(pid)? else {

@@ -2,6 +2,7 @@
 
 use std::fmt::Display;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The exit status for a command line that could not be parsed (the convention of clap, BSD
 /// `sysexits` aside: 2 means "you called me wrong").
@@ -88,20 +89,30 @@ pub fn explain(err: &(dyn std::error::Error + 'static)) -> String {
 /// status 1.
 ///
 /// Also turns the panic that `println!` raises when stdout is a pipe nobody reads any more
-/// (`example | head -1`) into one line and exit status 1, instead of a backtrace.
+/// (`example | head -1`) into one line and exit status 1, instead of a backtrace. The panic
+/// still unwinds, so every guard on the way out runs: a FIFO or a queue the example created is
+/// removed as on any other exit.
 pub fn run(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
     stop_quietly_when_stdout_is_gone();
-    match body() {
-        Ok(code) => code,
-        Err(failure) => {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(failure)) => {
             eprintln!("{}: {failure}", program_name());
             ExitCode::FAILURE
         }
+        Err(_) if STDOUT_GONE.load(Ordering::SeqCst) => ExitCode::FAILURE,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
 /// Rust ignores SIGPIPE, so a closed stdout makes `println!` panic rather than killing the
 /// process as it would a C program. Keeping SIGPIPE ignored matters: the examples show EPIPE.
+///
+/// The hook says so once, then points stdout at /dev/null: the cleanup that runs while the
+/// panic unwinds may print too, and a second panic during unwinding would abort the process
+/// before its destructors ran.
 fn stop_quietly_when_stdout_is_gone() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -111,14 +122,18 @@ fn stop_quietly_when_stdout_is_gone() {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or_default();
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+        if !(message.starts_with("failed printing to stdout") && message.contains("Broken pipe")) {
+            return default_hook(info);
+        }
+        if !STDOUT_GONE.swap(true, Ordering::SeqCst) {
             eprintln!(
                 "{}: stopping: nobody reads stdout any more (EPIPE: Broken pipe)",
                 program_name()
             );
-            std::process::exit(1);
         }
-        default_hook(info);
+        if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
+            let _ = nix::unistd::dup2_stdout(null);
+        }
     }));
 }
 

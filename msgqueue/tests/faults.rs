@@ -8,7 +8,7 @@ mod common;
 
 use common::{TestKey, assert_one_line_failure, id_in, queue_exists};
 use msgqueue::{Creation, MessageQueue, Permissions};
-use support::testing::{Running, run};
+use support::testing::{Running, run, run_with_stdout_gone};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");
@@ -194,4 +194,22 @@ fn a_queue_that_others_may_write_to_is_refused_unless_accepted() {
     );
     drop(queue);
     assert!(key.queues().is_empty());
+}
+
+#[test]
+fn a_recv_whose_stdout_reader_has_gone_still_removes_its_queue() {
+    // The first line recv prints meets a closed pipe. It must stop with one line and still
+    // run its cleanup, which removes the queue it created.
+    let key = TestKey::new("mq-stdout-gone");
+    let finished = run_with_stdout_gone(key.command(RECV, &[]));
+    assert_eq!(
+        finished.stderr.trim_end(),
+        "recv: stopping: nobody reads stdout any more (EPIPE: Broken pipe)"
+    );
+    assert_eq!(finished.status.code(), Some(1));
+    assert!(
+        key.queues().is_empty(),
+        "a queue is left: {:?}",
+        key.queues()
+    );
 }

@@ -57,7 +57,11 @@ impl Finished {
 
 impl Running {
     /// Starts `command` in a new process group with stdin, stdout and stderr piped to the test.
-    pub fn spawn(mut command: Command) -> Self {
+    pub fn spawn(command: Command) -> Self {
+        Self::start(command, Stdio::piped())
+    }
+
+    fn start(mut command: Command, stdout: Stdio) -> Self {
         let name = Path::new(command.get_program())
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -65,12 +69,15 @@ impl Running {
         command
             .process_group(0)
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped());
         let mut child = command
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {name}: {err}"));
-        let stdout = forward_lines(child.stdout.take().expect("stdout is piped"));
+        let stdout = match child.stdout.take() {
+            Some(stdout) => forward_lines(stdout),
+            None => mpsc::channel().1,
+        };
         let stderr = forward_lines(child.stderr.take().expect("stderr is piped"));
         let stdin = child.stdin.take();
         let group = Pid::from_raw(child.id() as i32);
@@ -193,6 +200,15 @@ pub fn run(command: Command, input: &str) -> Finished {
             .write_all(input.as_bytes());
     }
     running.wait()
+}
+
+/// Runs `command` with its stdout connected to a pipe whose read end is already closed, as in
+/// `example | true` once `true` has exited, but without the race: the first line the example
+/// prints meets a broken pipe (EPIPE).
+pub fn run_with_stdout_gone(command: Command) -> Finished {
+    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    drop(read_end);
+    Running::start(command, Stdio::from(write_end)).wait()
 }
 
 /// A fresh directory under the system temp dir, removed with everything in it on drop.

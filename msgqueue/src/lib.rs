@@ -6,12 +6,11 @@
 //! a [`Key`] and lives until someone removes it, whether or not any process has it open.
 //!
 //! [`MessageQueue`] wraps `msgget`, `msgsnd`, `msgrcv` and `msgctl`; [`Shutdown`] turns Ctrl-C
-//! into an exit code; [`QueueArgs`] are the key flags every binary shares; [`fork`] starts the
-//! mesh's nodes. This file holds the crate's only `unsafe` code.
+//! into an exit code; [`QueueArgs`] are the key flags every binary shares. This file holds the
+//! crate's only `unsafe` code.
 
 use std::borrow::Cow;
 use std::fmt::{self, Display};
-use std::io::Write;
 use std::mem::{MaybeUninit, size_of};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,8 +21,6 @@ use std::time::{Duration, Instant};
 use libc::{c_int, c_long};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid};
 use support::cli::{Context, Failure};
 
 pub use sysv::{Creation, Error, Key, Permissions};
@@ -686,64 +683,6 @@ fn parse_key(text: &str) -> Result<Key, String> {
     }
 }
 // ANCHOR_END: queue_args
-
-/// Which side of a `fork()` this process is on.
-pub enum Forked {
-    /// The original process; `child` is the new process's pid.
-    Parent {
-        /// The pid of the new child process.
-        child: Pid,
-    },
-    /// The new process. It must end with [`exit_child`], never by returning from `main`.
-    Child,
-}
-
-/// Forks this process. Refuses when it runs more than one thread: a child forked from a
-/// multithreaded process may only call async-signal-safe functions until it execs, and the
-/// mesh's nodes do much more. (The same helper as in the `pipe` crate.)
-pub fn fork() -> Result<Forked, Failure> {
-    let threads = std::fs::read_dir("/proc/self/task")
-        .context("count threads in /proc/self/task")?
-        .count();
-    if threads != 1 {
-        return Err(Failure::new(format!(
-            "fork: refused: this process runs {threads} threads, and a child forked from a \
-             multithreaded process may only call async-signal-safe functions"
-        )));
-    }
-    flush_stdio();
-    // SAFETY: the process has a single thread (checked above, and only this thread could
-    // start another), so the child is a complete copy of a single-threaded process and may run
-    // any code, allocation and locking included.
-    match unsafe { nix::unistd::fork() }.context("fork")? {
-        ForkResult::Parent { child } => Ok(Forked::Parent { child }),
-        ForkResult::Child => Ok(Forked::Child),
-    }
-}
-
-/// Ends a forked child with `status`, after flushing its stdout and stderr. `_exit` runs no
-/// destructors: the child's copy of a [`MessageQueue`] does not remove the parent's queue.
-pub fn exit_child(status: i32) -> ! {
-    flush_stdio();
-    // SAFETY: `_exit` takes no pointers and cannot fail; it ends the process immediately.
-    unsafe { libc::_exit(status) }
-}
-
-/// Waits until `child` ends and returns how it ended. Retries when a signal interrupts.
-pub fn wait_for(child: Pid) -> Result<WaitStatus, Failure> {
-    loop {
-        match waitpid(child, None) {
-            Err(Errno::EINTR) => continue,
-            other => return other.context(format!("waitpid({child})")),
-        }
-    }
-}
-
-fn flush_stdio() {
-    // Nothing useful can be done about a failed flush right before a fork or an exit.
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-}
 
 #[cfg(test)]
 mod tests {

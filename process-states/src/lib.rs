@@ -4,11 +4,10 @@
 //! "suspended" one that a person or a debugger can impose. Linux shows its own view as one
 //! letter in `/proc/<pid>/stat` (`R`, `S`, `D`, `T`, `t`, `Z`, `X`, `I`). This file reads that
 //! view, and the kernel's counters next to it (`/proc/<pid>/status`, `/proc/<pid>/schedstat`),
-//! and holds what the examples need to make processes on purpose: `fork()` that leaves the child
-//! with default signal actions, a guard that never lets a child outlive the example, signals as
-//! readable pipes, CPU pinning. It holds the crate's only `unsafe` code.
+//! and holds what the examples need to make processes on purpose: `fork()` that hands the child
+//! to a guard that never lets it outlive the example, signals as readable pipes, CPU pinning.
+//! It has no `unsafe` code: the `fork()` system call itself is wrapped in the `support` crate.
 
-use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -16,9 +15,9 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, getpid};
+use nix::unistd::{Pid, getpid};
 use support::cli::{Context, Failure};
 
 // ANCHOR: seen
@@ -326,89 +325,21 @@ pub enum Forked {
     Child,
 }
 
-/// The signals whose handlers a new child gives up: it must die of Ctrl-C like any program.
-const RESET_IN_CHILD: [Signal; 5] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGCHLD,
-];
+pub use support::exit_child;
 
 // ANCHOR: fork
-/// Forks this process: afterwards there are two, and the parent holds the child as a [`Child`].
-///
-/// The child inherits the parent's signal handlers, but a handler only writes to the parent's
-/// signal pipes: a child that kept it would swallow Ctrl-C and live on. So the child puts
-/// SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGCHLD back to their default actions. Those signals are
-/// blocked around the fork, so none can reach the child before its reset; one that arrives
-/// meanwhile waits and then acts by default (it kills the child).
-///
-/// Refuses when this process runs more than one thread: a child forked from a multithreaded
-/// process may only call async-signal-safe functions until it execs, and these children do much
-/// more. (That is why the examples take signals with `signal_hook::low_level::pipe`, which
-/// starts no thread, rather than `signal_hook::iterator`, which does.)
+/// Forks this process with the workspace's [`support::fork`] (which refuses a multithreaded
+/// process, flushes stdout, and gives the child default signal actions), and holds the new
+/// child in a [`Child`] guard, so that it is killed and reaped if the parent forgets it.
 pub fn fork() -> Result<Forked, Failure> {
-    let threads = std::fs::read_dir("/proc/self/task")
-        .context("count threads in /proc/self/task")?
-        .count();
-    if threads != 1 {
-        return Err(Failure::new(format!(
-            "fork: refused: this process runs {threads} threads, and a child forked from a \
-             multithreaded process may only call async-signal-safe functions"
-        )));
-    }
-    flush_stdio();
-    let reset: SigSet = RESET_IN_CHILD.into_iter().collect();
-    let mut before = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&reset), Some(&mut before))
-        .context("sigprocmask(SIG_BLOCK)")?;
-    // SAFETY: the process has a single thread (checked above, and only this thread could start
-    // another), so the child is a complete copy of a single-threaded process and may run any
-    // code, allocation and locking included.
-    let forked = unsafe { nix::unistd::fork() };
-    if let Ok(ForkResult::Child) = forked {
-        for signal in RESET_IN_CHILD {
-            // SAFETY: SIG_DFL installs no handler, so no code of ours runs in signal context.
-            // The handlers it replaces belong to the parent's signal pipes and must not run here.
-            if unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) }.is_err() {
-                exit_child(127);
-            }
-        }
-    }
-    let restored = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
-    match forked.context("fork")? {
-        ForkResult::Child => {
-            if restored.is_err() {
-                exit_child(127);
-            }
-            Ok(Forked::Child)
-        }
-        ForkResult::Parent { child } => {
-            restored.context("sigprocmask(SIG_SETMASK)")?;
-            Ok(Forked::Parent {
-                child: Child::adopt(child),
-            })
-        }
-    }
+    Ok(match support::fork()? {
+        support::Forked::Child => Forked::Child,
+        support::Forked::Parent { child } => Forked::Parent {
+            child: Child::adopt(child),
+        },
+    })
 }
 // ANCHOR_END: fork
-
-/// Ends a forked child with `status`, after flushing its stdout and stderr.
-///
-/// `_exit` rather than `std::process::exit`: the child must not run exit-time work that belongs
-/// to the parent, nor the destructors of the parent's values it holds a copy of.
-pub fn exit_child(status: i32) -> ! {
-    flush_stdio();
-    // SAFETY: `_exit` takes no pointers and cannot fail; it ends the process immediately.
-    unsafe { libc::_exit(status) }
-}
-
-fn flush_stdio() {
-    // Nothing useful can be done about a failed flush right before a fork or an exit.
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-}
 
 // ANCHOR: signal_pipes
 /// Signals delivered as bytes in pipes, so that the main loop can wait for a signal, a

@@ -3,6 +3,8 @@
 //!
 //! - [`cli`]: command-line parsing that fails in one clear line, and errors that name the
 //!   operation that failed (`fork: EAGAIN: Resource temporarily unavailable`).
+//! - [`fork`], [`exit_child`] and [`wait_for`]: `fork()` made safe to call from the examples,
+//!   and its two companions. This file holds the crate's only `unsafe` code.
 //! - [`describe`]: a `waitpid` result in words (`killed by signal 13 (SIGPIPE)`).
 //! - [`testing`]: what the integration tests use to drive the real binaries: a process group
 //!   per example, stdout read line by line with a deadline, and a watchdog that kills whatever
@@ -11,7 +13,131 @@
 pub mod cli;
 pub mod testing;
 
-use nix::sys::wait::WaitStatus;
+use std::io::Write;
+
+use cli::{Context, Failure};
+use nix::errno::Errno;
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
+
+/// Which side of a `fork()` this process is on.
+pub enum Forked {
+    /// The original process.
+    Parent {
+        /// The pid of the new child process.
+        child: Pid,
+    },
+    /// The new process. It must end with [`exit_child`], never by returning from `main`.
+    Child,
+}
+
+/// The signals an example may handle (to clean up on Ctrl-C, or to hear of its children), and
+/// that a new child must not handle with the parent's handler.
+const RESET_IN_CHILD: [Signal; 5] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGCHLD,
+];
+
+// ANCHOR: fork
+/// Forks this process: afterwards there are two, and the parent learns the child's pid.
+///
+/// Three things a bare `fork()` does not do:
+/// - It refuses when this process runs more than one thread. A child forked from a
+///   multithreaded process contains only the calling thread; a lock another thread held (the
+///   allocator's, stdout's) stays locked forever, so such a child may only call
+///   async-signal-safe functions until it execs. The examples' children do much more.
+/// - It flushes stdout and stderr first, so that the child does not print the parent's buffered
+///   output a second time.
+/// - In the child it gives SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGCHLD back their default
+///   action if the parent had a handler for them, as `exec` would. A child that kept the
+///   parent's Ctrl-C handler would only notify the parent's main loop, and live on. The signals
+///   are blocked around the `fork()`, so none reaches the child before the reset; one that
+///   arrives meanwhile waits, then acts by default.
+pub fn fork() -> Result<Forked, Failure> {
+    let threads = std::fs::read_dir("/proc/self/task")
+        .context("count threads in /proc/self/task")?
+        .count();
+    if threads != 1 {
+        return Err(Failure::new(format!(
+            "fork: refused: this process runs {threads} threads, and a child forked from a \
+             multithreaded process may only call async-signal-safe functions"
+        )));
+    }
+    flush_stdio();
+    let held: SigSet = RESET_IN_CHILD.into_iter().collect();
+    let mut before = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut before))
+        .context("sigprocmask(SIG_BLOCK)")?;
+    // SAFETY: the process has a single thread (checked above, and only this thread could start
+    // another), so the child is a complete copy of a single-threaded process and may run any
+    // code, allocation and locking included.
+    let forked = unsafe { nix::unistd::fork() };
+    if let Ok(ForkResult::Child) = forked
+        && reset_handlers_in_child().is_err()
+    {
+        exit_child(127);
+    }
+    let unblocked = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
+    match forked.context("fork")? {
+        ForkResult::Child => {
+            if unblocked.is_err() {
+                exit_child(127);
+            }
+            Ok(Forked::Child)
+        }
+        ForkResult::Parent { child } => {
+            unblocked.context("sigprocmask(SIG_SETMASK)")?;
+            Ok(Forked::Parent { child })
+        }
+    }
+}
+// ANCHOR_END: fork
+
+fn reset_handlers_in_child() -> nix::Result<()> {
+    for signal in RESET_IN_CHILD {
+        // SAFETY: SIG_DFL and SIG_IGN install no handler, so no code of ours can run in signal
+        // context. The handler replaced belongs to the parent's signal handling, not the child's.
+        let previous = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) }?;
+        if matches!(previous, SigHandler::SigIgn) {
+            // An ignored signal stays ignored, as across exec (`nohup` relies on that).
+            // SAFETY: as above.
+            unsafe { nix::sys::signal::signal(signal, SigHandler::SigIgn) }?;
+        }
+    }
+    Ok(())
+}
+
+/// Ends a forked child with `status`, after flushing its stdout and stderr.
+///
+/// `_exit` rather than `std::process::exit` or returning from `main`: the child must not run
+/// exit-time work that belongs to the parent, nor the destructors of the parent's values it
+/// holds copies of (a copy of a queue's owner would remove the parent's queue).
+pub fn exit_child(status: i32) -> ! {
+    flush_stdio();
+    // SAFETY: `_exit` takes no pointers and cannot fail; it ends the process immediately.
+    unsafe { libc::_exit(status) }
+}
+
+/// Waits until `child` ends and returns how it ended. Retries when a signal interrupts the wait.
+pub fn wait_for(child: Pid) -> Result<WaitStatus, Failure> {
+    loop {
+        match waitpid(child, None) {
+            Err(Errno::EINTR) => continue,
+            other => return other.context(format!("waitpid({child})")),
+        }
+    }
+}
+
+fn flush_stdio() {
+    // Nothing useful can be done about a failed flush of our own stdout right before a fork or
+    // an exit; the bytes are lost either way.
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
 
 /// Says in words what `waitpid` reported about a child: `exited with status 0`, `was killed by
 /// signal 13 (SIGPIPE)`, `was stopped by signal 19 (SIGSTOP)`.

@@ -21,15 +21,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use msgqueue::{
-    Creation, Forked, Key, MessageQueue, Permissions, QueueArgs, Select, Shutdown, Tally, Wait,
-    exit_child, fork, wait_for,
+    Creation, Key, MessageQueue, Permissions, QueueArgs, Select, Shutdown, Tally, Wait,
 };
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use support::cli::{Context, Failure, parse_args, run};
-use support::describe;
+use support::{Forked, describe, exit_child, fork, wait_for};
 
 /// Four processes exchange greetings through one message queue, addressed by message type.
 #[derive(Parser)]

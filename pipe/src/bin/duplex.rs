@@ -18,9 +18,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use pipe::{Forked, Pipe, exit_child, fork, wait_for};
+use pipe::Pipe;
 use support::cli::{Context, Failure, parse_args, run};
-use support::describe;
+use support::{Forked, describe, exit_child, fork, wait_for};
 
 /// Parent and child hold a conversation over two pipes, one for each direction.
 #[derive(Parser)]

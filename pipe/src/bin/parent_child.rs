@@ -16,9 +16,9 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use pipe::{Forked, Pipe, exit_child, fork, wait_for};
+use pipe::Pipe;
 use support::cli::{Context, Failure, parse_args, run};
-use support::describe;
+use support::{Forked, describe, exit_child, fork, wait_for};
 
 /// A parent process sends a counter to its child through an anonymous pipe.
 #[derive(Parser)]

@@ -14,9 +14,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{Pid, dup2_stdin, dup2_stdout, execvp};
-use pipe::{Forked, Pipe, exit_child, fork, wait_for};
+use pipe::Pipe;
 use support::cli::{Failure, parse_args, program_name, run};
-use support::describe;
+use support::{Forked, describe, exit_child, fork, wait_for};
 
 /// Runs `FIRST | SECOND` the way a shell does, with pipe, fork, dup2 and exec.
 #[derive(Parser)]

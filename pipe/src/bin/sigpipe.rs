@@ -20,9 +20,9 @@ use clap::Parser;
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
-use pipe::{Forked, Pipe, exit_child, fork, restore_default_sigpipe, wait_for};
+use pipe::{Pipe, restore_default_sigpipe};
 use support::cli::{Context, Failure, parse_args, run};
-use support::describe;
+use support::{Forked, describe, exit_child, fork, wait_for};
 
 /// A writer keeps writing into a pipe whose reader has closed its end.
 #[derive(Parser)]

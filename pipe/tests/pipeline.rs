@@ -69,7 +69,7 @@ fn a_command_that_does_not_exist_is_one_clear_line_and_a_failure() {
     );
     assert!(
         done.stdout
-            .contains("exited with status 127: the command could not be run")
+            .contains("exited with status 127: the command was not found")
     );
     assert!(!done.stderr.contains("panicked"));
 }
@@ -82,5 +82,39 @@ fn an_empty_command_is_refused() {
     assert_eq!(
         done.stderr.trim_end(),
         "pipeline: the first command is empty"
+    );
+}
+
+#[test]
+fn a_producer_stops_by_sigpipe_when_its_consumer_is_done_as_under_a_shell() {
+    // `yes` never ends on its own: only SIGPIPE, once `head` has exited, stops it. The stage
+    // must get SIGPIPE's default action back before exec, since Rust ignores it.
+    let dir = dir_with_files(0);
+    let done = run(pipeline(&dir, &["yes", "head -1"]), "");
+    assert!(done.status.success(), "{done:?}");
+    assert!(done.stdout.lines().any(|l| l == "y"), "{}", done.stdout);
+    assert!(
+        done.stdout.contains("`yes` (pid")
+            && done.stdout.contains("was killed by signal 13 (SIGPIPE)"),
+        "{}",
+        done.stdout
+    );
+    assert!(done.stderr.is_empty(), "{}", done.stderr);
+}
+
+#[test]
+fn a_command_that_cannot_be_executed_exits_126() {
+    let dir = dir_with_files(1);
+    let done = run(pipeline(&dir, &["./file-0", "wc -l"]), "");
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert!(
+        done.stderr
+            .starts_with("pipeline: cannot run `./file-0`: EACCES"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stdout
+            .contains("exited with status 126: the command could not be run")
     );
 }

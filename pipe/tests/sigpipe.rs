@@ -47,8 +47,9 @@ fn with_ignore_the_write_fails_with_epipe_and_the_writer_exits_cleanly() {
 }
 
 #[test]
-fn a_writer_that_fills_the_pipe_still_gets_the_signal() {
-    // No pause: the writer fills the pipe's buffer and blocks until the reader hangs up.
+fn a_writer_without_pause_is_killed_all_the_same() {
+    // No pause: however far ahead the writer is when the reader hangs up, its next write is the
+    // fatal one.
     let done = run(sigpipe(&["--interval-ms", "0"]), "");
     assert!(
         done.stdout.contains("was killed by signal 13 (SIGPIPE)"),
@@ -59,7 +60,12 @@ fn a_writer_that_fills_the_pipe_still_gets_the_signal() {
 
 #[test]
 fn reads_must_be_a_number() {
-    let done = run(sigpipe(&["--reads", "-1"]), "");
+    let done = run(sigpipe(&["--reads", "three"]), "");
     assert_eq!(done.status.code(), Some(2));
     assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+    assert!(
+        done.stderr.contains("'three'") && done.stderr.contains("--reads"),
+        "{}",
+        done.stderr
+    );
 }

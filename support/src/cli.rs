@@ -1,6 +1,7 @@
 //! Command-line parsing and error reporting shared by every example binary.
 
 use std::fmt::Display;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -21,10 +22,24 @@ pub fn parse_args<A: clap::Parser>() -> A {
             let rendered = err.to_string();
             let first_line = rendered.lines().next().unwrap_or("invalid arguments");
             let reason = first_line.strip_prefix("error: ").unwrap_or(first_line);
-            eprintln!("{}: {reason} (see --help)", program_name());
+            report_error(format!("{reason} (see --help)"));
             std::process::exit(USAGE_ERROR.into())
         }
     }
+}
+
+/// Prints `<program>: <message>` on stderr as one `write(2)`, so that the lines of a parent and
+/// its child never mix (`eprintln!` writes the pieces of a line one by one; a write of up to
+/// PIPE_BUF bytes to a pipe is atomic).
+pub fn report_error(message: impl Display) {
+    let line = format!("{}: {message}\n", program_name());
+    // If stderr itself is gone there is nobody left to tell.
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// Whether a print to stdout failed because nobody reads it any more (see [`run`]).
+pub fn stdout_is_gone() -> bool {
+    STDOUT_GONE.load(Ordering::SeqCst)
 }
 
 /// The file name this program was started as, for the start of error lines.
@@ -97,10 +112,10 @@ pub fn run(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(Ok(code)) => code,
         Ok(Err(failure)) => {
-            eprintln!("{}: {failure}", program_name());
+            report_error(failure);
             ExitCode::FAILURE
         }
-        Err(_) if STDOUT_GONE.load(Ordering::SeqCst) => ExitCode::FAILURE,
+        Err(_) if stdout_is_gone() => ExitCode::FAILURE,
         Err(panic) => std::panic::resume_unwind(panic),
     }
 }
@@ -126,10 +141,7 @@ fn stop_quietly_when_stdout_is_gone() {
             return default_hook(info);
         }
         if !STDOUT_GONE.swap(true, Ordering::SeqCst) {
-            eprintln!(
-                "{}: stopping: nobody reads stdout any more (EPIPE: Broken pipe)",
-                program_name()
-            );
+            report_error("stopping: nobody reads stdout any more (EPIPE: Broken pipe)");
         }
         if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
             let _ = nix::unistd::dup2_stdout(null);

@@ -3,8 +3,8 @@
 //!
 //! - [`cli`]: command-line parsing that fails in one clear line, and errors that name the
 //!   operation that failed (`fork: EAGAIN: Resource temporarily unavailable`).
-//! - [`fork`], [`exit_child`] and [`wait_for`]: `fork()` made safe to call from the examples,
-//!   and its two companions. This file holds the crate's only `unsafe` code.
+//! - [`fork`], [`run_child`], [`exit_child`] and [`wait_for`]: `fork()` made safe to call from
+//!   the examples, and its companions. This file holds the crate's only `unsafe` code.
 //! - [`describe`]: a `waitpid` result in words (`killed by signal 13 (SIGPIPE)`).
 //! - [`testing`]: what the integration tests use to drive the real binaries: a process group
 //!   per example, stdout read line by line with a deadline, and a watchdog that kills whatever
@@ -122,6 +122,20 @@ pub fn exit_child(status: i32) -> ! {
     unsafe { libc::_exit(status) }
 }
 
+/// Runs the child's half of a fork and ends the child with the status `body` returns.
+///
+/// The child never returns from `main`, whatever happens: a panic (including the one `println!`
+/// raises when stdout is gone, see [`cli::run`]) ends it with status 101 (1 when stdout is
+/// gone) instead of unwinding into the frames it shares with the parent's code, where it would
+/// run destructors on its copies of the parent's values.
+pub fn run_child(body: impl FnOnce() -> i32) -> ! {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(status) => exit_child(status),
+        Err(_) if cli::stdout_is_gone() => exit_child(1),
+        Err(_) => exit_child(101),
+    }
+}
+
 /// Waits until `child` ends and returns how it ended. Retries when a signal interrupts the wait.
 pub fn wait_for(child: Pid) -> Result<WaitStatus, Failure> {
     loop {
@@ -163,6 +177,18 @@ mod tests {
     use super::*;
     use nix::sys::signal::Signal;
     use nix::unistd::Pid;
+
+    #[test]
+    fn fork_refuses_a_multithreaded_process() {
+        // The test harness runs this on a thread of its own, so the process has at least two:
+        // fork() must say no, and must not have forked (a forked test harness would run every
+        // remaining test twice).
+        let refused = fork().err().expect("fork refused").to_string();
+        assert!(
+            refused.starts_with("fork: refused: this process runs "),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn describe_names_the_signal_by_number_and_name() {

@@ -206,7 +206,8 @@ pub fn run(command: Command, input: &str) -> Finished {
 /// `example | true` once `true` has exited, but without the race: the first line the example
 /// prints meets a broken pipe (EPIPE).
 pub fn run_with_stdout_gone(command: Command) -> Finished {
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    // Close-on-exec, so that no other test's child inherits a copy of the write end.
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
     drop(read_end);
     Running::start(command, Stdio::from(write_end)).wait()
 }

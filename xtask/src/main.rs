@@ -81,7 +81,9 @@ fn run_checks(root: &Path) -> Result<(), String> {
 
 fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
     println!("==> cargo {}", args.join(" "));
-    let status = Command::new(env!("CARGO"))
+    // The cargo that runs this xtask, so that CI checks with the same toolchain.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
         .args(args)
         .current_dir(root)
         .status()

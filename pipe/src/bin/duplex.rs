@@ -19,8 +19,8 @@ use clap::Parser;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use pipe::Pipe;
-use support::cli::{Context, Failure, parse_args, run};
-use support::{Forked, describe, exit_child, fork, wait_for};
+use support::cli::{Context, Failure, explain, parse_args, report_error, run};
+use support::{Forked, describe, fork, run_child, wait_for};
 
 /// Parent and child hold a conversation over two pipes, one for each direction.
 #[derive(Parser)]
@@ -53,35 +53,40 @@ fn two_pipes() -> Result<ExitCode, Failure> {
         Forked::Child => {
             drop(to_child.write_end);
             drop(to_parent.read_end);
-            exit_child(answer_in_upper_case(to_child.read_end, to_parent.write_end))
+            run_child(|| answer_in_upper_case(to_child.read_end, to_parent.write_end))
         }
         Forked::Parent { child } => {
             drop(to_child.read_end);
             drop(to_parent.write_end);
-            let mut requests = File::from(to_child.write_end);
-            let mut replies = BufReader::new(File::from(to_parent.read_end));
-            for line in lines {
-                requests
-                    .write_all(format!("{line}\n").as_bytes())
-                    .context("write to the child")?;
-                println!("parent: sent     {line:?}");
-                let mut reply = String::new();
-                if replies
-                    .read_line(&mut reply)
-                    .context("read from the child")?
-                    == 0
-                {
-                    return Err(Failure::new("the child closed its pipe without answering"));
-                }
-                println!("parent: got back {:?}", reply.trim_end_matches('\n'));
-            }
-            drop(requests);
-            println!("parent: closed the pipe to the child; it will read end-of-file");
+            let talked = converse(&lines, to_child.write_end, to_parent.read_end);
             let status = wait_for(child)?;
             println!("parent: child {child} {}", describe(&status));
-            Ok(ExitCode::SUCCESS)
+            talked.map(|()| ExitCode::SUCCESS)
         }
     }
+}
+
+fn converse(lines: &[String], requests: OwnedFd, replies: OwnedFd) -> Result<(), Failure> {
+    let mut requests = File::from(requests);
+    let mut replies = BufReader::new(File::from(replies));
+    for line in lines {
+        requests
+            .write_all(format!("{line}\n").as_bytes())
+            .context("write to the child")?;
+        println!("parent: sent     {line:?}");
+        let mut reply = String::new();
+        if replies
+            .read_line(&mut reply)
+            .context("read from the child")?
+            == 0
+        {
+            return Err(Failure::new("the child closed its pipe without answering"));
+        }
+        println!("parent: got back {:?}", reply.trim_end_matches('\n'));
+    }
+    drop(requests);
+    println!("parent: closed the pipe to the child; it will read end-of-file");
+    Ok(())
 }
 // ANCHOR_END: two_pipes
 
@@ -89,11 +94,17 @@ fn two_pipes() -> Result<ExitCode, Failure> {
 fn answer_in_upper_case(requests: OwnedFd, replies: OwnedFd) -> i32 {
     let mut replies = File::from(replies);
     for line in BufReader::new(File::from(requests)).lines() {
-        let Ok(line) = line else { return 1 };
+        let line = match line {
+            Ok(line) => line,
+            Err(err) => {
+                report_error(format!("child: read from the parent: {}", explain(&err)));
+                return 1;
+            }
+        };
         let answer = line.to_uppercase();
         println!("child:  received {line:?}, answering {answer:?}");
         if let Err(err) = replies.write_all(format!("{answer}\n").as_bytes()) {
-            eprintln!("child: write to the parent: {err}");
+            report_error(format!("child: write to the parent: {}", explain(&err)));
             return 1;
         }
     }
@@ -103,13 +114,15 @@ fn answer_in_upper_case(requests: OwnedFd, replies: OwnedFd) -> i32 {
 // ANCHOR_END: child
 
 fn lines_to_send() -> Result<Vec<String>, Failure> {
+    let built_in = || BUILT_IN_LINES.map(String::from).to_vec();
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         println!(
             "parent: stdin is a terminal; sending built-in lines (pipe text in to send your own)"
         );
-        return Ok(BUILT_IN_LINES.map(String::from).to_vec());
+        return Ok(built_in());
     }
+    println!("parent: reading the lines to send from stdin, until end of file");
     let lines: Vec<String> = stdin
         .lock()
         .lines()
@@ -117,7 +130,7 @@ fn lines_to_send() -> Result<Vec<String>, Failure> {
         .context("read stdin")?;
     if lines.is_empty() {
         println!("parent: stdin is empty; sending built-in lines");
-        return Ok(BUILT_IN_LINES.map(String::from).to_vec());
+        return Ok(built_in());
     }
     Ok(lines)
 }
@@ -130,21 +143,7 @@ fn one_pipe() -> Result<ExitCode, Failure> {
     } = Pipe::new()?;
     println!("one pipe for both directions: parent and child each hold both ends");
     match fork()? {
-        Forked::Child => {
-            let greeting = "hello from the child";
-            if let Err(errno) = nix::unistd::write(&write_end, format!("{greeting}\n").as_bytes()) {
-                eprintln!("child: write: {errno}");
-                exit_child(1);
-            }
-            println!("child:  sent {greeting:?} to the parent; now reading the parent's answer");
-            let mut answer = String::new();
-            let _ = BufReader::new(File::from(read_end)).read_line(&mut answer);
-            println!(
-                "child:  read {:?}: my own message! The pipe cannot tell who wrote what",
-                answer.trim_end_matches('\n')
-            );
-            exit_child(0)
-        }
+        Forked::Child => run_child(|| greet_and_listen(read_end, write_end)),
         Forked::Parent { child } => {
             // The parent lets the child finish before it reads, so the run is the same every
             // time. If both read at once, who gets which message would be a race.
@@ -163,5 +162,24 @@ fn one_pipe() -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn greet_and_listen(read_end: OwnedFd, write_end: OwnedFd) -> i32 {
+    let greeting = "hello from the child";
+    if let Err(errno) = nix::unistd::write(&write_end, format!("{greeting}\n").as_bytes()) {
+        report_error(format!("child: write: {errno}"));
+        return 1;
+    }
+    println!("child:  sent {greeting:?} to the parent; now reading the parent's answer");
+    let mut answer = String::new();
+    if let Err(err) = BufReader::new(File::from(read_end)).read_line(&mut answer) {
+        report_error(format!("child: read: {}", explain(&err)));
+        return 1;
+    }
+    println!(
+        "child:  read {:?}: my own message! The pipe cannot tell who wrote what",
+        answer.trim_end_matches('\n')
+    );
+    0
 }
 // ANCHOR_END: one_pipe

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use pipe::Pipe;
-use support::cli::{Context, Failure, parse_args, run};
-use support::{Forked, describe, exit_child, fork, wait_for};
+use support::cli::{Context, Failure, explain, parse_args, report_error, run};
+use support::{Forked, describe, fork, run_child, wait_for};
 
 /// A parent process sends a counter to its child through an anonymous pipe.
 #[derive(Parser)]
@@ -46,16 +46,16 @@ fn main() -> ExitCode {
                 // The child only reads. Its copy of the write end must go: end-of-file comes
                 // only when every write end is closed, this one included.
                 drop(write_end);
-                exit_child(read_numbers(read_end))
+                run_child(|| read_numbers(read_end))
             }
             Forked::Parent { child } => {
                 drop(read_end);
-                send_numbers(write_end, &args)?;
+                let sent = send_numbers(write_end, &args);
                 // ANCHOR: reap
                 let status = wait_for(child)?;
                 println!("parent: child {child} {}", describe(&status));
                 // ANCHOR_END: reap
-                Ok(ExitCode::SUCCESS)
+                sent.map(|()| ExitCode::SUCCESS)
             }
         }
         // ANCHOR_END: fork
@@ -88,7 +88,7 @@ fn read_numbers(read_end: OwnedFd) -> i32 {
         match line {
             Ok(number) => println!("child:  received {number}"),
             Err(err) => {
-                eprintln!("child: read from the pipe: {err}");
+                report_error(format!("child: read from the pipe: {}", explain(&err)));
                 return 1;
             }
         }

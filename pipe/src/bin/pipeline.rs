@@ -12,10 +12,12 @@ use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 
 use clap::Parser;
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{Pid, dup2_stdin, dup2_stdout, execvp};
-use pipe::Pipe;
-use support::cli::{Failure, parse_args, program_name, run};
+use pipe::{Pipe, restore_default_sigpipe};
+use support::cli::{Failure, parse_args, report_error, run};
 use support::{Forked, describe, exit_child, fork, wait_for};
 
 /// Runs `FIRST | SECOND` the way a shell does, with pipe, fork, dup2 and exec.
@@ -34,6 +36,7 @@ struct Args {
 }
 
 /// Which end of the pipe replaces which standard stream in a stage.
+#[derive(Clone, Copy)]
 enum Plumbing {
     StdoutIntoPipe,
     StdinFromPipe,
@@ -70,24 +73,38 @@ fn main() -> ExitCode {
         drop(read_end);
         drop(write_end);
         // ANCHOR_END: plumbing
+        // ANCHOR: wait
         let mut all_succeeded = true;
-        for (pid, command) in [(writer, &args.first), (reader, &args.second)] {
+        let stages = [
+            (writer, &args.first, Plumbing::StdoutIntoPipe),
+            (reader, &args.second, Plumbing::StdinFromPipe),
+        ];
+        for (pid, command, plumbing) in stages {
             let status = wait_for(pid)?;
-            let note = match status {
-                WaitStatus::Exited(_, 127) => ": the command could not be run",
-                _ => "",
+            let (succeeded, note) = match (&status, plumbing) {
+                (WaitStatus::Exited(_, 0), _) => (true, ""),
+                // The usual end of a producer whose consumer has read all it wanted (`yes |
+                // head -1`): its next write met a pipe with no reader.
+                (WaitStatus::Signaled(_, Signal::SIGPIPE, _), Plumbing::StdoutIntoPipe) => (
+                    true,
+                    ": its reader had finished, the normal end of `yes | head`",
+                ),
+                (WaitStatus::Exited(_, 127), _) => (false, ": the command was not found"),
+                (WaitStatus::Exited(_, 126), _) => (false, ": the command could not be run"),
+                _ => (false, ""),
             };
             say(format!(
                 "`{command}` (pid {pid}) {}{note}",
                 describe(&status)
             ));
-            all_succeeded &= matches!(status, WaitStatus::Exited(_, 0));
+            all_succeeded &= succeeded;
         }
         Ok(if all_succeeded {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
         })
+        // ANCHOR_END: wait
     })
 }
 
@@ -106,19 +123,25 @@ fn start_stage(
                 Plumbing::StdinFromPipe => dup2_stdin(read_end),
             };
             if let Err(errno) = redirected {
-                eprintln!("{}: dup2: {errno}", program_name());
+                report_error(format!("dup2: {errno}"));
+                exit_child(126);
+            }
+            // exec keeps an ignored signal ignored, and Rust ignores SIGPIPE: without this,
+            // `yes` would not die when `head` is done, as it does under a shell.
+            if let Err(failure) = restore_default_sigpipe() {
+                report_error(failure);
                 exit_child(126);
             }
             // The pipe's own descriptors are close-on-exec: after exec, the command holds the
             // pipe only as its stdin or stdout. execvp returns only when it failed.
             let Err(errno) = execvp(&words[0], words);
-            eprintln!(
-                "{}: cannot run `{}`: {errno}",
-                program_name(),
+            report_error(format!(
+                "cannot run `{}`: {errno}",
                 words[0].to_string_lossy()
-            );
-            // 127 is what shells report for a command that could not be found.
-            exit_child(127)
+            ));
+            // The shells' convention: 127 for a command not found, 126 for one found but not
+            // runnable (no permission, not an executable).
+            exit_child(if errno == Errno::ENOENT { 127 } else { 126 })
         }
     }
 }

@@ -21,8 +21,8 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use pipe::{Pipe, restore_default_sigpipe};
-use support::cli::{Context, Failure, parse_args, run};
-use support::{Forked, describe, exit_child, fork, wait_for};
+use support::cli::{Context, Failure, parse_args, report_error, run};
+use support::{Forked, describe, fork, run_child, wait_for};
 
 /// A writer keeps writing into a pipe whose reader has closed its end.
 #[derive(Parser)]
@@ -49,13 +49,14 @@ fn main() -> ExitCode {
         match fork()? {
             Forked::Child => {
                 drop(read_end);
-                exit_child(writer(write_end, &args))
+                run_child(|| writer(write_end, &args))
             }
             Forked::Parent { child } => {
                 drop(write_end);
-                read_then_hang_up(read_end, args.reads)?;
+                let read = read_then_hang_up(read_end, args.reads);
                 let status = wait_for(child)?;
-                report(&status)
+                read?;
+                report(&status, args.ignore)
             }
         }
     })
@@ -66,7 +67,7 @@ fn writer(write_end: OwnedFd, args: &Args) -> i32 {
     if args.ignore {
         println!("writer: SIGPIPE is ignored (Rust's runtime set that up before main)");
     } else if let Err(failure) = restore_default_sigpipe() {
-        eprintln!("writer: {failure}");
+        report_error(failure);
         return 1;
     } else {
         println!("writer: SIGPIPE restored to its default action: terminate the process");
@@ -82,7 +83,7 @@ fn writer(write_end: OwnedFd, args: &Args) -> i32 {
                 return 0;
             }
             Err(errno) => {
-                eprintln!("writer: write to the pipe: {errno}");
+                report_error(format!("write to the pipe: {errno}"));
                 return 1;
             }
         }
@@ -108,14 +109,14 @@ fn read_then_hang_up(read_end: OwnedFd, reads: usize) -> Result<(), Failure> {
 // ANCHOR_END: reader
 
 // ANCHOR: report
-fn report(status: &WaitStatus) -> Result<ExitCode, Failure> {
+fn report(status: &WaitStatus, ignored: bool) -> Result<ExitCode, Failure> {
     let how = describe(status);
-    match status {
-        WaitStatus::Signaled(_, Signal::SIGPIPE, _) => println!(
+    match (status, ignored) {
+        (WaitStatus::Signaled(_, Signal::SIGPIPE, _), false) => println!(
             "reader: the writer {how}: it wrote to a pipe with no reader, and the default \
              action of SIGPIPE is to terminate the process"
         ),
-        WaitStatus::Exited(_, 0) => println!(
+        (WaitStatus::Exited(_, 0), true) => println!(
             "reader: the writer {how}: it ignored SIGPIPE, so its write returned the error \
              EPIPE and it stopped on its own"
         ),

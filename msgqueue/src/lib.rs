@@ -11,11 +11,11 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Display};
-use std::mem::{MaybeUninit, size_of};
+use std::mem::{MaybeUninit, align_of, size_of};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use libc::{c_int, c_long};
@@ -68,6 +68,14 @@ plain_integers!(u8, i8, u16, i16, u32, i32, u64, i64);
 // SAFETY: an array of padding-free, any-bit-pattern elements has no padding between them (an
 // element's size is a multiple of its alignment) and accepts any bit pattern too.
 unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
+
+/// The part of [`Plain`]'s contract the compiler can check: the payload starts right after the
+/// `long`, as msgsnd and msgrcv assume (a type aligned to more than a `long` would leave a gap).
+/// Evaluated at compile time for each `T` that is sent or received.
+const fn assert_payload_follows_mtype<T>() {
+    assert!(align_of::<T>() <= align_of::<c_long>());
+    assert!(std::mem::offset_of!(Envelope<T>, payload) == size_of::<c_long>());
+}
 
 // ANCHOR: tally
 /// What a mesh node reports to the coordinator when it is done: how many greetings it got from
@@ -327,6 +335,7 @@ impl MessageQueue {
     /// Sends `payload`'s bytes as one message of type `mtype`: a `#[repr(C)]` struct travels
     /// as it lies in memory, and a C program with the same struct reads it field by field.
     pub fn send_typed<T: Plain>(&self, mtype: i64, payload: &T, wait: Wait) -> Result<(), Error> {
+        const { assert_payload_follows_mtype::<T>() };
         let envelope = Envelope {
             mtype: mtype as c_long,
             payload: *payload,
@@ -392,6 +401,7 @@ impl MessageQueue {
     /// Takes one message chosen by `select` and rebuilds a `T` from its body. A body of another
     /// size fails (a longer one with E2BIG, and it stays queued; a shorter one is consumed).
     pub fn receive_typed<T: Plain>(&self, select: Select, wait: Wait) -> Result<(i64, T), Error> {
+        const { assert_payload_follows_mtype::<T>() };
         let mut envelope = MaybeUninit::<Envelope<T>>::uninit();
         // SAFETY: the buffer is an `Envelope<T>`: room for the type and size_of::<T>() bytes
         // after it; msgrcv writes at most that much.
@@ -526,40 +536,79 @@ fn receive_error(select: Select, max_len: usize) -> Error {
 /// Ctrl-C (SIGINT) and SIGTERM, turned into a flag that blocking calls check when they are
 /// interrupted.
 ///
-/// The handler only stores the signal's number: that is all a signal handler may safely do.
-/// `msgsnd` and `msgrcv` are never restarted after a handler ran, so a process blocked in them
-/// gets EINTR, checks the flag, and ends on its main path, where it can clean up.
+/// The handler stores the signal's number and arms a 50 ms interval timer, both
+/// async-signal-safe. `msgsnd` and `msgrcv` are never restarted after a handler ran, so a
+/// process blocked in them gets EINTR, checks the flag, and ends on its main path, where it can
+/// clean up. The timer closes the one window the flag leaves open: a signal that lands after the
+/// flag was checked but before `msgrcv` starts to sleep. Then `msgrcv` sleeps anyway, and the
+/// timer's SIGALRM interrupts it 50 ms later, and every 50 ms after that until the process ends.
 pub struct Shutdown {
     signal: Arc<AtomicUsize>,
 }
 
 impl Shutdown {
-    /// Installs the handlers for SIGINT and SIGTERM, then unblocks them in this thread (see
-    /// [`Shutdown::hold`]): a signal that came while they were blocked is handled now. No thread
-    /// is started: a process may still fork afterwards, though the examples fork first.
+    /// Installs the handlers for SIGINT and SIGTERM (and a do-nothing one for SIGALRM, the
+    /// timer's), then unblocks them in this thread (see [`Shutdown::hold`]): a signal that came
+    /// while they were blocked is handled now. No thread is started: a process may still fork
+    /// afterwards, though the examples fork first.
     pub fn install() -> Result<Shutdown, Failure> {
         let signal = Arc::new(AtomicUsize::new(0));
+        // SIGALRM only has to interrupt; its handler sets a flag that nobody reads.
+        signal_hook::flag::register(libc::SIGALRM, Arc::new(AtomicBool::new(false)))
+            .context("install a handler for SIGALRM")?;
         for number in [libc::SIGINT, libc::SIGTERM] {
-            signal_hook::flag::register_usize(number, Arc::clone(&signal), number as usize)
+            let flag = Arc::clone(&signal);
+            let action = move || {
+                flag.store(number as usize, Ordering::SeqCst);
+                keep_interrupting();
+            };
+            // SAFETY: `action` runs in signal context, so it may only do async-signal-safe
+            // work: an atomic store and `setitimer`, a bare system call (no lock, no
+            // allocation). It captures only an `Arc` that lives as long as the registration.
+            unsafe { signal_hook::low_level::register(number, action) }
                 .context(format!("install a handler for signal {number}"))?;
         }
         Shutdown::signals()
             .thread_unblock()
-            .context("unblock SIGINT and SIGTERM")?;
+            .context("unblock SIGINT, SIGTERM and SIGALRM")?;
         Ok(Shutdown { signal })
     }
 
-    /// Blocks SIGINT and SIGTERM in this thread until [`Shutdown::install`]: they stay pending
-    /// instead of killing the process before its handlers are in place. Children forked in
-    /// between inherit the block, and each unblocks when it installs its own handlers.
+    /// Blocks SIGINT, SIGTERM and SIGALRM in this thread until [`Shutdown::install`]: they stay
+    /// pending instead of killing the process before its handlers are in place. Children forked
+    /// in between inherit the block, and each unblocks when it installs its own handlers. A
+    /// thread that must not take these signals from the main thread (a stdin reader) calls it
+    /// too.
     pub fn hold() -> Result<(), Failure> {
         Shutdown::signals()
             .thread_block()
-            .context("block SIGINT and SIGTERM")
+            .context("block SIGINT, SIGTERM and SIGALRM")
     }
 
     fn signals() -> SigSet {
-        SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM])
+        SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM, Signal::SIGALRM])
+    }
+
+    /// Also lets `signal` (SIGCHLD, say) interrupt blocking calls: its handler sets the returned
+    /// flag and arms the same interval timer as Ctrl-C. Call [`Shutdown::settle`] before each
+    /// check of the flag, so that the timer stops once the signal has been noticed.
+    pub fn watch(&self, signal: c_int) -> Result<Arc<AtomicBool>, Failure> {
+        let seen = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&seen);
+        let action = move || {
+            flag.store(true, Ordering::SeqCst);
+            keep_interrupting();
+        };
+        // SAFETY: as in `install`: an atomic store and `setitimer`, both async-signal-safe.
+        unsafe { signal_hook::low_level::register(signal, action) }
+            .context(format!("install a handler for signal {signal}"))?;
+        Ok(seen)
+    }
+
+    /// Stops the interval timer. Call it *before* checking the flags: a signal that comes after
+    /// this call arms the timer again, and one that came before has set its flag.
+    pub fn settle(&self) {
+        set_interval_timer(Duration::ZERO);
     }
 
     /// The signal that asked this process to stop, if one came.
@@ -600,6 +649,31 @@ impl Shutdown {
         }
         false
     }
+}
+
+/// How often SIGALRM interrupts a blocking call once a watched signal came.
+const INTERRUPT_EVERY: Duration = Duration::from_millis(50);
+
+/// Called from signal handlers: SIGALRM every [`INTERRUPT_EVERY`] from now on.
+fn keep_interrupting() {
+    set_interval_timer(INTERRUPT_EVERY);
+}
+
+/// Arms `ITIMER_REAL` to fire every `every` (zero disarms it). Async-signal-safe: one system
+/// call, nothing else.
+fn set_interval_timer(every: Duration) {
+    let every = libc::timeval {
+        tv_sec: every.as_secs() as libc::time_t,
+        tv_usec: every.subsec_micros() as libc::suseconds_t,
+    };
+    let timer = libc::itimerval {
+        it_interval: every,
+        it_value: every,
+    };
+    // SAFETY: `timer` is a valid `itimerval` that lives across the call; the old value is not
+    // asked for (NULL). setitimer cannot fail with these arguments, and there is nothing a
+    // signal handler could do about a failure anyway.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
 }
 // ANCHOR_END: shutdown
 
@@ -694,7 +768,15 @@ mod tests {
         assert_eq!(offset_of!(MsgBuf<16>, mtype), 0);
         assert_eq!(offset_of!(MsgBuf<16>, payload), size_of::<c_long>());
         assert_eq!(size_of::<MsgBuf<16>>(), size_of::<c_long>() + 16);
-        assert_eq!(size_of::<Tally>(), 20);
+        // Tally is sent as raw bytes, so it must have no padding (padding is uninitialised):
+        // its size must be exactly the sum of its fields' sizes.
+        assert_eq!(
+            size_of::<Tally>(),
+            size_of::<u32>() + size_of::<[u32; 4]>(),
+            "Tally has padding"
+        );
+        assert_eq!(offset_of!(Tally, from), size_of::<u32>());
+        assert_eq!(offset_of!(Envelope<Tally>, payload), size_of::<c_long>());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TestKey, assert_one_line_failure, id_in, queue_exists};
+use common::{TestKey, assert_one_line_failure, id_in, queue_exists, wait_until_blocked_in_msgrcv};
 use msgqueue::{Creation, MessageQueue, Permissions};
 use support::testing::{Running, run, run_with_stdout_gone};
 
@@ -125,6 +125,8 @@ fn removing_the_queue_under_a_blocked_recv_ends_it_cleanly_with_eidrm() {
     let mut recv = Running::spawn(key.command(RECV, &[]));
     let created = recv.expect_line("recv: created queue");
     recv.expect_line("waiting for messages");
+    // Removed before recv's msgrcv starts, the queue would give EINVAL, not EIDRM.
+    wait_until_blocked_in_msgrcv(recv.pid());
     let removed = run(key.command(MSG_RM, &[]), "");
     assert!(removed.status.success(), "{removed:?}");
     let line = recv.expect_line("the queue was removed");

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestKey, id_in, interrupt, queue_exists};
+use common::{TestKey, id_in, interrupt, queue_exists, wait_until_blocked_in_msgrcv};
 use nix::sys::signal::Signal;
 use support::testing::{Running, run};
 
@@ -49,6 +49,7 @@ fn ctrl_c_stops_the_coordinator_and_every_node_within_a_second() {
     let mut mesh = Running::spawn(command);
     let created = mesh.expect_line("mesh: created queue");
     mesh.expect_line("waiting for the four tallies");
+    wait_until_blocked_in_msgrcv(mesh.pid());
     let (finished, took) = interrupt(mesh, Signal::SIGINT);
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
     assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");
@@ -78,6 +79,7 @@ fn a_node_by_hand_sends_by_type_and_receives_its_own() {
     node.expect_line("node B: received: A: hi B");
     node.write_line("nobody hello").unwrap();
     node.expect_line("start a line with A, B, C or D");
+    wait_until_blocked_in_msgrcv(node.pid());
 
     let (finished, took) = interrupt(node, Signal::SIGINT);
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");

@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{TestKey, id_in, interrupt, queue_exists};
+use common::{TestKey, id_in, interrupt, queue_exists, wait_until_blocked_in_msgrcv};
 use nix::sys::signal::Signal;
 use support::testing::{Running, TempDir, run};
 
@@ -78,6 +78,7 @@ fn a_blocked_recv_prints_messages_as_they_come_and_ctrl_c_removes_its_queue() {
     sent_ok(&key, &["7"], "line one\nline two\n");
     recv.expect_line("type=7 line one");
     recv.expect_line("type=7 line two");
+    wait_until_blocked_in_msgrcv(recv.pid());
 
     let (finished, took) = interrupt(recv, Signal::SIGINT);
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
@@ -92,6 +93,7 @@ fn sigterm_ends_recv_with_status_143() {
     let mut recv = Running::spawn(key.command(RECV, &["--type", "9"]));
     let created = recv.expect_line("recv: created queue");
     recv.expect_line("waiting for messages");
+    wait_until_blocked_in_msgrcv(recv.pid());
     let (finished, took) = interrupt(recv, Signal::SIGTERM);
     assert_eq!(finished.status.code(), Some(143), "{finished:?}");
     assert!(took < Duration::from_secs(1), "SIGTERM took {took:?}");

@@ -305,6 +305,12 @@ pub fn effective_uid() -> libc::uid_t {
 /// to notice Ctrl-C: the handler stores the signal number in `shutdown`, and then this returns
 /// `Ok(None)`. Any other interruption (a child ended, say) retries the call. The flag is also
 /// checked before the first call, so a signal that came earlier is not missed.
+///
+/// One window is left: a signal that lands after the check but before the call starts to sleep
+/// sets the flag, and the call then sleeps anyway (unlike `poll` with `ppoll`, these calls have
+/// no variant that unblocks signals atomically). The handler must close it, for example by
+/// arming an interval timer whose SIGALRM interrupts the call again (`msgqueue::Shutdown`
+/// does that).
 pub fn retry_eintr<T>(
     shutdown: &AtomicUsize,
     mut call: impl FnMut() -> Result<T, Error>,

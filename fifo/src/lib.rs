@@ -398,7 +398,13 @@ pub fn exit_status(outcome: Result<(), Stopped>) -> Result<ExitCode, Failure> {
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(Stopped::BySignal(signal)) => {
-            println!("{}: got {signal}; stopping", program_name());
+            // writeln! rather than println!: after SIGHUP the terminal is gone, and println!
+            // would panic (EIO).
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}: got {signal}; stopping",
+                program_name()
+            );
             Ok(ExitCode::from(128 + signal as u8))
         }
         Err(Stopped::ByFailure(failure)) => Err(failure),
@@ -407,11 +413,12 @@ pub fn exit_status(outcome: Result<(), Stopped>) -> Result<ExitCode, Failure> {
 // ANCHOR_END: stopped
 
 // ANCHOR: stop
-/// A stop request from a signal, as a file descriptor that `poll()` can watch: the self-pipe.
+/// A stop request from a signal: the signal's number, and a self-pipe that `poll()` can watch.
 ///
-/// The signal side writes one byte into the pipe and never reads it, so once a signal has come
-/// the read end stays readable and every later wait ends at once. `signal` holds the number of
-/// the signal that asked (0 until one does, or when only ctrlc knows).
+/// Inside the signal handler, signal-hook stores the signal's number in `signal` (0 until a
+/// signal comes). Then a byte is written into the self-pipe, to wake a `poll()` that the
+/// handler did not interrupt; nobody reads it, so the read end stays readable and every later
+/// wait ends at once. The order matters: whoever sees the byte also finds the number.
 pub struct Stop {
     wake_read: OwnedFd,
     wake_write: OwnedFd,
@@ -430,20 +437,28 @@ impl Stop {
         })
     }
 
+    /// Registers, for each stop signal, a signal-hook action that stores its number.
+    fn record_numbers(&self) -> Result<(), Failure> {
+        for signal in STOP_SIGNALS {
+            let number = signal as i32;
+            signal_hook::flag::register_usize(number, Arc::clone(&self.signal), number as usize)
+                .context(format!("signal-hook: register {signal}"))?;
+        }
+        Ok(())
+    }
+
     // ANCHOR: with_signal_hook
-    /// Stops on SIGINT, SIGTERM and SIGHUP, with `signal-hook`.
+    /// Stops on SIGINT, SIGTERM and SIGHUP, with `signal-hook` alone.
     ///
     /// For each signal, signal-hook's handler runs two actions, in the order they were
     /// registered: store the signal's number, then write a byte into the self-pipe. Both are
     /// async-signal-safe (an atomic store, one `write()`); nothing else runs in the handler.
     pub fn with_signal_hook() -> Result<Self, Failure> {
         let stop = Self::new()?;
+        stop.record_numbers()?;
         for signal in STOP_SIGNALS {
-            let number = signal as i32;
-            signal_hook::flag::register_usize(number, Arc::clone(&stop.signal), number as usize)
-                .context(format!("signal-hook: register {signal}"))?;
             let waker = stop.wake_write.try_clone().context("dup the self-pipe")?;
-            signal_hook::low_level::pipe::register(number, waker)
+            signal_hook::low_level::pipe::register(signal as i32, waker)
                 .context(format!("signal-hook: register a self-pipe for {signal}"))?;
         }
         Ok(stop)
@@ -452,27 +467,26 @@ impl Stop {
 
     // ANCHOR: with_ctrlc
     /// Stops on SIGINT, SIGTERM and SIGHUP, with `ctrlc` (its `termination` feature adds the
-    /// last two).
+    /// last two) for the wake-up and `signal-hook` for the signal's number.
     ///
-    /// ctrlc's own handler only posts a semaphore; our closure runs afterwards on ctrlc's thread,
-    /// an ordinary thread, and writes a byte into the self-pipe. ctrlc calls the closure for all
-    /// three signals alike and does not say which one came. To exit with 143 for SIGTERM, the
-    /// number of SIGTERM and SIGHUP is recorded with a signal-hook flag registered *after* ctrlc:
-    /// signal-hook then keeps ctrlc's handler and calls it from its own (registered before ctrlc,
-    /// the flag would be silently replaced). SIGINT is what is left when no number was recorded.
+    /// ctrlc's handler only posts a semaphore; our closure runs afterwards on ctrlc's own
+    /// thread and writes the byte into the self-pipe. It cannot tell which signal came, so
+    /// signal-hook stores the number, registered *after* ctrlc: its handler then keeps ctrlc's
+    /// handler and calls it before storing the number. (Registered before, it would be replaced
+    /// without a word by ctrlc's.) Should the closure ever find no number yet, it records
+    /// SIGINT, so that a byte in the pipe always comes with a number.
     pub fn with_ctrlc() -> Result<Self, Failure> {
         let stop = Self::new()?;
         let waker = stop.wake_write.try_clone().context("dup the self-pipe")?;
+        let signal = Arc::clone(&stop.signal);
         ctrlc::set_handler(move || {
+            let sigint = Signal::SIGINT as usize;
+            let _ = signal.compare_exchange(0, sigint, Ordering::SeqCst, Ordering::SeqCst);
             // Non-blocking: if the pipe is full, a byte is already waiting there anyway.
             let _ = nix::unistd::write(&waker, b"!");
         })
         .context("ctrlc::set_handler")?;
-        for signal in [Signal::SIGTERM, Signal::SIGHUP] {
-            let number = signal as i32;
-            signal_hook::flag::register_usize(number, Arc::clone(&stop.signal), number as usize)
-                .context(format!("signal-hook: register {signal}"))?;
-        }
+        stop.record_numbers()?;
         Ok(stop)
     }
     // ANCHOR_END: with_ctrlc
@@ -494,16 +508,20 @@ impl Stop {
             None => PollTimeout::NONE,
         };
         loop {
-            match poll(&mut fds, timeout) {
-                // poll() is never restarted after a handler, SA_RESTART or not; the self-pipe
-                // tells whether the signal was one of ours.
+            let polled = poll(&mut fds, timeout);
+            // The number first, whatever poll() says: a signal that came while poll() returned
+            // for another reason (stdin at its end, say) still wins, and the byte in the
+            // self-pipe always comes with a number.
+            if let Some(signal) = self.requested() {
+                return Err(Stopped::BySignal(signal));
+            }
+            match polled {
+                Ok(_) => break,
+                // poll() is never restarted after a handler, SA_RESTART or not. No number was
+                // stored, so the handler that ran was not a stop signal's: wait again.
                 Err(Errno::EINTR) => continue,
                 Err(errno) => return Err(Failure::new(format!("poll: {errno}")).into()),
-                Ok(_) => break,
             }
-        }
-        if fds[0].any().unwrap_or(false) {
-            return Err(Stopped::BySignal(self.signal()));
         }
         Ok(fds[1..]
             .iter()
@@ -512,15 +530,9 @@ impl Stop {
     }
     // ANCHOR_END: wait
 
-    /// The signal that asked to stop; SIGINT when none was recorded (ctrlc's Ctrl-C).
-    ///
-    /// With ctrlc, signal-hook's handler calls ctrlc's handler *before* it stores the number, so
-    /// ctrlc's thread may already be awake. Still, the number is stored before we look: the
-    /// handler runs either on the main thread (which reads the number only after the handler
-    /// returns) or on ctrlc's thread (which runs our closure, the byte in the pipe, only after).
-    fn signal(&self) -> Signal {
-        let number = self.signal.load(Ordering::SeqCst) as i32;
-        Signal::try_from(number).unwrap_or(Signal::SIGINT)
+    /// The signal that asked to stop, if one has.
+    fn requested(&self) -> Option<Signal> {
+        Signal::try_from(self.signal.load(Ordering::SeqCst) as i32).ok()
     }
 }
 

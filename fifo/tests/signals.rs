@@ -120,3 +120,27 @@ fn sigterm_stops_a_writer_waiting_for_room_in_a_full_fifo() {
     );
     assert_gone(&path);
 }
+
+/// Ctrl-C and the end of input in the same instant, as when a terminal closes: the signal still
+/// decides, status 130. (ctrlc wakes `poll()` a moment later from its own thread; the writer
+/// must not take the end of input, ready first, for a normal end with status 0.) Repeated,
+/// because before the fix every one of 30 tries exited 0.
+#[test]
+fn sigint_wins_over_an_end_of_input_in_the_same_instant() {
+    for _ in 0..10 {
+        let dir = TempDir::new("fifo-writer-eof");
+        let path = fifo_in(dir.path());
+        // The test makes the FIFO and holds its read end, so the writer connects at once.
+        nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        let _reader: OwnedFd = nix::fcntl::open(&path, flags, Mode::empty()).unwrap();
+        let mut writer = Running::spawn(example(WRITER, &path));
+        writer.expect_line("a reader has");
+        writer.signal_group(Signal::SIGINT);
+        writer.close_stdin();
+        let finished = writer.wait();
+        assert_eq!(finished.status.code(), Some(130), "{finished:?}");
+        assert!(!finished.stdout.contains("end of input"), "{finished:?}");
+        assert_fifo(&path); // made by the test: not the writer's to remove
+    }
+}

@@ -26,8 +26,8 @@ pub fn fifo_in(dir: &Path) -> PathBuf {
 /// process), waits for the example to exit, and returns what it left and how long that took.
 ///
 /// It waits for the example to say that it got the signal before it closes the example's stdin
-/// (which `Running::wait` does): ctrlc runs the writer's closure on a thread of its own, a
-/// moment after the signal, and an end of input arriving in that moment would be seen first.
+/// (which `Running::wait` does), so that the time measured is the example's own. (The race of
+/// a signal with the end of input has a test of its own in `signals.rs`.)
 pub fn stop_with(mut running: Running, signal: Signal) -> (Finished, Duration) {
     let sent = Instant::now();
     if signal == Signal::SIGINT {

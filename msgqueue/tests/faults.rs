@@ -215,3 +215,15 @@ fn a_recv_whose_stdout_reader_has_gone_still_removes_its_queue() {
         key.queues()
     );
 }
+
+#[test]
+fn a_receive_size_beyond_any_msgmax_is_one_line_not_an_abort() {
+    let key = TestKey::new("mq-huge-size");
+    let finished = run(key.command(RECV, &["--max-size", "99999999999999"]), "");
+    assert_eq!(finished.status.code(), Some(2), "{finished:?}");
+    assert_eq!(finished.stderr.lines().count(), 1, "{finished:?}");
+    assert!(
+        finished.stderr.contains("--max-size") && finished.stderr.contains("not in 1..=2147483647")
+    );
+    assert!(key.queues().is_empty());
+}

@@ -36,9 +36,10 @@ struct Args {
     /// Stop after N messages (default: run until Ctrl-C).
     #[arg(long, value_name = "N")]
     count: Option<u64>,
-    /// The longest message body to accept, in bytes (default: msgmax from /proc).
-    #[arg(long, value_name = "BYTES")]
-    max_size: Option<usize>,
+    /// The longest message body to accept, in bytes (default: msgmax from /proc). The kernel
+    /// caps msgmax at 2^31 - 1, so no larger buffer is ever needed.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    max_size: Option<u32>,
     /// Cut longer messages to --max-size (MSG_NOERROR) instead of refusing them (E2BIG).
     #[arg(long)]
     truncate: bool,
@@ -77,7 +78,9 @@ fn receive_all(
         (None, Some(n)) => Select::AtMost(n),
         (None, None) => Select::Any,
     };
-    let max_size = args.max_size.unwrap_or_else(Limits::msgmax);
+    let max_size = args
+        .max_size
+        .map_or_else(Limits::msgmax, |bytes| bytes as usize);
     let wait = if args.nowait {
         Wait::NoWait
     } else {

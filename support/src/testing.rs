@@ -212,6 +212,30 @@ pub fn run_with_stdout_gone(command: Command) -> Finished {
     Running::start(command, Stdio::from(write_end)).wait()
 }
 
+/// Waits until the main thread of process `pid` sleeps in the system call numbered `syscall`
+/// (`libc::SYS_msgrcv`, `libc::SYS_semop`, ...), so that what the test does next (remove the
+/// object, send a signal) meets a blocked caller, not one still on its way. There is no event
+/// for "has started to wait", so this reads `/proc/<pid>/syscall`, whose first field is the
+/// number of the call the thread is in, until it matches. Fails the test after [`DEADLINE`].
+pub fn wait_until_blocked_in(pid: Pid, syscall: libc::c_long) {
+    let path = format!("/proc/{pid}/syscall");
+    let wanted = syscall.to_string();
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let seen = std::fs::read_to_string(&path).unwrap_or_default();
+        if seen.split_whitespace().next() == Some(wanted.as_str()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pid {pid} never blocked in system call {syscall}; {path}: {seen:?}"
+        );
+        // Not synchronisation by sleeping: the loop waits for a state it can see, and the
+        // millisecond only keeps it from taking a CPU from the process it waits for.
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A fresh directory under the system temp dir, removed with everything in it on drop.
 pub struct TempDir {
     path: PathBuf,

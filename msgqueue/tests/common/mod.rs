@@ -75,27 +75,9 @@ pub fn interrupt(running: Running, signal: nix::sys::signal::Signal) -> (Finishe
     (finished, started.elapsed())
 }
 
-/// Waits until the main thread of process `pid` sleeps in `msgrcv`, so that what the test does
-/// next (remove the queue, send a signal) meets a blocked receiver, not one still on its way.
-/// There is no event for "has started to wait", so this looks at `/proc/<pid>/syscall` (the
-/// number of the system call the thread is blocked in) until it shows msgrcv, with a deadline.
+/// Waits until process `pid` sleeps in `msgrcv` (see [`support::testing::wait_until_blocked_in`]).
 pub fn wait_until_blocked_in_msgrcv(pid: nix::unistd::Pid) {
-    let path = format!("/proc/{pid}/syscall");
-    let msgrcv = libc::SYS_msgrcv.to_string();
-    let deadline = Instant::now() + support::testing::DEADLINE;
-    loop {
-        let syscall = std::fs::read_to_string(&path).unwrap_or_default();
-        if syscall.split_whitespace().next() == Some(msgrcv.as_str()) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pid {pid} never blocked in msgrcv; {path}: {syscall:?}"
-        );
-        // Not synchronisation by sleeping: the loop waits for a state it can see, and the
-        // millisecond only keeps it from taking a CPU from the process it waits for.
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    support::testing::wait_until_blocked_in(pid, libc::SYS_msgrcv);
 }
 
 /// Asserts that the example failed with exactly one line on stderr containing each of `needles`.

@@ -29,7 +29,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, OFlag};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, fstat};
 use support::cli::{Context, Failure, program_name};
 
@@ -473,20 +473,40 @@ impl Stop {
     /// thread and writes the byte into the self-pipe. It cannot tell which signal came, so
     /// signal-hook stores the number, registered *after* ctrlc: its handler then keeps ctrlc's
     /// handler and calls it before storing the number. (Registered before, it would be replaced
-    /// without a word by ctrlc's.) Should the closure ever find no number yet, it records
-    /// SIGINT, so that a byte in the pipe always comes with a number.
+    /// without a word by ctrlc's.)
+    ///
+    /// The kernel runs a handler on any thread that does not block the signal, and ctrlc's
+    /// thread would do: `poll()` on the main thread would then see an event that came with the
+    /// signal before the number is stored. So the stop signals stay blocked while ctrlc starts
+    /// its thread, which inherits that mask and keeps it; the handler always runs on the main
+    /// thread. The closure may still run between ctrlc's part of the handler and the storing of
+    /// the number; it then records SIGINT, and the handler overwrites that with the right
+    /// number before the main thread can look. So a byte in the pipe always comes with a number.
     pub fn with_ctrlc() -> Result<Self, Failure> {
         let stop = Self::new()?;
         let waker = stop.wake_write.try_clone().context("dup the self-pipe")?;
         let signal = Arc::clone(&stop.signal);
-        ctrlc::set_handler(move || {
+        let stop_signals: SigSet = STOP_SIGNALS.into_iter().collect();
+        let mut before = SigSet::empty();
+        pthread_sigmask(
+            SigmaskHow::SIG_BLOCK,
+            Some(&stop_signals),
+            Some(&mut before),
+        )
+        .context("block the stop signals")?;
+        let installed = ctrlc::set_handler(move || {
             let sigint = Signal::SIGINT as usize;
             let _ = signal.compare_exchange(0, sigint, Ordering::SeqCst, Ordering::SeqCst);
             // Non-blocking: if the pipe is full, a byte is already waiting there anyway.
             let _ = nix::unistd::write(&waker, b"!");
-        })
-        .context("ctrlc::set_handler")?;
-        stop.record_numbers()?;
+        });
+        let recorded = installed
+            .context("ctrlc::set_handler")
+            .and_then(|()| stop.record_numbers());
+        // A signal that came meanwhile was held; it is handled now, by both crates.
+        pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&before), None)
+            .context("unblock the stop signals")?;
+        recorded?;
         Ok(stop)
     }
     // ANCHOR_END: with_ctrlc

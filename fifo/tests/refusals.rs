@@ -3,9 +3,10 @@
 
 mod common;
 
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{FileTypeExt, symlink};
 
 use common::{example, fifo_in};
+use nix::sys::stat::Mode;
 use support::testing::{TempDir, run};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_writer");
@@ -37,7 +38,12 @@ fn a_symlink_at_the_path_is_refused_and_neither_it_nor_its_target_is_touched() {
         symlink(&target, &path).unwrap();
         let dangling = dir.path().join("dangling");
         symlink(dir.path().join("nowhere"), &dangling).unwrap();
-        for link in [&path, &dangling] {
+        // The trap that a `stat` instead of `lstat` would fall into: a link to a real FIFO.
+        let other_fifo = dir.path().join("other_fifo");
+        nix::unistd::mkfifo(&other_fifo, Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+        let to_fifo = dir.path().join("to_fifo");
+        symlink(&other_fifo, &to_fifo).unwrap();
+        for link in [&path, &dangling, &to_fifo] {
             let finished = run(example(binary, link), "a line\n");
             assert_eq!(finished.status.code(), Some(1), "{finished:?}");
             assert!(
@@ -47,6 +53,12 @@ fn a_symlink_at_the_path_is_refused_and_neither_it_nor_its_target_is_touched() {
             assert!(std::fs::symlink_metadata(link).unwrap().is_symlink());
         }
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious data\n");
+        assert!(
+            std::fs::symlink_metadata(&other_fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
         assert!(
             !dir.path().join("nowhere").exists(),
             "followed the dangling link"

@@ -8,7 +8,7 @@ mod common;
 use std::os::fd::OwnedFd;
 
 use common::{assert_fifo, assert_gone, assert_stopped_by, example, fifo_in, stop_with};
-use nix::fcntl::OFlag;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
 use support::testing::{Running, TempDir};
@@ -107,15 +107,19 @@ fn sigterm_stops_a_writer_waiting_for_room_in_a_full_fifo() {
     let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
     let _never_read: OwnedFd = nix::fcntl::open(&path, flags, Mode::empty()).unwrap();
     writer.expect_line("a reader has");
-    // 64 KiB of FIFO hold 655 records of 100 bytes; after that the writer waits for room.
-    for number in 0..1000 {
+    // The kernel keeps a FIFO's bytes in pages and appends a write to the last page only if it
+    // fits there whole: 40 records of 100 bytes per 4 KiB page, 640 in the usual 64 KiB. The
+    // writer sends those, then waits for room with more lines in its stdin.
+    let capacity = fcntl(&_never_read, FcntlArg::F_GETPIPE_SZ).unwrap();
+    let fit = usize::try_from(capacity).unwrap() / 4096 * (4096 / 100);
+    for number in 0..fit + 100 {
         writer.write_line(&format!("line {number}")).unwrap();
     }
-    writer.expect_line("sent \"line 600\"");
+    writer.expect_line(&format!("sent \"line {}\"", fit - 1));
     let (finished, took) = stop_with(writer, Signal::SIGTERM);
     assert_stopped_by(&finished, took, Signal::SIGTERM);
     assert!(
-        !finished.stdout.contains("sent \"line 999\""),
+        !finished.stdout.contains(&format!("sent \"line {fit}\"")),
         "{finished:?}"
     );
     assert_gone(&path);

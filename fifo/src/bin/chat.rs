@@ -23,7 +23,7 @@ use fifo::{
     Stopped, encode_line, exit_status, parse_record_size, send_record,
 };
 use nix::poll::PollFlags;
-use support::cli::{parse_args, run};
+use support::cli::{parse_args, report_error, run};
 
 /// One side of a two-way chat over two FIFOs.
 #[derive(Parser)]
@@ -142,7 +142,7 @@ fn talk(
                             send_record(to_other.as_fd(), record, stop)?;
                         }
                     }
-                    Err(refused) => eprintln!("chat: {refused}"),
+                    Err(refused) => report_error(refused),
                 }
             }
             if at_end {

@@ -21,7 +21,7 @@ use fifo::{
     parse_record_size,
 };
 use nix::poll::PollFlags;
-use support::cli::{parse_args, run};
+use support::cli::{parse_args, report_error, run};
 
 /// Prints every record that arrives through a named pipe.
 #[derive(Parser)]
@@ -70,10 +70,10 @@ fn receive(fifo: &Fifo, stop: &Stop, record_size: usize) -> Result<(), Stopped> 
                 return Ok(());
             }
             Received::EndOfFile(leftover) => {
-                eprintln!(
-                    "reader: end of file inside a record: dropped its {leftover} bytes (does \
-                     the writer use another --record-size?)"
-                );
+                report_error(format!(
+                    "end of file inside a record: dropped its {leftover} bytes (does the \
+                     writer use another --record-size?)"
+                ));
                 return Ok(());
             }
         }

@@ -22,7 +22,7 @@ use fifo::{
     encode_line, exit_status, parse_record_size, send_record,
 };
 use nix::poll::PollFlags;
-use support::cli::{parse_args, run};
+use support::cli::{parse_args, report_error, run};
 
 /// Sends the lines of stdin, one record each, through a named pipe.
 #[derive(Parser)]
@@ -110,7 +110,7 @@ fn send_line(
     let records = match encode_line(line, record_size) {
         Ok(records) => records,
         Err(refused) => {
-            eprintln!("writer: {text:?}: {refused}");
+            report_error(format!("{text:?}: {refused}"));
             return Ok(());
         }
     };

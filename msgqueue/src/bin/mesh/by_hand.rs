@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use msgqueue::{Creation, MessageQueue, QueueArgs, Select, Shutdown, Wait};
 use nix::errno::Errno;
-use support::cli::{Context, Failure};
+use support::cli::{Context, Failure, report_error};
 
 use crate::{NAMES, mtype, parse_node};
 
@@ -61,7 +61,7 @@ fn send_lines(queue: &MessageQueue, me: usize) {
                 mtype(to),
                 NAMES[to]
             ),
-            Err(err) => return eprintln!("mesh: node {name}: {err}"),
+            Err(err) => return report_error(format!("node {name}: {err}")),
         }
     }
     println!("node {name}: end of input; still receiving until Ctrl-C");

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use msgqueue::{MessageQueue, Select, Shutdown, Tally, Wait};
-use support::cli::{Context, Failure};
+use support::cli::{Context, Failure, report_error};
 
 use crate::{COORDINATOR, NAMES, mtype};
 
@@ -53,7 +53,7 @@ pub fn run_node(queue: &MessageQueue, me: usize, interval: Duration) -> i32 {
         Ok(Some(())) => 0,
         Ok(None) => 130,
         Err(failure) => {
-            eprintln!("mesh: node {name}: {failure}");
+            report_error(format!("node {name}: {failure}"));
             1
         }
     }

@@ -1,10 +1,12 @@
 //! Tests of the `orphan_zombie` example: the zombie shows `Z` and is reaped, the orphan gets a
-//! new parent (this program itself with `--subreaper`), and neither outlives the example, even
-//! after Ctrl-C.
+//! new parent (the example itself with `--subreaper`, else the nearest subreaper: this test
+//! process), and neither outlives the example, even after Ctrl-C.
 
 use std::process::Command;
 
+use nix::sys::prctl::set_child_subreaper;
 use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
 use support::testing::{Finished, Running, run};
@@ -33,16 +35,27 @@ fn line_with<'a>(finished: &'a Finished, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", finished.stdout))
 }
 
-/// Not running any more: gone, or (when pid 1 adopted it) a zombie that pid 1 has yet to reap.
-fn assert_not_running(pid: Pid) {
-    match read_stat(pid).expect("read /proc") {
-        Seen::Gone => {}
-        Seen::Alive(stat) => assert!(stat.state == 'Z' && stat.ppid != 0, "{stat:?} still runs"),
-    }
+/// Makes this test process a "child subreaper", so that an orphan of `orphan_zombie` without
+/// `--subreaper` is re-parented here rather than to pid 1 (which may reap late, or never, in a
+/// container). The test can then check the new parent and reap the orphan itself.
+fn become_subreaper() {
+    set_child_subreaper(true).expect("prctl(PR_SET_CHILD_SUBREAPER)");
+}
+
+/// Reaps an orphan that was re-parented to this test process: it must have exited with 0 (it
+/// read end-of-file on its lifeline). Called once the example's stdout has closed, which the
+/// orphan holds until it exits, so this does not block.
+fn reap_orphan(orphan: i32) {
+    let orphan = Pid::from_raw(orphan);
+    assert_eq!(
+        waitpid(orphan, None).expect("the orphan is our child now"),
+        WaitStatus::Exited(orphan, 0)
+    );
 }
 
 #[test]
 fn the_zombie_is_reaped_and_the_orphan_gets_a_new_parent() {
+    become_subreaper();
     let finished = run(orphan_zombie(&["--pause-ms", "10"]), "");
     assert!(finished.status.success(), "{finished:?}");
     let zombie = number_after(line_with(&finished, "forked child"), "forked child ");
@@ -55,11 +68,18 @@ fn the_zombie_is_reaped_and_the_orphan_gets_a_new_parent() {
     let orphan = number_after(adopted, "/proc/");
     let new_parent = number_after(adopted, "its ppid is now ");
     assert_ne!(new_parent, first_parent, "{adopted}");
-    assert_ne!(new_parent, orphan);
+    assert_eq!(
+        new_parent,
+        std::process::id() as i32,
+        "the nearest subreaper: {adopted}"
+    );
     line_with(&finished, "ECHILD");
     line_with(&finished, "lifeline closed");
-    // `run` returned, so nothing holds stdout any more: the orphan has exited.
-    assert_not_running(Pid::from_raw(orphan));
+    line_with(
+        &finished,
+        &format!("{orphan} has ended: state Z until its new parent"),
+    );
+    reap_orphan(orphan);
 }
 
 #[test]
@@ -83,27 +103,38 @@ fn ctrl_c_while_the_zombie_waits_reaps_it() {
     running.signal_group(Signal::SIGINT);
     let finished = running.wait();
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
+    assert!(!finished.stdout.contains("waitpid("), "{}", finished.stdout);
     assert_eq!(read_stat(Pid::from_raw(zombie)).unwrap(), Seen::Gone);
 }
 
+/// Ctrl-C to `orphan_zombie` alone while the orphan sleeps on its lifeline. Returns the
+/// orphan's pid, once the example has exited with 130 and the orphan's stdout has closed.
+fn ctrl_c_while_the_orphan_lives(args: &[&str]) -> i32 {
+    // The orphan lives 1.5 s after the line: the signal lands while it does.
+    let mut args = args.to_vec();
+    args.extend(["--pause-ms", "1500"]);
+    let mut running = Running::spawn(orphan_zombie(&args));
+    let orphan = number_after(&running.expect_line("its ppid is now"), "/proc/");
+    running.signal(Signal::SIGINT);
+    let finished = running.wait();
+    assert_eq!(finished.status.code(), Some(130), "{finished:?}");
+    assert!(
+        !finished.stdout.contains("I closed the lifeline"),
+        "{}",
+        finished.stdout
+    );
+    orphan
+}
+
 #[test]
-fn ctrl_c_while_the_orphan_lives_ends_it() {
-    for subreaper in [true, false] {
-        let mut args = vec!["--pause-ms", "2000"];
-        if subreaper {
-            args.push("--subreaper");
-        }
-        let mut running = Running::spawn(orphan_zombie(&args));
-        let orphan = number_after(&running.expect_line("its ppid is now"), "/proc/");
-        running.signal(Signal::SIGINT);
-        let finished = running.wait();
-        assert_eq!(finished.status.code(), Some(130), "{finished:?}");
-        let orphan = Pid::from_raw(orphan);
-        if subreaper {
-            // Adopted, so killed and reaped by the example itself.
-            assert_eq!(read_stat(orphan).unwrap(), Seen::Gone);
-        } else {
-            assert_not_running(orphan);
-        }
-    }
+fn ctrl_c_kills_and_reaps_the_adopted_orphan() {
+    let orphan = ctrl_c_while_the_orphan_lives(&["--subreaper"]);
+    assert_eq!(read_stat(Pid::from_raw(orphan)).unwrap(), Seen::Gone);
+}
+
+#[test]
+fn ctrl_c_ends_an_orphan_that_was_not_adopted() {
+    become_subreaper();
+    let orphan = ctrl_c_while_the_orphan_lives(&[]);
+    reap_orphan(orphan);
 }

@@ -36,11 +36,17 @@ fn assert_gone(child: Pid, finished: &Finished) {
     );
 }
 
-fn position(lines: &[&str], needle: &str) -> usize {
+/// Where the line is that names the textbook state `textbook` and shows `shown` (`/proc: S`).
+fn position(lines: &[&str], textbook: &str, shown: &str) -> usize {
     lines
         .iter()
-        .position(|line| line.contains(needle))
-        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", lines.join("\n")))
+        .position(|line| line.contains(textbook) && line.contains(shown))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {textbook:?} line with {shown:?} in:\n{}",
+                lines.join("\n")
+            )
+        })
 }
 
 #[test]
@@ -50,28 +56,37 @@ fn the_child_goes_through_s_t_z_and_is_reaped() {
     let lines = finished.stdout_lines();
     let child = child_pid(lines[0]);
     let order = [
-        "/proc: R",
-        "/proc: S",
-        "/proc: T",
-        "was stopped by signal 19 (SIGSTOP)",
-        "was continued by SIGCONT",
-        "/proc: Z",
-        "exited with status 0",
-        "/proc: no entry",
+        ("running", "/proc: R"),
+        ("blocked", "/proc: S"),
+        ("suspended", "/proc: T"),
+        ("waitpid(WUNTRACED)", "was stopped by signal 19 (SIGSTOP)"),
+        ("activated", "/proc: S"),
+        ("waitpid(WCONTINUED)", "was continued by SIGCONT"),
+        ("ready/run", "/proc: R"),
+        ("terminated", "/proc: Z"),
+        ("waitpid()", "exited with status 0"),
+        ("reaped", "/proc: no entry"),
     ]
-    .map(|needle| position(&lines, needle));
+    .map(|(textbook, shown)| position(&lines, textbook, shown));
     assert!(
         order.is_sorted(),
         "out of order {order:?}:\n{}",
         finished.stdout
     );
-    assert!(finished.stdout.contains("ready"), "ready is explained");
+    assert!(
+        finished.stdout.contains("waited in a run queue"),
+        "schedstat's ready time is shown:\n{}",
+        finished.stdout
+    );
     assert_gone(child, &finished);
 }
 
-fn interrupt(at: &str, signal: Signal, whole_group: bool) {
-    // Each state lasts 2 s: long enough for the signal to land while the child is in `at`.
-    let mut running = Running::spawn(states(&["--pause-ms", "2000"]));
+/// Interrupts `states` once it has printed a line with `at`, and checks that it exits with
+/// 128 + signal, having reaped a child that `killed_by` ended.
+fn interrupt(at: &str, signal: Signal, whole_group: bool, killed_by: &str) {
+    // The parent holds each state for 1 s after printing it: the signal lands in `at`. (A
+    // signal that came later would interrupt a later state; the checks below still hold.)
+    let mut running = Running::spawn(states(&["--pause-ms", "1000"]));
     let child = child_pid(&running.expect_line("child pid"));
     running.expect_line(at);
     if whole_group {
@@ -86,8 +101,10 @@ fn interrupt(at: &str, signal: Signal, whole_group: bool) {
         "{finished:?}"
     );
     assert!(
-        finished.stdout.contains("nothing left"),
-        "{}",
+        finished
+            .stdout
+            .contains(&format!("{killed_by}; reaped, nothing left")),
+        "the child should have been ended by {killed_by}:\n{}",
         finished.stdout
     );
     assert_gone(child, &finished);
@@ -95,23 +112,26 @@ fn interrupt(at: &str, signal: Signal, whole_group: bool) {
 
 #[test]
 fn ctrl_c_to_the_parent_while_the_child_runs() {
-    interrupt("/proc: R", Signal::SIGINT, false);
+    // The child did not get the signal: the parent kills it.
+    interrupt("/proc: R", Signal::SIGINT, false, "signal 9 (SIGKILL)");
 }
 
 #[test]
 fn ctrl_c_to_the_group_while_the_child_is_blocked() {
-    interrupt("/proc: S", Signal::SIGINT, true);
+    // The child does not swallow SIGINT (it does not keep the parent's handler): Ctrl-C to the
+    // group kills it by itself, before the parent's SIGKILL.
+    interrupt("/proc: S", Signal::SIGINT, true, "signal 2 (SIGINT)");
 }
 
 #[test]
 fn ctrl_c_to_the_group_while_the_child_is_stopped() {
-    // The stopped child cannot act on SIGINT; the parent's SIGKILL still ends it.
-    interrupt("/proc: T", Signal::SIGINT, true);
+    // A stopped child does not act on SIGINT (it stays pending); the parent's SIGKILL ends it.
+    interrupt("/proc: T", Signal::SIGINT, true, "signal 9 (SIGKILL)");
 }
 
 #[test]
 fn sigterm_to_the_parent_while_the_child_is_stopped() {
-    interrupt("/proc: T", Signal::SIGTERM, false);
+    interrupt("/proc: T", Signal::SIGTERM, false, "signal 9 (SIGKILL)");
 }
 
 #[test]

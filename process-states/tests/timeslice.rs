@@ -48,9 +48,9 @@ fn children_pinned_to_one_cpu_are_preempted_and_stay_there() {
             "--children",
             "2",
             "--duration-ms",
-            "500",
+            "400",
             "--interval-ms",
-            "250",
+            "200",
         ]),
         "",
     );
@@ -76,7 +76,14 @@ fn children_pinned_to_one_cpu_are_preempted_and_stay_there() {
 
 #[test]
 fn ctrl_c_kills_and_reaps_every_child() {
-    let mut running = Running::spawn(timeslice(&["--children", "2", "--duration-ms", "5000"]));
+    let mut running = Running::spawn(timeslice(&[
+        "--children",
+        "2",
+        "--duration-ms",
+        "5000",
+        "--interval-ms",
+        "200",
+    ]));
     let first = running.expect_line("(pinned):");
     let second = running.expect_line("(pinned):");
     running.signal(Signal::SIGINT);

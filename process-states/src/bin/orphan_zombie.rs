@@ -5,7 +5,8 @@
 //! not wait; `/proc` shows `Z` until `waitpid` reaps it. An orphan: a child whose parent exits
 //! first; the kernel gives it a new parent (pid 1, or the nearest "subreaper"), whose pid
 //! `/proc/<pid>/stat` shows in its ppid field. With `--subreaper` this program makes itself
-//! that subreaper, adopts the orphan and reaps it. Nothing is left behind, Ctrl-C included.
+//! that subreaper, adopts the orphan and reaps it; without, it ends the orphan and leaves the
+//! reaping to the new parent. Nothing of ours outlives it, Ctrl-C included.
 //!
 //! Run: `cargo run -p process-states --bin orphan_zombie` (add `-- --subreaper`).
 
@@ -18,7 +19,7 @@ use nix::sys::prctl::set_child_subreaper;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{Pid, getpid, getppid, read, write};
 use process_states::{
-    Child, Forked, Pipe, Seen, Watcher, exit_child, exit_status_for, fork, read_stat,
+    Child, Forked, Pipe, Seen, Watcher, child_main, exit_child, exit_status_for, fork, read_stat,
 };
 use support::cli::{Context, Failure, parse_args, run};
 use support::describe;
@@ -44,9 +45,9 @@ fn main() -> ExitCode {
         let mut watcher = Watcher::new()?;
         let told = zombie(&mut watcher, &args).and_then(|()| orphan(&mut watcher, &args));
         if let Some(signal) = watcher.interrupted() {
-            // Our children were killed and reaped as their guards went out of scope, and the
-            // orphan read end-of-file on its lifeline when our end closed.
-            println!("orphan_zombie: {signal}: every process we made is gone");
+            // Our children were killed and reaped as their guards went out of scope; an orphan
+            // we did not adopt reads end-of-file on its lifeline, now closed, and exits.
+            println!("orphan_zombie: {signal}: our children are killed and reaped");
             return Ok(ExitCode::from(exit_status_for(signal)));
         }
         told.map(|()| ExitCode::SUCCESS)
@@ -93,7 +94,7 @@ fn orphan(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
     let mut middle = match fork()? {
         Forked::Child => {
             drop((lifeline.write_end, report.read_end));
-            exit_child(middle(lifeline.read_end, report.write_end))
+            child_main(|| middle(lifeline.read_end, report.write_end))
         }
         Forked::Parent { child } => child,
     };
@@ -101,7 +102,7 @@ fn orphan(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
     let mut pid = [0u8; 4];
     if read(&report.read_end, &mut pid).context("read the orphan's pid")? != pid.len() {
         return Err(Failure::new(
-            "the orphan's parent ended before it sent the orphan's pid",
+            "the middle process ended before it sent the orphan's pid",
         ));
     }
     let orphan = Pid::from_raw(i32::from_ne_bytes(pid));
@@ -111,20 +112,26 @@ fn orphan(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
         middle.pid(),
         describe(&status)
     );
-    let new_parent = watcher.sample_until(orphan, deadline, "re-parenting", |seen| match seen {
-        Seen::Alive(stat) if stat.ppid != middle.pid().as_raw() => Some(Pid::from_raw(stat.ppid)),
-        _ => None,
-    })?;
+    // The kernel re-parents the children of a process as it exits, before its parent can reap
+    // it: the orphan's new parent is already in place. As subreaper, that is us: from here on
+    // the orphan is ours to reap (or to kill on Ctrl-C).
+    let adopted = args.subreaper.then(|| Child::adopt(orphan));
+    let Seen::Alive(stat) = read_stat(orphan)? else {
+        return Err(Failure::new(format!("the orphan {orphan} is gone already")));
+    };
+    let new_parent = Pid::from_raw(stat.ppid);
     let name = match read_stat(new_parent)? {
-        Seen::Alive(stat) => stat.comm,
+        Seen::Alive(parent) => parent.comm,
         Seen::Gone => "gone already".to_owned(),
     };
-    // As subreaper we are its parent now: from here on it is ours to reap (or kill on Ctrl-C).
-    let adopted = (new_parent == getpid()).then(|| Child::adopt(orphan));
-    let who = if adopted.is_some() {
-        "me, the subreaper"
-    } else {
-        "init or a subreaper"
+    let who = match (new_parent == getpid(), args.subreaper) {
+        (true, _) => "me, the subreaper",
+        (false, false) => "init or a subreaper",
+        (false, true) => {
+            return Err(Failure::new(format!(
+                "{orphan} went to {new_parent}, not me"
+            )));
+        }
     };
     println!("orphan: /proc/{orphan}/stat: its ppid is now {new_parent} ({name}): {who}");
     watcher.hold(Duration::from_millis(args.pause_ms))?;
@@ -142,16 +149,18 @@ fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
     match fork() {
         Ok(Forked::Child) => {
             drop((hello.read_end, report));
-            let me = getpid();
-            println!("orphan: {me} here, my parent is {}", getppid());
-            let _ = write(&hello.write_end, &me.as_raw().to_ne_bytes());
-            drop(hello.write_end);
-            let _ = read(&lifeline, &mut [0u8; 1]); // sleeps until end-of-file
-            println!(
-                "orphan: {me} here, lifeline closed, my parent is {}: bye",
-                getppid()
-            );
-            exit_child(0)
+            child_main(|| {
+                let me = getpid();
+                println!("orphan: {me} here, my parent is {}", getppid());
+                let _ = write(&hello.write_end, &me.as_raw().to_ne_bytes());
+                drop(hello.write_end);
+                let _ = read(&lifeline, &mut [0u8; 1]); // sleeps until end-of-file
+                println!(
+                    "orphan: {me} here, lifeline closed, my parent is {}: bye",
+                    getppid()
+                );
+                0
+            })
         }
         Ok(Forked::Parent { child }) => {
             drop(hello.write_end);
@@ -173,7 +182,8 @@ fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
 
 // ANCHOR: clean_up
 /// Only a parent can reap. As subreaper we are the orphan's parent now; otherwise waitpid says
-/// ECHILD, and we watch its /proc entry go when its new parent reaps it.
+/// ECHILD, and all we can do is watch the orphan end. Reaping it is its new parent's job, done
+/// whenever that parent gets round to it, so we do not wait for that.
 fn clean_up(
     watcher: &mut Watcher,
     orphan: Pid,
@@ -191,16 +201,18 @@ fn clean_up(
     if let Err(errno) = waitpid(orphan, Some(WaitPidFlag::WNOHANG)) {
         println!("orphan: waitpid({orphan}): {errno}: it is not my child any more");
     }
-    let gone = watcher.sample_until(orphan, deadline, "reaping", |seen| match seen {
-        Seen::Gone => Some(()),
-        Seen::Alive(_) => None,
-    });
-    match gone {
-        Ok(()) => println!("orphan: /proc/{orphan} is gone: its new parent reaped it"),
-        Err(_) if watcher.interrupted().is_none() => {
-            println!("orphan: {orphan} has ended; its new parent has not reaped it yet")
+    let ended = watcher.sample_until(orphan, deadline, "ending", |seen| match seen {
+        Seen::Alive(stat) if stat.state != 'Z' => None,
+        ended => Some(ended.clone()),
+    })?;
+    match ended {
+        Seen::Gone => {
+            println!("orphan: /proc/{orphan} is gone: it ended, its new parent reaped it")
         }
-        Err(failure) => return Err(failure),
+        Seen::Alive(stat) => println!(
+            "orphan: {orphan} has ended: state Z until its new parent {} reaps it",
+            stat.ppid
+        ),
     }
     Ok(())
 }

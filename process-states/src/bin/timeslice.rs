@@ -17,7 +17,7 @@ use clap::Parser;
 use nix::sched::{CpuSet, sched_getaffinity};
 use nix::unistd::Pid;
 use process_states::{
-    Child, Forked, Pipe, SchedStat, Seen, Watcher, exit_child, exit_status_for, first_allowed_cpu,
+    Child, Forked, Pipe, SchedStat, Seen, Watcher, child_main, exit_status_for, first_allowed_cpu,
     fork, pin_to_cpu, read_schedstat, read_stat, read_switches, readable_now,
 };
 use support::cli::{Context, Failure, parse_args, run};
@@ -37,7 +37,7 @@ struct Args {
     #[arg(long, default_value_t = 2000)]
     duration_ms: u64,
     /// How often to print what each child got, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     interval_ms: u64,
 }
 
@@ -51,6 +51,11 @@ fn main() -> ExitCode {
             .count();
         let children = args.children.unwrap_or(cpus.max(2));
         let cpu = args.cpu.map_or_else(first_allowed_cpu, Ok)?;
+        if !allowed.is_set(cpu).unwrap_or(false) {
+            return Err(Failure::new(format!(
+                "--cpu {cpu}: not a CPU this program may use"
+            )));
+        }
         println!("timeslice: {children} CPU-bound children, all pinned to CPU {cpu}");
         let told = phase(&mut watcher, &args, children, Some(cpu)).and_then(|()| {
             println!("timeslice: the same {children} children, free to run on any of {cpus} CPUs");
@@ -98,11 +103,8 @@ fn phase(
         match fork()? {
             Forked::Child => {
                 drop(lifeline.write_end);
-                exit_child(spin(
-                    pin,
-                    &lifeline.read_end,
-                    duration + Duration::from_secs(10),
-                ))
+                let limit = duration + Duration::from_secs(10);
+                child_main(|| spin(pin, &lifeline.read_end, limit))
             }
             Forked::Parent { child } => children.push(child),
         }

@@ -328,6 +328,7 @@ pub enum Forked {
 
 pub use support::exit_child;
 
+// ANCHOR: child_main
 /// Runs a forked child's code and ends the child with the status it returns. A panic (such as
 /// `println!` to a stdout nobody reads any more) ends the child with status 101 instead of
 /// unwinding out of this call into frames that belong to the parent's code: the child would
@@ -336,6 +337,7 @@ pub fn child_main(body: impl FnOnce() -> i32) -> ! {
     let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
     exit_child(status.unwrap_or(101))
 }
+// ANCHOR_END: child_main
 
 // ANCHOR: fork
 /// Forks this process with the workspace's [`support::fork`] (which refuses a multithreaded

@@ -321,23 +321,12 @@ pub enum Forked {
         /// The new child, killed and reaped if it is dropped before it is waited for.
         child: Child,
     },
-    /// The new process. It must end with [`exit_child`] or [`child_main`], never by returning
+    /// The new process. It must end with [`exit_child`] or [`run_child`], never by returning
     /// from `main`.
     Child,
 }
 
-pub use support::exit_child;
-
-// ANCHOR: child_main
-/// Runs a forked child's code and ends the child with the status it returns. A panic (such as
-/// `println!` to a stdout nobody reads any more) ends the child with status 101 instead of
-/// unwinding out of this call into frames that belong to the parent's code: the child would
-/// then carry on as if it were the parent.
-pub fn child_main(body: impl FnOnce() -> i32) -> ! {
-    let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
-    exit_child(status.unwrap_or(101))
-}
-// ANCHOR_END: child_main
+pub use support::{exit_child, run_child};
 
 // ANCHOR: fork
 /// Forks this process with the workspace's [`support::fork`] (which refuses a multithreaded

@@ -122,6 +122,7 @@ pub fn exit_child(status: i32) -> ! {
     unsafe { libc::_exit(status) }
 }
 
+// ANCHOR: run_child
 /// Runs the child's half of a fork and ends the child with the status `body` returns.
 ///
 /// The child never returns from `main`, whatever happens: a panic (including the one `println!`
@@ -135,6 +136,7 @@ pub fn run_child(body: impl FnOnce() -> i32) -> ! {
         Err(_) => exit_child(101),
     }
 }
+// ANCHOR_END: run_child
 
 /// Waits until `child` ends and returns how it ended. Retries when a signal interrupts the wait.
 pub fn wait_for(child: Pid) -> Result<WaitStatus, Failure> {

@@ -19,7 +19,7 @@ use nix::sys::prctl::set_child_subreaper;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{Pid, getpid, getppid, read, write};
 use process_states::{
-    Child, Forked, Pipe, Seen, Watcher, child_main, exit_child, exit_status_for, fork, read_stat,
+    Child, Forked, Pipe, Seen, Watcher, exit_child, exit_status_for, fork, read_stat, run_child,
 };
 use support::cli::{Context, Failure, parse_args, run};
 use support::describe;
@@ -94,7 +94,7 @@ fn orphan(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
     let mut middle = match fork()? {
         Forked::Child => {
             drop((lifeline.write_end, report.read_end));
-            child_main(|| middle(lifeline.read_end, report.write_end))
+            run_child(|| middle(lifeline.read_end, report.write_end))
         }
         Forked::Parent { child } => child,
     };
@@ -149,7 +149,7 @@ fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
     match fork() {
         Ok(Forked::Child) => {
             drop((hello.read_end, report));
-            child_main(|| {
+            run_child(|| {
                 let me = getpid();
                 println!("orphan: {me} here, my parent is {}", getppid());
                 let _ = write(&hello.write_end, &me.as_raw().to_ne_bytes());

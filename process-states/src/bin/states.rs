@@ -20,8 +20,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitPidFlag;
 use nix::unistd::{getpid, read, write};
 use process_states::{
-    Child, Forked, Pipe, Seen, Watcher, child_main, exit_status_for, fork, letter_meaning,
-    read_schedstat, read_stat, readable_now,
+    Child, Forked, Pipe, Seen, Watcher, exit_status_for, fork, letter_meaning, read_schedstat,
+    read_stat, readable_now, run_child,
 };
 use support::cli::{Context, Failure, parse_args, run};
 use support::describe;
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         let child = match fork()? {
             Forked::Child => {
                 drop(control.write_end);
-                child_main(|| child_life(control.read_end))
+                run_child(|| child_life(control.read_end))
             }
             Forked::Parent { child } => child,
         };

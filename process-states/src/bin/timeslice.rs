@@ -17,8 +17,8 @@ use clap::Parser;
 use nix::sched::{CpuSet, sched_getaffinity};
 use nix::unistd::Pid;
 use process_states::{
-    Child, Forked, Pipe, SchedStat, Seen, Watcher, child_main, exit_status_for, first_allowed_cpu,
-    fork, pin_to_cpu, read_schedstat, read_stat, read_switches, readable_now,
+    Child, Forked, Pipe, SchedStat, Seen, Watcher, exit_status_for, first_allowed_cpu, fork,
+    pin_to_cpu, read_schedstat, read_stat, read_switches, readable_now, run_child,
 };
 use support::cli::{Context, Failure, parse_args, run};
 use support::describe;
@@ -104,7 +104,7 @@ fn phase(
             Forked::Child => {
                 drop(lifeline.write_end);
                 let limit = duration + Duration::from_secs(10);
-                child_main(|| spin(pin, &lifeline.read_end, limit))
+                run_child(|| spin(pin, &lifeline.read_end, limit))
             }
             Forked::Parent { child } => children.push(child),
         }

@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use support::cli::{Context, Failure};
-use support::{Forked, describe, exit_child, fork, wait_for};
+use support::{Forked, describe, fork, run_child, wait_for};
 
 use crate::node::run_node;
 use crate::{COORDINATOR, NAMES};
@@ -41,10 +41,9 @@ pub fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
         // own, which also unblocks SIGINT and SIGTERM in it.
         match fork() {
             Ok(Forked::Child) => {
-                // A panic must not unwind into the parent's frames that the child inherited:
-                // dropping their `queue` would remove the coordinator's queue.
-                let node = std::panic::AssertUnwindSafe(|| run_node(&queue, index, interval));
-                exit_child(std::panic::catch_unwind(node).unwrap_or(101))
+                // run_child never lets a panic unwind into the parent's frames that the child
+                // inherited: dropping their `queue` would remove the coordinator's queue.
+                run_child(|| run_node(&queue, index, interval))
             }
             Ok(Forked::Parent { child }) => {
                 println!("mesh: started node {name} as pid {child}");

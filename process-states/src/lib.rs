@@ -218,24 +218,7 @@ pub fn letter_meaning(letter: char) -> (&'static str, &'static str) {
 }
 // ANCHOR_END: letters
 
-/// The two ends of a new pipe, both close-on-exec.
-pub struct Pipe {
-    /// What the other end wrote comes out here.
-    pub read_end: OwnedFd,
-    /// What is written here goes in.
-    pub write_end: OwnedFd,
-}
-
-impl Pipe {
-    /// Creates a pipe.
-    pub fn new() -> Result<Self, Failure> {
-        let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
-        Ok(Self {
-            read_end,
-            write_end,
-        })
-    }
-}
+pub use support::Pipe;
 
 /// Whether `fd` has something to read (data or end-of-file) right now, without waiting.
 pub fn readable_now(fd: &impl AsFd) -> Result<bool, Failure> {

@@ -5,6 +5,7 @@
 //!   operation that failed (`fork: EAGAIN: Resource temporarily unavailable`).
 //! - [`fork`], [`run_child`], [`exit_child`] and [`wait_for`]: `fork()` made safe to call from
 //!   the examples, and its companions. This file holds the crate's only `unsafe` code.
+//! - [`Pipe`]: a pipe's two ends, close-on-exec; the examples use pipes to signal each other.
 //! - [`describe`]: a `waitpid` result in words (`killed by signal 13 (SIGPIPE)`).
 //! - [`testing`]: what the integration tests use to drive the real binaries: a process group
 //!   per example, stdout read line by line with a deadline, and a watchdog that kills whatever
@@ -14,12 +15,36 @@ pub mod cli;
 pub mod testing;
 
 use std::io::Write;
+use std::os::fd::OwnedFd;
 
 use cli::{Context, Failure};
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
+
+// ANCHOR: pipe
+/// The two ends of a new pipe.
+pub struct Pipe {
+    /// What the other end wrote comes out here.
+    pub read_end: OwnedFd,
+    /// What is written here goes in.
+    pub write_end: OwnedFd,
+}
+
+impl Pipe {
+    /// Creates a pipe. Both ends are close-on-exec: a program we `exec` does not inherit a stray
+    /// copy, which (for a write end) would keep the reader from ever seeing end-of-file.
+    pub fn new() -> Result<Self, Failure> {
+        let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
+        Ok(Self {
+            read_end,
+            write_end,
+        })
+    }
+}
+// ANCHOR_END: pipe
 
 /// Which side of a `fork()` this process is on.
 pub enum Forked {

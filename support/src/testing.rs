@@ -310,3 +310,135 @@ fn drain(lines: &Receiver<String>, deadline: Instant, name: &str, stream: &str) 
 fn join_lines(lines: &[String]) -> String {
     lines.iter().map(|line| format!("{line}\n")).collect()
 }
+
+/// The processes whose process group is `group`, read from `/proc/<pid>/stat` (field 5).
+pub fn processes_in_group(group: Pid) -> Vec<Pid> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // The command name may hold spaces and parentheses: fields start after the last ')'.
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.split_whitespace().collect())
+                .unwrap_or_default();
+            fields.get(2) == Some(&group.as_raw().to_string().as_str())
+        })
+        .map(Pid::from_raw)
+        .collect()
+}
+
+/// Waits until no process is left in process group `group` (each exited and was reaped, or
+/// was re-parented and reaped by init). Fails the test after [`DEADLINE`], naming what is left.
+pub fn wait_until_group_is_empty(group: Pid) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = processes_in_group(group);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process group {group} still has processes {left:?} {DEADLINE:?} after its leader ended"
+        );
+        // Waits for a state it can see; the millisecond only spares the CPU.
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// How long a stopped example may take to exit after the signal. Generous: the mechanism
+/// answers within 50 ms; the margin is for a loaded machine.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(1);
+
+impl Running {
+    /// Waits for the example to exit within `limit` after now. Fails the test (and kills the
+    /// group) if it is still running then. Returns what it left, like [`Running::wait`].
+    pub fn wait_within(mut self, limit: Duration) -> Finished {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.child.try_wait().expect("try_wait") {
+                Some(_) => break,
+                None if Instant::now() >= deadline => {
+                    let _ = killpg(self.pid(), Signal::SIGKILL);
+                    let _ = self.child.wait();
+                    self.reaped = true;
+                    panic!(
+                        "{}: still running {limit:?} after the signal.\nstdout:\n{}",
+                        self.name,
+                        self.stdout_seen.join("\n")
+                    );
+                }
+                // Waits for an exit it can see; the millisecond only spares the CPU.
+                None => thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        self.wait()
+    }
+}
+
+/// The three stop signals every long-running example handles, in the table's order.
+pub const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// Runs one row of a signal table: `case` once per stop signal, each in its own thread so a
+/// failure in one does not hide the others. Then fails with every failed case named
+/// `<row> × <signal>: <why>`.
+///
+/// `case` starts the example, brings it to the blocking state the row names, sends the
+/// signal, and checks the outcome (typically with [`assert_stopped_cleanly`]).
+pub fn signal_row(row: &str, case: impl Fn(Signal) + Send + Sync) {
+    let case = &case;
+    let failures: Vec<String> = thread::scope(|scope| {
+        let runs: Vec<_> = STOP_SIGNALS
+            .into_iter()
+            .map(|signal| (signal, scope.spawn(move || case(signal))))
+            .collect();
+        runs.into_iter()
+            .filter_map(|(signal, run)| {
+                run.join().err().map(|panic| {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    format!("{row} × {signal}: {why}")
+                })
+            })
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Sends `signal` to the example's main process alone (not its group: the example must pass
+/// it on to its children itself), waits at most [`STOP_DEADLINE`] for it to exit, and checks
+/// that it exited with 128 + the signal's number and left no process in its group.
+pub fn stop_with(running: Running, signal: Signal) -> Finished {
+    let group = running.pid();
+    running.signal(signal);
+    let finished = running.wait_within(STOP_DEADLINE);
+    assert_stopped_cleanly(&finished, signal, group);
+    finished
+}
+
+/// Checks that an example ended by `signal` exited with status 128 + its number and that no
+/// process is left in its process group `group`.
+pub fn assert_stopped_cleanly(finished: &Finished, signal: Signal, group: Pid) {
+    let expected = 128 + signal as i32;
+    assert_eq!(
+        finished.status.code(),
+        Some(expected),
+        "expected exit status {expected} after {signal}, got {:?}.\nstdout:\n{}\nstderr:\n{}",
+        finished.status,
+        finished.stdout,
+        finished.stderr
+    );
+    let left = processes_in_group(group);
+    assert!(
+        left.is_empty(),
+        "processes {left:?} are still running in the example's group after it exited"
+    );
+}

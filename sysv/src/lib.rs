@@ -10,8 +10,8 @@
 //!   object: only the creator should remove it.
 //! - [`check_owner`]: refuse an object that another user owns or that others may write to.
 //! - [`Error`]: names the operation and the errno, `msgsnd: EIDRM: Identifier removed`.
-//! - [`retry_eintr`]: `msgrcv`, `msgsnd` and `semop` are never restarted after a signal handler
-//!   ran; they fail with EINTR, and the caller decides: stop if a shutdown was asked, else retry.
+//! - `Error` is a `support::stop::Interrupted`: `Stop::retry` runs `msgrcv`, `msgsnd` or
+//!   `semop` again after an EINTR that was not a stop.
 //! - [`list`]: the objects in `/proc/sysvipc/{msg,shm,sem}`, for `ipcs`-like tools and for CI's
 //!   leak check.
 //!
@@ -21,7 +21,6 @@ use std::ffi::CString;
 use std::fmt::{self, Display};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::errno::Errno;
 
@@ -298,31 +297,12 @@ pub fn effective_uid() -> libc::uid_t {
     nix::unistd::geteuid().as_raw()
 }
 
-/// Runs `call` until it does not fail with EINTR, or until `shutdown` is non-zero.
-///
 /// `msgrcv`, `msgsnd`, `semop` and `semtimedop` fail with EINTR whenever a signal handler ran
-/// while they waited, even when the handler was installed with `SA_RESTART`. That is the chance
-/// to notice Ctrl-C: the handler stores the signal number in `shutdown`, and then this returns
-/// `Ok(None)`. Any other interruption (a child ended, say) retries the call. The flag is also
-/// checked before the first call, so a signal that came earlier is not missed.
-///
-/// One window is left: a signal that lands after the check but before the call starts to sleep
-/// sets the flag, and the call then sleeps anyway (unlike `poll` with `ppoll`, these calls have
-/// no variant that unblocks signals atomically). The handler must close it, for example by
-/// arming an interval timer whose SIGALRM interrupts the call again (`msgqueue::Shutdown`
-/// does that).
-pub fn retry_eintr<T>(
-    shutdown: &AtomicUsize,
-    mut call: impl FnMut() -> Result<T, Error>,
-) -> Result<Option<T>, Error> {
-    loop {
-        if shutdown.load(Ordering::SeqCst) != 0 {
-            return Ok(None);
-        }
-        match call() {
-            Err(err) if err.errno() == Some(Errno::EINTR) => continue,
-            other => return other.map(Some),
-        }
+/// while they waited, even when the handler was installed with `SA_RESTART`: that is how
+/// [`support::stop::Stop::retry`] notices a stop signal, and retries after any other.
+impl support::stop::Interrupted for Error {
+    fn is_interrupted(&self) -> bool {
+        self.errno() == Some(Errno::EINTR)
     }
 }
 
@@ -584,25 +564,5 @@ mod tests {
             missing.unwrap_err().to_string(),
             "msgget key 0x00000007: ENOENT: No such file or directory"
         );
-    }
-
-    #[test]
-    fn retry_eintr_retries_until_done_or_shut_down() {
-        let shutdown = AtomicUsize::new(0);
-        let mut interruptions = 2;
-        let done = retry_eintr(&shutdown, || {
-            if interruptions > 0 {
-                interruptions -= 1;
-                Err(Error::new("msgrcv", Errno::EINTR))
-            } else {
-                Ok(5)
-            }
-        });
-        assert_eq!(done, Ok(Some(5)));
-        let stopped = retry_eintr(&shutdown, || {
-            shutdown.store(2, Ordering::SeqCst);
-            Err::<(), _>(Error::new("msgrcv", Errno::EINTR))
-        });
-        assert_eq!(stopped, Ok(None));
     }
 }

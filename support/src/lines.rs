@@ -1,0 +1,91 @@
+//! Lines from a descriptor, read with `read(2)` so that a stop signal can end the wait.
+
+use std::os::fd::BorrowedFd;
+
+use nix::errno::Errno;
+
+use crate::cli::{Context, Failure};
+use crate::stop::{Stop, StopContext, Stopped};
+
+/// Collects the bytes read from a descriptor (stdin) into lines, without the newline (and
+/// without a `\r` before it). Bytes are kept as they came: a line need not be UTF-8.
+///
+/// std's `stdin().lines()` retries a read that a signal interrupted, and its buffer hides lines
+/// from `poll()`; this reader does neither.
+#[derive(Default)]
+pub struct LineReader {
+    pending: Vec<u8>,
+    ended: bool,
+}
+
+/// What one read brought.
+pub enum Input {
+    /// The lines completed by this read (possibly none).
+    Lines(Vec<Vec<u8>>),
+    /// End of input, with the last line if it had no newline.
+    EndOfFile(Option<Vec<u8>>),
+}
+
+impl LineReader {
+    /// A reader with nothing pending.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next line, waiting for it in `read(2)`; `None` at the end of the input. A stop
+    /// signal ends the wait. Each line is returned as soon as its newline arrives, so a
+    /// terminal's lines come one by one, as they are typed.
+    pub fn next_line(
+        &mut self,
+        input: BorrowedFd<'_>,
+        stop: &Stop,
+    ) -> Result<Option<Vec<u8>>, Stopped> {
+        loop {
+            if let Some(line) = self.take_line() {
+                return Ok(Some(line));
+            }
+            if self.ended {
+                let last = std::mem::take(&mut self.pending);
+                return Ok((!last.is_empty()).then_some(last));
+            }
+            let mut buffer = [0; 4096];
+            let count = stop
+                .retry(|| nix::unistd::read(input, &mut buffer))
+                .context("read stdin")?;
+            if count == 0 {
+                self.ended = true;
+            }
+            self.pending.extend_from_slice(&buffer[..count]);
+        }
+    }
+
+    /// Reads what `input` holds now, in one `read(2)`. Call it when `poll()` said the input is
+    /// ready: the read then returns at once.
+    pub fn read_from(&mut self, input: BorrowedFd<'_>) -> Result<Input, Failure> {
+        let mut buffer = [0; 4096];
+        let count = loop {
+            match nix::unistd::read(input, &mut buffer) {
+                Ok(count) => break count,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(Input::Lines(Vec::new())),
+                Err(errno) => return Err(errno).context("read stdin"),
+            }
+        };
+        if count == 0 {
+            let last = std::mem::take(&mut self.pending);
+            return Ok(Input::EndOfFile((!last.is_empty()).then_some(last)));
+        }
+        self.pending.extend_from_slice(&buffer[..count]);
+        Ok(Input::Lines(std::iter::from_fn(|| self.take_line()).collect()))
+    }
+
+    fn take_line(&mut self) -> Option<Vec<u8>> {
+        let newline = self.pending.iter().position(|&byte| byte == b'\n')?;
+        let mut line: Vec<u8> = self.pending.drain(..=newline).collect();
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Some(line)
+    }
+}

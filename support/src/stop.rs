@@ -1,0 +1,315 @@
+//! The one way every example stops: SIGINT, SIGTERM and SIGHUP end whatever the program waits
+//! for, and the program leaves through its main path, where it cleans up.
+//!
+//! A handler may only do async-signal-safe work, so ours does three small things and returns:
+//!
+//! 1. it stores the signal's number in an atomic, which the main path reads;
+//! 2. it writes a byte into a self-pipe, which [`Stop::wait`] polls beside the descriptors the
+//!    example waits on, so that a `poll()` always wakes;
+//! 3. it arms a timer that sends SIGALRM to the main thread every 50 ms from then on.
+//!
+//! Why the timer: a blocking call (`msgrcv`, `semop`, `read`, `open`, `waitpid`) started just
+//! after the main path checked the atomic, but before the signal came, would otherwise sleep on:
+//! the signal was spent before the call began. SIGALRM interrupts that call within 50 ms, the
+//! call fails with EINTR, and the check sees the number. `timer_settime` is on
+//! signal-safety(7)'s list (`setitimer` is not).
+//!
+//! Why "every blocking call fails with EINTR": both signal crates install their handlers with
+//! SA_RESTART, which makes the kernel restart a `read`, an `open` or a `waitpid` after the
+//! handler. [`Stop`] clears that flag on the handlers it installed (what `siginterrupt(3)` does),
+//! so those calls fail with EINTR like `msgrcv` and `semop` always do. [`Stop::retry`] runs a
+//! call again after each EINTR that was not a stop.
+//!
+//! SIGQUIT (Ctrl-\) is deliberately left alone: its default action ends the program at once,
+//! with a core dump where they are enabled, and runs no cleanup. It is the emergency exit, and
+//! it shows what every other signal would do without a handler: `msg_ls` lists what it left.
+//!
+//! Forked children: a child inherits the handlers, but our action checks which process it runs
+//! in. In a child that has not called [`Stop::install`] itself, a stop signal does what it would
+//! do by default (the child dies), as if the handler had been reset at fork. A child that calls
+//! [`Stop::install`] gets its own self-pipe, timer and flag, and its own signals stop it. No
+//! `sigaction` is ever changed behind signal-hook's back, so its registry stays true.
+
+use std::fmt::Display;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+
+use crate::cli::{Context, Failure, program_name};
+use crate::raw;
+
+/// The signals that stop an example: Ctrl-C, `kill`, and a terminal that closes.
+pub const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// How often SIGALRM interrupts a blocking call once a stop signal came.
+pub const NUDGE_EVERY: Duration = Duration::from_millis(50);
+
+/// Why a piece of work ended before it was done.
+#[derive(Debug)]
+pub enum Stopped<E = Failure> {
+    /// A stop signal came (SIGINT, SIGTERM or SIGHUP).
+    Signal(Signal),
+    /// The call failed.
+    Failed(E),
+}
+
+impl<E> From<E> for Stopped<E> {
+    fn from(error: E) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl<E: Display> Stopped<E> {
+    /// Turns the error of a failed call into a [`Failure`] that says what was being done:
+    /// `Stopped<Errno>` becomes `Stopped<Failure>` reading `open ./mfifo: ENOENT: ...`.
+    pub fn context(self, what: impl Display) -> Stopped {
+        match self {
+            Self::Signal(signal) => Stopped::Signal(signal),
+            Self::Failed(error) => Stopped::Failed(Failure::new(format!("{what}: {error}"))),
+        }
+    }
+}
+
+/// Adds what was being done to the error of a call that a stop signal may also end.
+pub trait StopContext<T> {
+    /// Like [`Context::context`], for `Result<T, Stopped<E>>`.
+    fn context(self, what: impl Display) -> Result<T, Stopped>;
+}
+
+impl<T, E: Display> StopContext<T> for Result<T, Stopped<E>> {
+    fn context(self, what: impl Display) -> Result<T, Stopped> {
+        self.map_err(|stopped| stopped.context(what))
+    }
+}
+
+/// An error that may mean "a signal interrupted the call" (EINTR).
+pub trait Interrupted {
+    /// Whether the call failed with EINTR.
+    fn is_interrupted(&self) -> bool;
+}
+
+impl Interrupted for Errno {
+    fn is_interrupted(&self) -> bool {
+        *self == Errno::EINTR
+    }
+}
+
+impl Interrupted for std::io::Error {
+    fn is_interrupted(&self) -> bool {
+        self.kind() == std::io::ErrorKind::Interrupted
+    }
+}
+
+/// This process's stop request: installed once, early in `main`, then passed to every wait.
+pub struct Stop {
+    wake_read: OwnedFd,
+    // Kept open for the handler, which writes into it through its raw number.
+    _wake_write: OwnedFd,
+}
+
+/// Which crate catches the stop signals.
+#[derive(Clone, Copy)]
+enum Catcher {
+    SignalHook,
+    Ctrlc,
+}
+
+impl Stop {
+    /// Catches SIGINT, SIGTERM and SIGHUP with `signal-hook`, whose handler runs our action
+    /// (store the number, wake the self-pipe, start the nudge) inside the signal handler.
+    /// No thread is started, so the process may still fork.
+    ///
+    /// Call it from the main thread, which is the one the nudge interrupts. In a forked child,
+    /// call it again: the child then stops on its own signals.
+    pub fn install() -> Result<Stop, Failure> {
+        Self::install_with(Catcher::SignalHook)
+    }
+
+    /// Catches SIGINT, SIGTERM and SIGHUP with `ctrlc` (its `termination` feature adds the
+    /// last two). ctrlc's closure runs on a thread of its own, outside the signal handler, so it
+    /// may do anything; ours wakes the main thread (the self-pipe and the nudge). ctrlc cannot
+    /// say which signal came, so a `signal-hook` action records the number inside the handler.
+    ///
+    /// ctrlc's thread makes the process multithreaded: [`crate::fork`] refuses afterwards.
+    pub fn install_with_ctrlc() -> Result<Stop, Failure> {
+        Self::install_with(Catcher::Ctrlc)
+    }
+
+    fn install_with(catcher: Catcher) -> Result<Stop, Failure> {
+        // Held until every piece is in place; a signal that comes meanwhile waits, then is
+        // handled. ctrlc's thread inherits the mask and keeps it, so the handler always runs on
+        // the main thread, and EINTR reaches the call the main thread is blocked in.
+        let held: SigSet = STOP_SIGNALS
+            .into_iter()
+            .chain([Signal::SIGALRM, Signal::SIGCHLD])
+            .collect();
+        let mut before = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut before))
+            .context("block the stop signals")?;
+        let installed = Self::install_held(catcher);
+        pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&before), None)
+            .context("unblock the stop signals")?;
+        installed
+    }
+
+    fn install_held(catcher: Catcher) -> Result<Stop, Failure> {
+        let (wake_read, wake_write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("pipe2")?;
+        raw::claim_stop_state(wake_write.as_raw_fd())?;
+        if let Catcher::Ctrlc = catcher {
+            ctrlc::set_handler(raw::wake_from_ctrlc_thread).context("ctrlc::set_handler")?;
+        }
+        // Registered after ctrlc, signal-hook keeps ctrlc's handler and calls it first.
+        let action = match catcher {
+            Catcher::SignalHook => raw::Action::StopAndWake,
+            Catcher::Ctrlc => raw::Action::RecordNumber,
+        };
+        for signal in STOP_SIGNALS {
+            raw::handle(signal, action)?;
+        }
+        raw::handle(Signal::SIGALRM, raw::Action::Interrupt)?;
+        Ok(Stop {
+            wake_read,
+            _wake_write: wake_write,
+        })
+    }
+
+    /// Also lets SIGCHLD end a [`Stop::wait`] early (without stopping anything), for a parent
+    /// that waits for news of its children with deadlines.
+    pub fn watch_children(&self) -> Result<(), Failure> {
+        raw::handle(Signal::SIGCHLD, raw::Action::Wake)
+    }
+
+    /// The stop signal that came, if one has.
+    pub fn requested(&self) -> Option<Signal> {
+        raw::requested()
+    }
+
+    /// `Err(Stopped::Signal)` if a stop signal came, else `Ok(())`.
+    pub fn check<E>(&self) -> Result<(), Stopped<E>> {
+        match self.requested() {
+            Some(signal) => {
+                raw::disarm_nudge();
+                Err(Stopped::Signal(signal))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Runs a blocking system call, again after each EINTR, until it is done, it fails, or a
+    /// stop signal came. The stop is checked before each try, so no new wait starts once a
+    /// signal came; one that lands just before the call is caught by the nudge.
+    ///
+    /// ```ignore
+    /// let to_reader = stop.retry(|| open(path, OFlag::O_WRONLY, Mode::empty()))?;
+    /// ```
+    pub fn retry<T, E: Interrupted>(
+        &self,
+        mut call: impl FnMut() -> Result<T, E>,
+    ) -> Result<T, Stopped<E>> {
+        loop {
+            self.check()?;
+            match call() {
+                Err(error) if error.is_interrupted() => continue,
+                Err(error) => return Err(Stopped::Failed(error)),
+                Ok(value) => return Ok(value),
+            }
+        }
+    }
+
+    /// `poll()`s `watched` and the self-pipe until a descriptor is ready, a stop signal comes,
+    /// SIGCHLD comes (after [`Stop::watch_children`]), or `timeout` passes. Returns, for each
+    /// watched descriptor in order, whether it is ready (all false after a timeout or a
+    /// SIGCHLD). Never misses a signal: the self-pipe stays readable until it is read.
+    pub fn wait(
+        &self,
+        watched: &[(BorrowedFd<'_>, PollFlags)],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<bool>, Stopped> {
+        let mut fds = vec![PollFd::new(self.wake_read.as_fd(), PollFlags::POLLIN)];
+        fds.extend(watched.iter().map(|&(fd, events)| PollFd::new(fd, events)));
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        loop {
+            self.check()?;
+            let left = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    PollTimeout::try_from(left.as_micros().div_ceil(1000))
+                        .unwrap_or(PollTimeout::MAX)
+                }
+                None => PollTimeout::NONE,
+            };
+            match poll(&mut fds, left) {
+                Ok(_) => {}
+                // A SIGALRM nudge, or a signal we do not stop for: check and poll again.
+                Err(Errno::EINTR) => continue,
+                Err(errno) => return Err(Stopped::Failed(Failure::new(format!("poll: {errno}")))),
+            }
+            // Drain first, then look: a signal after the drain leaves a new byte behind.
+            let woken = fds[0].any().unwrap_or(false);
+            if woken {
+                self.drain();
+            }
+            self.check()?;
+            let ready: Vec<bool> = fds[1..].iter().map(|fd| fd.any().unwrap_or(false)).collect();
+            let timed_out = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+            if woken || timed_out || ready.contains(&true) {
+                return Ok(ready);
+            }
+        }
+    }
+
+    /// Lets `time` pass, unless a stop signal comes first.
+    pub fn sleep(&self, time: Duration) -> Result<(), Stopped> {
+        let until = Instant::now() + time;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            self.wait(&[], Some(left))?;
+        }
+    }
+
+    fn drain(&self) {
+        let mut sink = [0u8; 64];
+        while matches!(nix::unistd::read(&self.wake_read, &mut sink), Ok(n) if n > 0) {}
+    }
+}
+
+/// The exit status of a program that stops because of `signal`, by the shells' convention:
+/// 128 + its number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
+pub fn exit_code_for(signal: Signal) -> ExitCode {
+    ExitCode::from(exit_status_for(signal))
+}
+
+/// [`exit_code_for`] as a number, for a forked child's `_exit`.
+pub fn exit_status_for(signal: Signal) -> u8 {
+    128u8.saturating_add(signal as u8)
+}
+
+/// Turns how an example's work ended into its exit status: the work's own status, or 128 + n
+/// after a stop signal, which is also said in one line on stdout; a failure stays a failure
+/// (one line on stderr, status 1, through [`crate::cli::run`]).
+pub fn finish(outcome: Result<ExitCode, Stopped>) -> Result<ExitCode, Failure> {
+    match outcome {
+        Ok(code) => Ok(code),
+        Err(Stopped::Signal(signal)) => {
+            // writeln! rather than println!: after SIGHUP the terminal is gone, and println!
+            // would panic (EIO).
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}: got {signal}; stopping",
+                program_name()
+            );
+            Ok(exit_code_for(signal))
+        }
+        Err(Stopped::Failed(failure)) => Err(failure),
+    }
+}

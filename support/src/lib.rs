@@ -301,9 +301,8 @@ mod raw {
     }
 
     const SIGNALS: usize = 65;
-    const UNSET: AtomicU8 = AtomicU8::new(Action::Unset as u8);
     /// The action per signal number; read by the handler.
-    static ACTIONS: [AtomicU8; SIGNALS] = [UNSET; SIGNALS];
+    static ACTIONS: [AtomicU8; SIGNALS] = [const { AtomicU8::new(Action::Unset as u8) }; SIGNALS];
     /// Bit n: signal n has our signal-hook action registered in this process image (a forked
     /// child inherits the registration with the memory).
     static REGISTERED: AtomicU64 = AtomicU64::new(0);

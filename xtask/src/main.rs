@@ -18,12 +18,11 @@ fn main() -> ExitCode {
     let outcome = match command.as_deref() {
         Some("ci") => ci(&root),
         Some("book-includes") => includes::check(&root.join("book/src")),
-        Some("leaks") => {
-            for object in leaks::snapshot(&root) {
+        Some("leaks") => leaks::snapshot(&root).map(|objects| {
+            for object in objects {
                 println!("{object}");
             }
-            Ok(())
-        }
+        }),
         _ => {
             eprintln!("usage: cargo xtask <ci | book-includes | leaks>");
             return ExitCode::from(2);
@@ -46,17 +45,25 @@ fn workspace_root() -> PathBuf {
 }
 
 fn ci(root: &Path) -> Result<(), String> {
-    let before = leaks::snapshot(root);
+    let before = leaks::snapshot(root)?;
     let checks = run_checks(root);
-    let leaked: Vec<String> = leaks::snapshot(root).difference(&before).cloned().collect();
-    checks?;
+    // Looked at whether or not the checks passed: a failing test is the likeliest to leak.
+    let after = leaks::snapshot(root)?;
+    let leaked: Vec<&String> = after.difference(&before).collect();
     if !leaked.is_empty() {
-        return Err(format!(
-            "the run left these behind (IPC objects or FIFOs that did not exist before it):\n  {}",
-            leaked.join("\n  ")
-        ));
+        let listed: Vec<&str> = leaked.iter().map(|line| line.as_str()).collect();
+        let problem = format!(
+            "the run left these behind (IPC objects, FIFOs or processes that did not exist \
+             before it):\n  {}",
+            listed.join("\n  ")
+        );
+        return Err(match checks {
+            Ok(()) => problem,
+            Err(failed) => format!("{failed}\nxtask: {problem}"),
+        });
     }
-    println!("==> leak check: nothing new in /proc/sysvipc or among the FIFOs");
+    checks?;
+    println!("==> leak check: nothing new in /proc/sysvipc, among the FIFOs or the processes");
     Ok(())
 }
 

@@ -76,7 +76,9 @@ impl LineReader {
             return Ok(Input::EndOfFile((!last.is_empty()).then_some(last)));
         }
         self.pending.extend_from_slice(&buffer[..count]);
-        Ok(Input::Lines(std::iter::from_fn(|| self.take_line()).collect()))
+        Ok(Input::Lines(
+            std::iter::from_fn(|| self.take_line()).collect(),
+        ))
     }
 
     fn take_line(&mut self) -> Option<Vec<u8>> {

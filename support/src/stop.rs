@@ -257,7 +257,10 @@ impl Stop {
                 self.drain();
             }
             self.check()?;
-            let ready: Vec<bool> = fds[1..].iter().map(|fd| fd.any().unwrap_or(false)).collect();
+            let ready: Vec<bool> = fds[1..]
+                .iter()
+                .map(|fd| fd.any().unwrap_or(false))
+                .collect();
             let timed_out = deadline.is_some_and(|deadline| Instant::now() >= deadline);
             if woken || timed_out || ready.contains(&true) {
                 return Ok(ready);

@@ -10,12 +10,13 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 /// How long a test waits for one expected event (a line, an exit) before it fails.
@@ -157,8 +158,7 @@ impl Running {
     /// left behind, [`DEADLINE`] after it exited.
     pub fn wait(mut self) -> Finished {
         self.close_stdin();
-        let status = self.child.wait().expect("wait for the example");
-        self.reaped = true;
+        self.wait_for_exit(None);
         assert!(
             !self.watchdog_fired.load(Ordering::SeqCst),
             "{}: still running after {WATCHDOG:?}; the watchdog killed it.\nstdout:\n{}",
@@ -169,22 +169,57 @@ impl Running {
         let mut rest = drain(&self.stdout, deadline, &self.name, "stdout");
         self.stdout_seen.append(&mut rest);
         let stderr = drain(&self.stderr, deadline, &self.name, "stderr");
+        let status = self.reap();
         Finished {
             status,
             stdout: join_lines(&self.stdout_seen),
             stderr: join_lines(&stderr),
         }
     }
+
+    /// Waits until the example has exited, without reaping it (`waitid` with `WNOWAIT`): while
+    /// its zombie is there, its pid cannot be reused, so its process group may still be
+    /// signalled safely. Gives up at `deadline` (false); the watchdog bounds an unlimited wait.
+    fn wait_for_exit(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+            let flags = if deadline.is_some() {
+                flags | WaitPidFlag::WNOHANG
+            } else {
+                flags
+            };
+            match waitid(Id::Pid(self.pid()), flags) {
+                Ok(WaitStatus::StillAlive) => {}
+                Ok(_) => return true,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(errno) => panic!("{}: waitid: {errno}", self.name),
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return false;
+            }
+            // Waits for an exit it can see; the millisecond only spares the CPU.
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Kills what is left of the example's group (its exited leader still pins the group id),
+    /// then reaps the leader.
+    fn reap(&mut self) -> ExitStatus {
+        let _ = killpg(self.pid(), Signal::SIGKILL);
+        let status = self.child.wait().expect("wait for the example");
+        self.reaped = true;
+        self.watchdog.take();
+        status
+    }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // Whatever the example (or anything it forked) still runs dies with the test.
-        let _ = killpg(self.pid(), Signal::SIGKILL);
+        // Whatever the example (or anything it forked) still runs dies with the test. Once the
+        // leader is reaped its group id may be reused: then there is nothing left to signal.
         if !self.reaped {
-            let _ = self.child.wait();
+            self.reap();
         }
-        self.watchdog.take();
     }
 }
 
@@ -242,13 +277,11 @@ pub struct TempDir {
 }
 
 impl TempDir {
-    /// Creates `<tmp>/ipc-labs-<label>-<pid>-<n>`, unique within and across test processes.
+    /// Creates `<tmp>/ipc-labs-<label>-XXXXXX` with `mkdtemp(3)`: a name nobody can predict,
+    /// made mode 0700 by this call (never a directory someone else planted).
     pub fn new(label: &str) -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("ipc-labs-{label}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create temp dir");
+        let template = std::env::temp_dir().join(format!("ipc-labs-{label}-XXXXXX"));
+        let path = nix::unistd::mkdtemp(&template).expect("mkdtemp");
         Self { path }
     }
 
@@ -359,23 +392,13 @@ impl Running {
     /// Waits for the example to exit within `limit` after now. Fails the test (and kills the
     /// group) if it is still running then. Returns what it left, like [`Running::wait`].
     pub fn wait_within(mut self, limit: Duration) -> Finished {
-        let deadline = Instant::now() + limit;
-        loop {
-            match self.child.try_wait().expect("try_wait") {
-                Some(_) => break,
-                None if Instant::now() >= deadline => {
-                    let _ = killpg(self.pid(), Signal::SIGKILL);
-                    let _ = self.child.wait();
-                    self.reaped = true;
-                    panic!(
-                        "{}: still running {limit:?} after the signal.\nstdout:\n{}",
-                        self.name,
-                        self.stdout_seen.join("\n")
-                    );
-                }
-                // Waits for an exit it can see; the millisecond only spares the CPU.
-                None => thread::sleep(Duration::from_millis(1)),
-            }
+        if !self.wait_for_exit(Some(Instant::now() + limit)) {
+            self.reap();
+            panic!(
+                "{}: still running {limit:?} after the signal.\nstdout:\n{}",
+                self.name,
+                self.stdout_seen.join("\n")
+            );
         }
         self.wait()
     }

@@ -8,8 +8,7 @@ use std::process::Command;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use support::testing::{
-    Running, signal_row, stop_with, wait_until_blocked_in,
-    wait_until_group_is_empty,
+    Running, signal_row, stop_with, wait_until_blocked_in, wait_until_group_is_empty,
 };
 
 fn forked_stop(args: &[&str]) -> Command {
@@ -70,7 +69,16 @@ fn a_parent_killed_outright_takes_its_child_along() {
     let group = running.pid();
     running.signal(Signal::SIGKILL);
     let finished = running.wait();
-    assert_eq!(finished.stdout.matches("my handler ran: got SIGTERM").count(), 1);
+    assert_eq!(
+        finished
+            .stdout
+            .matches("my handler ran: got SIGTERM")
+            .count(),
+        1
+    );
     wait_until_group_is_empty(group);
-    assert!(kill(child, None).is_err(), "child {child} outlived its parent");
+    assert!(
+        kill(child, None).is_err(),
+        "child {child} outlived its parent"
+    );
 }

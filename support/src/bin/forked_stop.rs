@@ -33,14 +33,20 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        println!("parent {}: stop handling installed (signal-hook)", std::process::id());
+        println!(
+            "parent {}: stop handling installed (signal-hook)",
+            std::process::id()
+        );
         let pipe = Pipe::new()?;
         let mut child = match fork()? {
             Forked::Child => run_child(|| child_main(&pipe, args.child_without_handler)),
             Forked::Parent(child) => child,
         };
         drop(pipe);
-        println!("parent: forked child {}; waiting for it in waitpid", child.pid());
+        println!(
+            "parent: forked child {}; waiting for it in waitpid",
+            child.pid()
+        );
         let outcome = child.waitpid(&stop).map(|status| {
             println!("parent: child {} {}", child.pid(), describe(&status));
             ExitCode::SUCCESS

@@ -1,28 +1,46 @@
-//! Checks that every `{{#include file:anchor}}` in the book resolves to non-empty text.
+//! Checks that every `{{#include file:anchor}}` in the book resolves to non-empty text, and
+//! that every anchor in the sources is included somewhere.
 //!
 //! mdBook includes nothing, silently, when an anchor is missing or misspelled: a page would
-//! lose its code without anyone noticing.
+//! lose its code without anyone noticing. An anchor that no page includes is the other half of
+//! the same mistake (a page that meant to show it shows something else), or dead weight in a
+//! file that students read.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-/// Checks every Markdown file under `book_src`. Lists every broken include, not just the first.
-pub fn check(book_src: &Path) -> Result<(), String> {
+/// Checks every Markdown file under `<root>/book/src` against the Rust sources under `root`.
+/// Lists every problem, not just the first.
+pub fn check(root: &Path) -> Result<(), String> {
+    let book_src = root.join("book/src");
     let mut problems = Vec::new();
     let mut resolved = 0;
-    for page in markdown_files(book_src)? {
+    let mut used: BTreeSet<(PathBuf, String)> = BTreeSet::new();
+    for page in markdown_files(&book_src)? {
         let text =
             std::fs::read_to_string(&page).map_err(|err| format!("{}: {err}", page.display()))?;
         for directive in directives(&text) {
-            match resolve(page.parent().unwrap_or(book_src), directive) {
-                Ok(()) => resolved += 1,
+            match resolve(page.parent().unwrap_or(&book_src), directive) {
+                Ok(anchor) => {
+                    resolved += 1;
+                    used.extend(anchor);
+                }
                 Err(why) => {
                     problems.push(format!("{}: {{{{{directive}}}}}: {why}", page.display()))
                 }
             }
         }
     }
+    for (file, anchor) in defined_anchors(root)? {
+        if !used.contains(&(file.clone(), anchor.clone())) {
+            let shown = file.strip_prefix(root).unwrap_or(&file).display();
+            problems.push(format!(
+                "{shown}: anchor `{anchor}` is defined but no page includes it"
+            ));
+        }
+    }
     if problems.is_empty() {
-        println!("{resolved} includes resolve to non-empty text");
+        println!("{resolved} includes resolve to non-empty text; every anchor is included");
         Ok(())
     } else {
         Err(format!(
@@ -30,6 +48,18 @@ pub fn check(book_src: &Path) -> Result<(), String> {
             problems.join("\n  ")
         ))
     }
+}
+
+/// Every `ANCHOR: name` in the workspace's Rust files, with the file's canonical path.
+fn defined_anchors(root: &Path) -> Result<BTreeSet<(PathBuf, String)>, String> {
+    let mut found = BTreeSet::new();
+    for file in files_with_extension(root, "rs")? {
+        let source =
+            std::fs::read_to_string(&file).map_err(|err| format!("{}: {err}", file.display()))?;
+        let canonical = file.canonicalize().unwrap_or(file);
+        found.extend(anchor_names(&source).map(|name| (canonical.clone(), name.to_owned())));
+    }
+    Ok(found)
 }
 
 /// The text between `{{` and `}}` of each include directive, such as
@@ -51,7 +81,8 @@ fn directives(text: &str) -> Vec<&str> {
     found
 }
 
-fn resolve(page_dir: &Path, directive: &str) -> Result<(), String> {
+/// Checks one directive; returns the file and anchor it includes, if it names an anchor.
+fn resolve(page_dir: &Path, directive: &str) -> Result<Option<(PathBuf, String)>, String> {
     let target = directive
         .split_once(' ')
         .map(|(_, t)| t.trim())
@@ -63,6 +94,7 @@ fn resolve(page_dir: &Path, directive: &str) -> Result<(), String> {
     let path = page_dir.join(file);
     let source =
         std::fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+    let mut anchor_used = None;
     let included = match selector {
         None => source,
         Some(selector)
@@ -73,13 +105,17 @@ fn resolve(page_dir: &Path, directive: &str) -> Result<(), String> {
             line_range(&source, selector)
         }
         Some(anchor) => {
-            anchored(&source, anchor).ok_or_else(|| format!("no anchor `{anchor}` in {file}"))?
+            let text = anchored(&source, anchor)
+                .ok_or_else(|| format!("no anchor `{anchor}` in {file}"))?;
+            let canonical = path.canonicalize().unwrap_or(path);
+            anchor_used = Some((canonical, anchor.to_owned()));
+            text
         }
     };
     if included.trim().is_empty() {
         return Err("includes no text".to_owned());
     }
-    Ok(())
+    Ok(anchor_used)
 }
 
 /// `start:end`, `start:` or `:end`, 1-based and inclusive, as mdBook reads them.
@@ -113,18 +149,38 @@ fn anchored(source: &str, anchor: &str) -> Option<String> {
     None
 }
 
+/// The names of the anchors a source defines: comment lines `// ANCHOR: name`.
+fn anchor_names(source: &str) -> impl Iterator<Item = &str> {
+    source
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("// ANCHOR:"))
+        .map(str::trim)
+}
+
 fn marker<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
     line.split_once(tag).map(|(_, name)| name.trim())
 }
 
-fn markdown_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    files_with_extension(dir, "md")
+}
+
+/// The files under `dir` whose name ends in `.<extension>`, sorted; build output, git's store
+/// and the built book are skipped.
+fn files_with_extension(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     for entry in entries.flatten() {
         let path = entry.path();
+        let skipped = matches!(
+            path.file_name().and_then(|name| name.to_str()),
+            Some("target" | ".git")
+        ) || path.ends_with("book/book");
         if path.is_dir() {
-            files.extend(markdown_files(&path)?);
-        } else if path.extension().is_some_and(|ext| ext == "md") {
+            if !skipped {
+                files.extend(files_with_extension(&path, extension)?);
+            }
+        } else if path.extension().is_some_and(|ext| ext == extension) {
             files.push(path);
         }
     }
@@ -150,6 +206,12 @@ mod tests {
     fn directives_are_found_and_escaped_ones_skipped() {
         let page = "x {{#include a.rs:one}} y \\{{#include b.rs}} {{#title T}} {{ #include c.rs }}";
         assert_eq!(directives(page), vec!["#include a.rs:one", "#include c.rs"]);
+    }
+
+    #[test]
+    fn anchors_are_defined_by_comment_lines_only() {
+        let source = "// ANCHOR: one\n    // ANCHOR: two\nlet s = \"x // ANCHOR: three\";\n";
+        assert_eq!(anchor_names(source).collect::<Vec<_>>(), vec!["one", "two"]);
     }
 
     #[test]

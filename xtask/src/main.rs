@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let outcome = match command.as_deref() {
         Some("ci") => ci(&root),
-        Some("book-includes") => includes::check(&root.join("book/src")),
+        Some("book-includes") => includes::check(&root),
         Some("leaks") => leaks::snapshot(&root).map(|objects| {
             for object in objects {
                 println!("{object}");
@@ -83,7 +83,7 @@ fn run_checks(root: &Path) -> Result<(), String> {
     cargo(root, &["test", "--workspace"])?;
     build_book(root)?;
     println!("==> book includes");
-    includes::check(&root.join("book/src"))
+    includes::check(root)
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {

@@ -1,8 +1,8 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so that it runs wherever cargo
 //! does.
 //!
-//! - `ci`: everything CI checks, in order: formatting, clippy, the tests, the book build, the
-//!   book's includes, and a leak check around all of it.
+//! - `ci`: everything CI checks, in order: formatting, clippy, the tests, rustdoc with warnings
+//!   denied, the book build, the book's includes, and a leak check around all of it.
 //! - `book-includes`: only the check that every `{{#include}}` in the book resolves to text.
 //! - `leaks`: lists the System V objects and FIFOs that the leak check would see now.
 
@@ -81,17 +81,29 @@ fn run_checks(root: &Path) -> Result<(), String> {
         ],
     )?;
     cargo(root, &["test", "--workspace"])?;
+    // Man-page links and intra-doc links live in doc comments: broken ones fail the run.
+    cargo_with(
+        root,
+        &["doc", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     build_book(root)?;
     println!("==> book includes");
     includes::check(root)
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
-    println!("==> cargo {}", args.join(" "));
+    cargo_with(root, args, &[])
+}
+
+fn cargo_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let shown_env: String = env.iter().map(|(k, v)| format!("{k}='{v}' ")).collect();
+    println!("==> {shown_env}cargo {}", args.join(" "));
     // The cargo that runs this xtask, so that CI checks with the same toolchain.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .map_err(|err| format!("cannot run cargo: {err}"))?;

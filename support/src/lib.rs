@@ -385,6 +385,7 @@ mod raw {
         Ok(())
     }
 
+    // ANCHOR: on_signal
     fn on_signal(number: i32) {
         // SAFETY: getpid takes no arguments and is async-signal-safe.
         let me = unsafe { libc::getpid() };
@@ -403,6 +404,7 @@ mod raw {
             wake();
         }
     }
+    // ANCHOR_END: on_signal
 
     /// ctrlc's closure: runs on ctrlc's thread after the handler recorded the number.
     pub fn wake_from_ctrlc_thread() {

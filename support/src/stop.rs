@@ -202,6 +202,7 @@ impl Stop {
         }
     }
 
+    // ANCHOR: retry
     /// Runs a blocking system call, again after each EINTR, until it is done, it fails, or a
     /// stop signal came. The stop is checked before each try, so no new wait starts once a
     /// signal came; one that lands just before the call is caught by the nudge.
@@ -222,6 +223,7 @@ impl Stop {
             }
         }
     }
+    // ANCHOR_END: retry
 
     /// `poll()`s `watched` and the self-pipe until a descriptor is ready, a stop signal comes,
     /// SIGCHLD comes (after [`Stop::watch_children`]), or `timeout` passes. Returns, for each

@@ -16,8 +16,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use support::cli::{parse_args, run};
-use support::stop::{Stop, StopContext, Stopped, exit_status_for, finish};
+use nix::unistd::read;
+use support::cli::{parse_args, report_error, run};
+use support::stop::{Stop, Stopped, exit_status_for, finish};
 use support::{Forked, Pipe, describe, fork, run_child};
 
 /// A parent and a forked child, each stopping on its own signals.
@@ -32,6 +33,7 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
+        // ANCHOR: parent
         let stop = Stop::install()?;
         println!(
             "parent {}: stop handling installed (signal-hook)",
@@ -53,48 +55,41 @@ fn main() -> ExitCode {
         });
         // On a stop signal, `child` is dropped on the way out: killed and reaped.
         finish(outcome)
+        // ANCHOR_END: parent
     })
 }
 
+// ANCHOR: child_main
 fn child_main(pipe: &Pipe, without_handler: bool) -> i32 {
     let me = std::process::id();
-    let stop = if without_handler {
-        None
-    } else {
-        match Stop::install() {
-            Ok(stop) => Some(stop),
-            Err(failure) => {
-                support::cli::report_error(failure);
-                return 1;
-            }
+    let waiting = "waiting in read(2) on a pipe nobody writes";
+    if without_handler {
+        println!("child {me}: kept the parent's handlers, which act by default here; {waiting}");
+        // A stop signal kills this process inside read(): nothing after it runs.
+        let _ = read(&pipe.read_end, &mut [0u8; 1]);
+        return 0;
+    }
+    let stop = match Stop::install() {
+        Ok(stop) => stop,
+        Err(failure) => {
+            report_error(failure);
+            return 1;
         }
     };
-    let how = if stop.is_some() {
-        "installed its own stop handling"
-    } else {
-        "kept the parent's handlers, which act by default in a child"
-    };
-    println!("child {me}: {how}; waiting in read(2) on a pipe nobody writes");
-    let mut byte = [0u8; 1];
-    let read = match &stop {
-        Some(stop) => stop
-            .retry(|| nix::unistd::read(&pipe.read_end, &mut byte))
-            .context("read"),
-        None => nix::unistd::read(&pipe.read_end, &mut byte)
-            .map_err(|errno| Stopped::Failed(support::cli::Failure::new(errno))),
-    };
-    match read {
+    println!("child {me}: installed its own stop handling; {waiting}");
+    match stop.retry(|| read(&pipe.read_end, &mut [0u8; 1])) {
         Ok(_) => {
             println!("child {me}: read returned; exiting");
             0
         }
         Err(Stopped::Signal(signal)) => {
             println!("child {me}: my handler ran: got {signal}; exiting");
-            i32::from(exit_status_for(signal))
+            exit_status_for(signal).into()
         }
-        Err(Stopped::Failed(failure)) => {
-            support::cli::report_error(failure);
+        Err(Stopped::Failed(errno)) => {
+            report_error(format!("read: {errno}"));
             1
         }
     }
 }
+// ANCHOR_END: child_main

@@ -300,6 +300,18 @@ mod raw {
         Wake = 4,
     }
 
+    impl Action {
+        fn of(number: i32) -> Action {
+            match ACTIONS[number as usize].load(Ordering::SeqCst) {
+                1 => Action::StopAndWake,
+                2 => Action::RecordNumber,
+                3 => Action::Interrupt,
+                4 => Action::Wake,
+                _ => Action::Unset,
+            }
+        }
+    }
+
     const SIGNALS: usize = 65;
     /// The action per signal number; read by the handler.
     static ACTIONS: [AtomicU8; SIGNALS] = [const { AtomicU8::new(Action::Unset as u8) }; SIGNALS];
@@ -390,19 +402,25 @@ mod raw {
         // SAFETY: getpid takes no arguments and is async-signal-safe.
         let me = unsafe { libc::getpid() };
         if OWNER.load(Ordering::SeqCst) != me {
+            // A forked child that did not install its own: act as if no handler were there.
             let _ = signal_hook::low_level::emulate_default_handler(number);
             return;
         }
-        let action = ACTIONS[number as usize].load(Ordering::SeqCst);
-        if action == Action::StopAndWake as u8 || action == Action::RecordNumber as u8 {
-            let _ = REQUESTED.compare_exchange(0, number, Ordering::SeqCst, Ordering::SeqCst);
+        match Action::of(number) {
+            Action::StopAndWake => {
+                record(number);
+                arm_nudge(NUDGE_EVERY);
+                wake();
+            }
+            Action::RecordNumber => record(number),
+            Action::Wake => wake(),
+            Action::Interrupt | Action::Unset => {}
         }
-        if action == Action::StopAndWake as u8 {
-            arm_nudge(NUDGE_EVERY);
-            wake();
-        } else if action == Action::Wake as u8 {
-            wake();
-        }
+    }
+
+    /// Keeps the first stop signal's number: the exit status names the signal that stopped us.
+    fn record(number: i32) {
+        let _ = REQUESTED.compare_exchange(0, number, Ordering::SeqCst, Ordering::SeqCst);
     }
     // ANCHOR_END: on_signal
 

@@ -202,7 +202,6 @@ impl Stop {
         }
     }
 
-    // ANCHOR: retry
     /// Runs a blocking system call, again after each EINTR, until it is done, it fails, or a
     /// stop signal came. The stop is checked before each try, so no new wait starts once a
     /// signal came; one that lands just before the call is caught by the nudge.
@@ -210,6 +209,7 @@ impl Stop {
     /// ```ignore
     /// let to_reader = stop.retry(|| open(path, OFlag::O_WRONLY, Mode::empty()))?;
     /// ```
+    // ANCHOR: retry
     pub fn retry<T, E: Interrupted>(
         &self,
         mut call: impl FnMut() -> Result<T, E>,

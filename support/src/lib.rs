@@ -137,6 +137,15 @@ pub struct Child {
     reaped: bool,
 }
 
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.reaped && getpid() == self.owner {
+            let _ = self.kill_and_reap();
+        }
+    }
+}
+// ANCHOR_END: child
+
 impl Child {
     /// Takes charge of `pid`, a child of this process (by `fork`, or by re-parenting to a
     /// "child subreaper", `prctl(PR_SET_CHILD_SUBREAPER)`).
@@ -196,15 +205,6 @@ impl Child {
     }
 }
 
-impl Drop for Child {
-    fn drop(&mut self) {
-        if !self.reaped && getpid() == self.owner {
-            let _ = self.kill_and_reap();
-        }
-    }
-}
-// ANCHOR_END: child
-
 /// Ends a forked child with `status`, after flushing its stdout and stderr.
 ///
 /// `_exit` rather than `std::process::exit` or returning from `main`: the child must not run
@@ -262,7 +262,7 @@ pub fn describe(status: &WaitStatus) -> String {
 mod raw {
     use std::ffi::c_void;
     use std::ptr;
-    use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU64, Ordering};
 
     use nix::sys::signal::Signal;
     use nix::unistd::ForkResult;
@@ -325,7 +325,10 @@ mod raw {
     static REQUESTED: AtomicI32 = AtomicI32::new(0);
     /// The self-pipe's write end, -1 until installed.
     static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-    /// The nudge timer (a `timer_t`), null until installed.
+    /// Whether [`NUDGE`] holds a timer: the kernel numbers a process's timers from 0, and glibc
+    /// hands out the number as the `timer_t` pointer, so the first timer is a null pointer.
+    static NUDGE_MADE: AtomicBool = AtomicBool::new(false);
+    /// The nudge timer (a `timer_t`).
     static NUDGE: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 
     /// Makes this process the owner of the stop state, with a fresh flag, self-pipe and timer.
@@ -340,6 +343,7 @@ mod raw {
         // In a forked child, the parent's timer id means nothing: timers are not inherited.
         let timer = create_nudge_timer()?;
         NUDGE.store(timer, Ordering::SeqCst);
+        NUDGE_MADE.store(true, Ordering::SeqCst);
         WAKE_FD.store(wake_fd, Ordering::SeqCst);
         REQUESTED.store(0, Ordering::SeqCst);
         OWNER.store(me, Ordering::SeqCst);
@@ -454,10 +458,10 @@ mod raw {
 
     /// Arms the nudge timer to fire every `every` (zero disarms it).
     fn arm_nudge(every: std::time::Duration) {
-        let timer = NUDGE.load(Ordering::SeqCst);
-        if timer.is_null() {
+        if !NUDGE_MADE.load(Ordering::SeqCst) {
             return;
         }
+        let timer = NUDGE.load(Ordering::SeqCst);
         let every = libc::timespec {
             tv_sec: every.as_secs() as libc::time_t,
             tv_nsec: every.subsec_nanos() as libc::c_long,

@@ -53,6 +53,9 @@ impl LineReader {
                 .retry(|| nix::unistd::read(input, &mut buffer))
                 .context("read stdin")?;
             if count == 0 {
+                // A stop signal that came with the end of input may complete read() with 0
+                // rather than EINTR: it still wins, or Ctrl-C would look like Ctrl-D.
+                stop.check()?;
                 self.ended = true;
             }
             self.pending.extend_from_slice(&buffer[..count]);

@@ -82,3 +82,13 @@ fn a_parent_killed_outright_takes_its_child_along() {
         "child {child} outlived its parent"
     );
 }
+
+#[test]
+fn a_signal_just_before_a_blocking_call_is_caught_by_the_nudge() {
+    // The handler runs before read(2) starts, so nothing would interrupt the read: without the
+    // SIGALRM nudge the child would sleep until the watchdog.
+    let mut running = Running::spawn(forked_stop(&["--signal-before-read"]));
+    running.expect_line("the nudge ended read(2)");
+    running.expect_line("exited with status 143");
+    assert!(running.wait().status.success());
+}

@@ -8,7 +8,9 @@
 //! sends the child SIGTERM (`PR_SET_PDEATHSIG`), so the child never outlives it.
 //!
 //! With `--child-without-handler`, the child skips its own installation: a signal then does
-//! what it does by default, and the child dies of it.
+//! what it does by default, and the child dies of it. With `--signal-before-read`, the child
+//! sends itself SIGTERM and then calls `read(2)` without looking at the flag: the handler ran
+//! before the call began, and the 50 ms SIGALRM nudge is what ends the read.
 //!
 //! Run: `cargo run -p support --bin forked_stop`, then `kill -TERM <child pid>` in another
 //! terminal (or Ctrl-C, which the terminal sends to both).
@@ -16,6 +18,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, raise};
 use nix::unistd::read;
 use support::cli::{parse_args, report_error, run};
 use support::stop::{Stop, Stopped, exit_status_for, finish};
@@ -26,8 +32,12 @@ use support::{Forked, Pipe, describe, fork, run_child};
 #[command(version)]
 struct Args {
     /// Let the child keep the parent's handlers instead of installing its own.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "signal_before_read")]
     child_without_handler: bool,
+    /// Have the child send itself SIGTERM just before it calls read(2) without checking: the
+    /// signal lands in "the window", and only the SIGALRM nudge can end the read.
+    #[arg(long)]
+    signal_before_read: bool,
 }
 
 fn main() -> ExitCode {
@@ -41,7 +51,7 @@ fn main() -> ExitCode {
         );
         let pipe = Pipe::new()?;
         let mut child = match fork()? {
-            Forked::Child => run_child(|| child_main(&pipe, args.child_without_handler)),
+            Forked::Child => run_child(|| child_main(&pipe, &args)),
             Forked::Parent(child) => child,
         };
         drop(pipe);
@@ -60,10 +70,10 @@ fn main() -> ExitCode {
 }
 
 // ANCHOR: child_main
-fn child_main(pipe: &Pipe, without_handler: bool) -> i32 {
+fn child_main(pipe: &Pipe, args: &Args) -> i32 {
     let me = std::process::id();
     let waiting = "waiting in read(2) on a pipe nobody writes";
-    if without_handler {
+    if args.child_without_handler {
         println!("child {me}: kept the parent's handlers, which act by default here; {waiting}");
         // A stop signal kills this process inside read(): nothing after it runs.
         let _ = read(&pipe.read_end, &mut [0u8; 1]);
@@ -76,6 +86,9 @@ fn child_main(pipe: &Pipe, without_handler: bool) -> i32 {
             return 1;
         }
     };
+    if args.signal_before_read {
+        return lose_the_race(pipe, &stop);
+    }
     println!("child {me}: installed its own stop handling; {waiting}");
     match stop.retry(|| read(&pipe.read_end, &mut [0u8; 1])) {
         Ok(_) => {
@@ -93,3 +106,27 @@ fn child_main(pipe: &Pipe, without_handler: bool) -> i32 {
     }
 }
 // ANCHOR_END: child_main
+
+/// The window between "check the flag" and "start the blocking call", forced open: the signal
+/// comes after any check and before read(2) starts, so read starts with the flag already set.
+fn lose_the_race(pipe: &Pipe, stop: &Stop) -> i32 {
+    let me = std::process::id();
+    println!("child {me}: sending myself SIGTERM, then calling read(2) without checking first");
+    if let Err(errno) = raise(Signal::SIGTERM) {
+        report_error(format!("raise: {errno}"));
+        return 1;
+    }
+    let started = Instant::now();
+    let read = read(&pipe.read_end, &mut [0u8; 1]);
+    let waited = started.elapsed().as_millis();
+    match (read, stop.requested()) {
+        (Err(Errno::EINTR), Some(signal)) => {
+            println!("child {me}: the nudge ended read(2) after {waited} ms; got {signal}");
+            exit_status_for(signal).into()
+        }
+        (other, requested) => {
+            report_error(format!("read: {other:?}, stop requested: {requested:?}"));
+            1
+        }
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{assert_gone, assert_stopped_by, stop_with};
+use common::{assert_gone, assert_stopped_by, stop_as_a_user};
 use nix::sys::signal::Signal;
 use support::testing::{Running, TempDir};
 
@@ -20,7 +20,7 @@ fn side(name: &str, dir: &TempDir) -> Running {
 
 fn connected_pair(dir: &TempDir) -> (Running, Running) {
     let mut a = side("a", dir);
-    a.expect_line("waiting for side b");
+    a.expect_line("waiting in open() for side b");
     let mut b = side("b", dir);
     a.expect_line("connected to side b");
     b.expect_line("connected to side a");
@@ -49,7 +49,7 @@ fn a_line_typed_on_each_side_arrives_on_the_other() {
 fn ctrl_c_on_one_side_ends_both_and_leaves_no_fifo() {
     let dir = TempDir::new("fifo-chat-int");
     let (a, mut b) = connected_pair(&dir);
-    let (finished, took) = stop_with(a, Signal::SIGINT);
+    let (finished, took) = stop_as_a_user(a, Signal::SIGINT);
     assert_stopped_by(&finished, took, Signal::SIGINT);
     b.expect_line("side a left the chat");
     let b = b.wait();

@@ -30,7 +30,7 @@ fn two_writers_never_interleave(record_size: usize, lines_each: usize) {
     let mut command = example(READER, &path);
     command.args(["--record-size", &size]);
     let mut reader = Running::spawn(command);
-    reader.expect_line("waiting for a writer");
+    reader.expect_line("waiting in open()");
     let names = ["one", "two"];
     let mut writers: Vec<Running> = names
         .iter()

@@ -5,10 +5,16 @@
 //! back its own words. So side `a` writes into `chat_a_to_b` and reads `chat_b_to_a`, and side
 //! `b` the other way round. Each line typed on one side appears on the other, as `b: hello`.
 //!
-//! Each side opens its incoming FIFO first, for reading (that never waits), then waits for the
-//! other side to do the same before it can open its outgoing FIFO for writing. Either side
-//! leaves on Ctrl-D or Ctrl-C; the other then sees end of file and leaves too. Each side
-//! removes the FIFOs it created. Signals are handled with the `signal-hook` crate.
+//! Each side makes the two FIFOs with `mkfifo` unless the other side did, then `open`s both.
+//! Each blocking `open` waits for the other side to open the same FIFO the other way, so the two
+//! sides open them in opposite orders (side `a` its outgoing FIFO first, side `b` its incoming
+//! one), or each would wait for the other forever. Then one `poll` watches the keyboard and the
+//! incoming FIFO, and what is ready is `read`; typed lines are `write`n as records. Either side
+//! leaves on Ctrl-D, SIGINT (Ctrl-C), SIGTERM or SIGHUP; the other then sees end of file and
+//! leaves too. Each side removes the FIFOs it created.
+//!
+//! Signals: the `signal-hook` crate, through `Stop::install`: the handler wakes the `poll`
+//! through a self-pipe, with no thread of its own.
 //!
 //! Run: `cargo run -p fifo --bin chat -- --side a` and, in another terminal,
 //! `cargo run -p fifo --bin chat -- --side b`.
@@ -18,12 +24,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use fifo::{
-    Fifo, Input, LineReader, RECHECK_INTERVAL, Received, RecordReader, SEED_RECORD_SIZE, Stop,
-    Stopped, encode_line, exit_status, parse_record_size, send_record,
-};
+use fifo::{Fifo, MAX_RECORD_SIZE, RecordReader, SEED_RECORD_SIZE, encode_line, parse_record_size};
+use nix::fcntl::{OFlag, open};
 use nix::poll::PollFlags;
+use nix::sys::stat::Mode;
+use nix::unistd::{read, write};
 use support::cli::{parse_args, report_error, run};
+use support::stop::{Stop, StopContext, Stopped, finish};
+use support::{Input, LineReader};
 
 /// One side of a two-way chat over two FIFOs.
 #[derive(Parser)]
@@ -46,59 +54,85 @@ enum Side {
     B,
 }
 
+impl Side {
+    /// This side's name, then the other side's.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Side::A => ("a", "b"),
+            Side::B => ("b", "a"),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Args = parse_args();
-    let (me, other) = match args.side {
-        Side::A => ("a", "b"),
-        Side::B => ("b", "a"),
-    };
+    let (me, other) = args.side.names();
     run(|| {
         // ANCHOR: main
-        let stop = Stop::with_signal_hook()?;
-        let outgoing = Fifo::create_or_use(&args.dir.join(format!("chat_{me}_to_{other}")))?;
-        let incoming = Fifo::create_or_use(&args.dir.join(format!("chat_{other}_to_{me}")))?;
+        let stop = Stop::install()?;
+        // mkfifo(3) for each direction, mode 0600, unless the other side made it first.
+        let outgoing = Fifo::mkfifo_or_use(&args.dir.join(format!("chat_{me}_to_{other}")))?;
+        let incoming = Fifo::mkfifo_or_use(&args.dir.join(format!("chat_{other}_to_{me}")))?;
         println!("chat {me}: {}", outgoing.origin());
         println!("chat {me}: {}", incoming.origin());
         println!(
             "chat {me}: one FIFO per direction: on a single FIFO, whoever reads first takes the \
              bytes, so each side could read back its own lines"
         );
-        let outcome = connect(me, other, &outgoing, &incoming, &stop).and_then(|(to, from)| {
-            talk(other, &to, &from, &stop, args.record_size).inspect(|()| {
+        let outcome = connect(args.side, &outgoing, &incoming, &stop).and_then(|(to, from)| {
+            talk(other, &to, &from, &stop, args.record_size).inspect(|_| {
                 println!("chat {me}: leaving; each side removes the FIFOs it created");
             })
         });
-        exit_status(outcome)
+        finish(outcome)
         // ANCHOR_END: main
     })
 }
 
 // ANCHOR: connect
 fn connect(
-    me: &str,
-    other: &str,
+    side: Side,
     outgoing: &Fifo,
     incoming: &Fifo,
     stop: &Stop,
 ) -> Result<(OwnedFd, OwnedFd), Stopped> {
-    // Reading end first: opening for reading never waits, and it is what the other side's
-    // open for writing waits for. Were both opens blocking and each side opened its outgoing
-    // FIFO first, each would wait for the other forever.
-    let from_other = incoming.open_for_reading()?;
-    let mut told = false;
-    loop {
-        if let Some(to_other) = outgoing.try_open_for_writing()? {
-            println!("chat {me}: connected to side {other}; type lines (Ctrl-D or Ctrl-C leaves)");
-            return Ok((to_other, from_other));
+    let (me, other) = side.names();
+    println!("chat {me}: waiting in open() for side {other} (Ctrl-C quits)");
+    println!(
+        "chat {me}: start it in another terminal: cargo run -p fifo --bin chat -- --side {other}"
+    );
+    // Each open waits until the other side opens the same FIFO the other way. Both sides open
+    // chat_a_to_b first (a to write, b to read), then chat_b_to_a: no side waits for an open
+    // that the other has not reached yet, so they cannot deadlock.
+    let (to_other, from_other) = match side {
+        Side::A => {
+            let to_other = open_fifo(outgoing, OFlag::O_WRONLY, stop)?;
+            (to_other, open_fifo(incoming, OFlag::O_RDONLY, stop)?)
         }
-        if !told {
-            println!("chat {me}: waiting for side {other}: run `chat --side {other}` elsewhere");
-            told = true;
+        Side::B => {
+            let from_other = open_fifo(incoming, OFlag::O_RDONLY, stop)?;
+            (open_fifo(outgoing, OFlag::O_WRONLY, stop)?, from_other)
         }
-        stop.wait(&[], Some(RECHECK_INTERVAL))?;
-    }
+    };
+    println!("chat {me}: connected to side {other}; type lines (Ctrl-D or Ctrl-C leaves)");
+    Ok((to_other, from_other))
 }
+
 // ANCHOR_END: connect
+
+// ANCHOR: open_fifo
+/// `open(2)` of one of the FIFOs, blocking until the other side opens it too; a stop signal
+/// ends the wait (EINTR).
+fn open_fifo(fifo: &Fifo, access: OFlag, stop: &Stop) -> Result<OwnedFd, Stopped> {
+    // O_NOFOLLOW: a symlink swapped in since mkfifo makes open fail instead of being followed.
+    let flags = access | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = stop
+        .retry(|| open(fifo.path(), flags, Mode::empty()))
+        .context(format!("open {}", fifo.path().display()))?;
+    fifo.refuse_if_replaced(&fd)?;
+    Ok(fd)
+}
+// ANCHOR_END: open_fifo
 
 // ANCHOR: talk
 fn talk(
@@ -107,49 +141,61 @@ fn talk(
     from_other: &OwnedFd,
     stop: &Stop,
     record_size: usize,
-) -> Result<(), Stopped> {
+) -> Result<ExitCode, Stopped> {
     let stdin = std::io::stdin();
     let mut typed = LineReader::new();
     let mut received = RecordReader::new(record_size);
+    let mut buffer = [0; MAX_RECORD_SIZE * 4];
     loop {
+        // Two descriptors to watch, so poll() (with the stop's self-pipe) rather than a read.
         let watched = [
             (stdin.as_fd(), PollFlags::POLLIN),
             (from_other.as_fd(), PollFlags::POLLIN),
         ];
         let ready = stop.wait(&watched, None)?;
         if ready[1] {
-            match received.read_from(from_other.as_fd())? {
-                Received::Records(texts) => {
-                    for text in texts {
-                        println!("{other}: {}", String::from_utf8_lossy(&text));
-                    }
-                }
-                Received::EndOfFile(_) => {
-                    println!("side {other} left the chat (end of file)");
-                    return Ok(());
-                }
+            // poll() said it is ready: this read returns at once, 0 when the other side left.
+            let count = stop
+                .retry(|| read(from_other, &mut buffer))
+                .context("read from the FIFO")?;
+            if count == 0 {
+                println!("side {other} left the chat (end of file)");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for text in received.push(&buffer[..count]) {
+                println!("{other}: {}", String::from_utf8_lossy(&text));
             }
         }
+        // ANCHOR_END: talk
+        // ANCHOR: typed
         if ready[0] {
             let (lines, at_end) = match typed.read_from(stdin.as_fd())? {
                 Input::Lines(lines) => (lines, false),
                 Input::EndOfFile(last) => (last.into_iter().collect(), true),
             };
             for line in lines {
-                match encode_line(&line, record_size) {
-                    Ok(records) => {
-                        for record in &records {
-                            send_record(to_other.as_fd(), record, stop)?;
-                        }
-                    }
-                    Err(refused) => report_error(refused),
-                }
+                send(to_other, &line, stop, record_size)?;
             }
             if at_end {
                 println!("end of input");
-                return Ok(());
+                return Ok(ExitCode::SUCCESS);
             }
         }
     }
 }
-// ANCHOR_END: talk
+
+/// `write(2)` of a typed line into the FIFO, as one record or several.
+fn send(to_other: &OwnedFd, line: &[u8], stop: &Stop, record_size: usize) -> Result<(), Stopped> {
+    match encode_line(line, record_size) {
+        Ok(records) => {
+            for record in &records {
+                // At most PIPE_BUF bytes: written whole, or (on EINTR) not at all.
+                stop.retry(|| write(to_other, record))
+                    .context("write to the FIFO")?;
+            }
+        }
+        Err(refused) => report_error(refused),
+    }
+    Ok(())
+}
+// ANCHOR_END: typed

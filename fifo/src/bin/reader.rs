@@ -1,27 +1,33 @@
 //! # reader: prints what arrives through a named pipe
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 2.4.2, `read.c`. Creates the FIFO `./mfifo`
-//! (mode 0600) unless it exists, opens it for reading, and prints every 100-byte record as it
+//! Ports seed `004_0b92104986517c26.txt`, section 2.4.2, `read.c`. Makes the FIFO `./mfifo`
+//! with `mkfifo` (mode 0600) unless it exists, then `open`s it for reading: that `open` blocks
+//! until a writer opens the FIFO too. Then it `read`s, and prints every 100-byte record as it
 //! arrives, as `recv:<text>` like the seed, so that it reads what the seed's `write.c` sends.
 //!
-//! Unlike the seed, it ends: when every writer has closed the FIFO (end of file, status 0), and
-//! on Ctrl-C or SIGTERM at any moment, even while it waits for a writer (status 130 or 143). It
-//! removes the FIFO if it created it. Signals are handled with the `signal-hook` crate.
+//! Unlike the seed, it ends: when every writer has closed the FIFO (`read` returns 0, end of
+//! file, status 0), and on SIGINT (Ctrl-C), SIGTERM or SIGHUP at any moment, even while it
+//! waits for a writer (status 128 + the signal's number). It removes the FIFO if it created it.
+//!
+//! Signals: the `signal-hook` crate, through `Stop::install`: the stop is recorded inside the
+//! signal handler itself, with no thread of its own (the writer shows the other crate, `ctrlc`).
 //!
 //! Run: `cargo run -p fifo --bin reader`, and `cargo run -p fifo --bin writer` in another
 //! terminal.
 
-use std::os::fd::AsFd;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use fifo::{
-    DEFAULT_PATH, Fifo, Received, RecordReader, SEED_RECORD_SIZE, Stop, Stopped, exit_status,
-    parse_record_size,
+    DEFAULT_PATH, Fifo, MAX_RECORD_SIZE, RecordReader, SEED_RECORD_SIZE, parse_record_size,
 };
-use nix::poll::PollFlags;
+use nix::fcntl::{OFlag, open};
+use nix::sys::stat::Mode;
+use nix::unistd::read;
 use support::cli::{parse_args, report_error, run};
+use support::stop::{Stop, StopContext, Stopped, finish};
 
 /// Prints every record that arrives through a named pipe.
 #[derive(Parser)]
@@ -39,44 +45,68 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         // ANCHOR: main
-        let stop = Stop::with_signal_hook()?;
-        let fifo = Fifo::create_or_use(&args.path)?;
+        let stop = Stop::install()?;
+        // mkfifo(3), mode 0600; if a FIFO is there already, the writer made it: use that one.
+        let fifo = Fifo::mkfifo_or_use(&args.path)?;
         println!("reader: {}", fifo.origin());
-        let outcome = receive(&fifo, &stop, args.record_size);
-        exit_status(outcome)
+        let outcome = open_for_reading(&fifo, &stop)
+            .and_then(|from_writers| receive(&fifo, &from_writers, &stop, args.record_size));
+        finish(outcome)
         // `fifo` is dropped here: the FIFO is removed if this process created it.
         // ANCHOR_END: main
     })
 }
 
-// ANCHOR: receive
-fn receive(fifo: &Fifo, stop: &Stop, record_size: usize) -> Result<(), Stopped> {
+// ANCHOR: open
+fn open_for_reading(fifo: &Fifo, stop: &Stop) -> Result<OwnedFd, Stopped> {
     let path = fifo.path().display();
-    let from_writers = fifo.open_for_reading()?;
-    println!("reader: opened {path}; waiting for a writer");
+    println!("reader: waiting in open() until a writer opens {path} (Ctrl-C quits)");
+    println!("reader: start one in another terminal: cargo run -p fifo --bin writer");
+    // Blocks until a writer opens the FIFO. A stop signal makes it fail with EINTR.
+    // O_NOFOLLOW: a symlink swapped in since mkfifo makes open fail instead of being followed.
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let from_writers = stop
+        .retry(|| open(fifo.path(), flags, Mode::empty()))
+        .context(format!("open {path}"))?;
+    fifo.refuse_if_replaced(&from_writers)?;
+    println!("reader: a writer has {path} open; printing what it sends (Ctrl-C quits)");
+    Ok(from_writers)
+}
+// ANCHOR_END: open
+
+// ANCHOR: receive
+fn receive(
+    fifo: &Fifo,
+    from_writers: &OwnedFd,
+    stop: &Stop,
+    record_size: usize,
+) -> Result<ExitCode, Stopped> {
     let mut records = RecordReader::new(record_size);
+    let mut buffer = [0; MAX_RECORD_SIZE * 4];
     loop {
-        // Until a first writer opens the FIFO, poll() reports nothing, neither data nor end of
-        // file; afterwards it reports data, and end of file once every writer has closed it.
-        stop.wait(&[(from_writers.as_fd(), PollFlags::POLLIN)], None)?;
-        match records.read_from(from_writers.as_fd())? {
-            Received::Records(texts) => {
-                for text in texts {
-                    println!("recv:{}", String::from_utf8_lossy(&text));
-                }
-            }
-            Received::EndOfFile(0) => {
-                println!("reader: every writer has closed {path} (end of file); exiting");
-                return Ok(());
-            }
-            Received::EndOfFile(leftover) => {
-                report_error(format!(
-                    "end of file inside a record: dropped its {leftover} bytes (does the \
-                     writer use another --record-size?)"
-                ));
-                return Ok(());
-            }
+        // Blocks until a writer sends something; 0 (end of file) once every writer has closed.
+        let count = stop
+            .retry(|| read(from_writers, &mut buffer))
+            .context("read from the FIFO")?;
+        if count == 0 {
+            break;
+        }
+        for text in records.push(&buffer[..count]) {
+            println!("recv:{}", String::from_utf8_lossy(&text));
         }
     }
+    // A signal that came together with the end of file still decides how we end.
+    stop.check()?;
+    match records.leftover() {
+        0 => println!(
+            "reader: every writer has closed {} (end of file); exiting",
+            fifo.path().display()
+        ),
+        leftover => report_error(format!(
+            "end of file inside a record: dropped its {leftover} bytes (does the writer use \
+             another --record-size?)"
+        )),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: receive

@@ -1,13 +1,18 @@
 //! # writer: sends the lines you type through a named pipe
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 2.4.2, `write.c`. Creates the FIFO `./mfifo`
-//! (mode 0600) unless it exists, opens it for writing, which waits until a reader opens it too,
-//! and sends each line of stdin as one 100-byte record: the text, a NUL, and NULs up to 100
+//! Ports seed `004_0b92104986517c26.txt`, section 2.4.2, `write.c`. Makes the FIFO `./mfifo`
+//! with `mkfifo` (mode 0600) unless it exists, then `open`s it for writing: that `open` blocks
+//! until a reader opens the FIFO too, which is how the two processes meet. Then it sends each
+//! line of stdin with one `write` per 100-byte record: the text, a NUL, and NULs up to 100
 //! bytes, so that the seed's `read.c` reads it. A longer line goes as several records.
 //!
 //! It ends at the end of its input (Ctrl-D), when the reader goes away (EPIPE, status 1), or on
-//! Ctrl-C or SIGTERM at any moment, even while it waits for a reader (status 130 or 143). It
-//! removes the FIFO if it created it. Signals are handled with the `ctrlc` crate.
+//! SIGINT (Ctrl-C), SIGTERM or SIGHUP at any moment, even while it waits for a reader
+//! (status 128 + the signal's number). It removes the FIFO if it created it.
+//!
+//! Signals: the `ctrlc` crate, through `Stop::install_with_ctrlc`. Its closure runs on a thread
+//! of its own, which is fine here because the writer never forks (a child of a multithreaded
+//! process may only call async-signal-safe functions).
 //!
 //! Run: `cargo run -p fifo --bin writer`, and `cargo run -p fifo --bin reader` in another
 //! terminal.
@@ -17,12 +22,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use fifo::{
-    DEFAULT_PATH, Fifo, Input, LineReader, RECHECK_INTERVAL, SEED_RECORD_SIZE, Stop, Stopped,
-    encode_line, exit_status, parse_record_size, send_record,
-};
-use nix::poll::PollFlags;
-use support::cli::{parse_args, report_error, run};
+use fifo::{DEFAULT_PATH, Fifo, SEED_RECORD_SIZE, encode_line, parse_record_size};
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::sys::stat::Mode;
+use nix::unistd::write;
+use support::LineReader;
+use support::cli::{Failure, parse_args, report_error, run};
+use support::stop::{Stop, StopContext, Stopped, finish};
 
 /// Sends the lines of stdin, one record each, through a named pipe.
 #[derive(Parser)]
@@ -41,12 +48,13 @@ fn main() -> ExitCode {
     run(|| {
         // ANCHOR: main
         // First the signal handling, so that a Ctrl-C right after mkfifo is caught too.
-        let stop = Stop::with_ctrlc()?;
-        let fifo = Fifo::create_or_use(&args.path)?;
+        let stop = Stop::install_with_ctrlc()?;
+        // mkfifo(3), mode 0600; if a FIFO is there already, the reader made it: use that one.
+        let fifo = Fifo::mkfifo_or_use(&args.path)?;
         println!("writer: {}", fifo.origin());
         let outcome = open_for_writing(&fifo, &stop)
             .and_then(|to_reader| send_lines(&to_reader, &stop, args.record_size));
-        exit_status(outcome)
+        finish(outcome)
         // `fifo` is dropped here, on the main thread, after the work ended however it ended:
         // that removes the FIFO if this process created it.
         // ANCHOR_END: main
@@ -56,46 +64,30 @@ fn main() -> ExitCode {
 // ANCHOR: open
 fn open_for_writing(fifo: &Fifo, stop: &Stop) -> Result<OwnedFd, Stopped> {
     let path = fifo.path().display();
-    let mut told = false;
-    loop {
-        if let Some(to_reader) = fifo.try_open_for_writing()? {
-            println!("writer: a reader has {path} open; type lines to send (Ctrl-D ends)");
-            return Ok(to_reader);
-        }
-        if !told {
-            println!("writer: waiting for a reader to open {path}");
-            told = true;
-        }
-        // Nothing becomes ready when a reader opens the FIFO, so there is no event to poll()
-        // for: look again every 100 ms. Ctrl-C ends this wait at once through the self-pipe.
-        stop.wait(&[], Some(RECHECK_INTERVAL))?;
-    }
+    println!("writer: waiting in open() until a reader opens {path} (Ctrl-C quits)");
+    println!("writer: start one in another terminal: cargo run -p fifo --bin reader");
+    // Blocks until a reader opens the FIFO. A stop signal makes it fail with EINTR.
+    // O_NOFOLLOW: a symlink swapped in since mkfifo makes open fail instead of being followed.
+    let flags = OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let to_reader = stop
+        .retry(|| open(fifo.path(), flags, Mode::empty()))
+        .context(format!("open {path}"))?;
+    fifo.refuse_if_replaced(&to_reader)?;
+    println!("writer: a reader has {path} open; type lines to send (Ctrl-D ends, Ctrl-C quits)");
+    Ok(to_reader)
 }
 // ANCHOR_END: open
 
 // ANCHOR: send_lines
-fn send_lines(to_reader: &OwnedFd, stop: &Stop, record_size: usize) -> Result<(), Stopped> {
+fn send_lines(to_reader: &OwnedFd, stop: &Stop, record_size: usize) -> Result<ExitCode, Stopped> {
     let stdin = std::io::stdin();
     let mut input = LineReader::new();
-    loop {
-        // Read stdin only when poll() says a line is there, so that Ctrl-C is never stuck
-        // behind a blocking read().
-        stop.wait(&[(stdin.as_fd(), PollFlags::POLLIN)], None)?;
-        match input.read_from(stdin.as_fd())? {
-            Input::Lines(lines) => {
-                for line in lines {
-                    send_line(to_reader, &line, stop, record_size)?;
-                }
-            }
-            Input::EndOfFile(last) => {
-                if let Some(line) = last {
-                    send_line(to_reader, &line, stop, record_size)?;
-                }
-                println!("writer: end of input; closing the FIFO, so the reader sees end of file");
-                return Ok(());
-            }
-        }
+    // Each line as soon as it is typed, read with read(2), which a stop signal interrupts.
+    while let Some(line) = input.next_line(stdin.as_fd(), stop)? {
+        send_line(to_reader, &line, stop, record_size)?;
     }
+    println!("writer: end of input; closing the FIFO, so the reader sees end of file");
+    Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: send_lines
 
@@ -115,7 +107,7 @@ fn send_line(
         }
     };
     for record in &records {
-        send_record(to_reader.as_fd(), record, stop)?;
+        write_record(to_reader, record, stop)?;
     }
     match records.len() {
         1 => println!("writer: sent {text:?} as one {record_size}-byte record"),
@@ -129,3 +121,26 @@ fn send_line(
     Ok(())
 }
 // ANCHOR_END: send_line
+
+// ANCHOR: write
+/// `write(2)` of one record into the FIFO, sleeping while the FIFO is full.
+fn write_record(to_reader: &OwnedFd, record: &[u8], stop: &Stop) -> Result<(), Stopped> {
+    // At most PIPE_BUF bytes: written whole, or (on EINTR) not at all. Blocks while full.
+    match stop.retry(|| write(to_reader, record)) {
+        Ok(written) if written == record.len() => Ok(()),
+        Ok(written) => {
+            let short = format!(
+                "write to the FIFO: only {written} of {} bytes",
+                record.len()
+            );
+            Err(Failure::new(short).into())
+        }
+        // Rust ignores SIGPIPE: a reader that went away gives EPIPE instead of killing us.
+        Err(Stopped::Failed(Errno::EPIPE)) => {
+            let gone = format!("write to the FIFO: the reader went away ({})", Errno::EPIPE);
+            Err(Failure::new(gone).into())
+        }
+        Err(stopped) => Err(stopped.context("write to the FIFO")),
+    }
+}
+// ANCHOR_END: write

@@ -3,12 +3,14 @@
 // Each test file uses its own subset of these helpers.
 #![allow(dead_code)]
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use support::testing::{Finished, Running};
+use nix::unistd::Pid;
+use support::testing::{DEADLINE, Finished, Running};
 
 /// A command that runs the example binary `path` on the FIFO at `fifo`.
 pub fn example(binary: &str, fifo: &Path) -> Command {
@@ -28,7 +30,7 @@ pub fn fifo_in(dir: &Path) -> PathBuf {
 /// It waits for the example to say that it got the signal before it closes the example's stdin
 /// (which `Running::wait` does), so that the time measured is the example's own. (The race of
 /// a signal with the end of input has a test of its own in `signals.rs`.)
-pub fn stop_with(mut running: Running, signal: Signal) -> (Finished, Duration) {
+pub fn stop_as_a_user(mut running: Running, signal: Signal) -> (Finished, Duration) {
     let sent = Instant::now();
     if signal == Signal::SIGINT {
         running.signal_group(signal);
@@ -71,11 +73,51 @@ pub fn assert_gone(path: &Path) {
 
 /// Asserts that `path` is a FIFO.
 pub fn assert_fifo(path: &Path) {
-    use std::os::unix::fs::FileTypeExt;
     let found = std::fs::symlink_metadata(path).expect("the FIFO exists");
     assert!(
         found.file_type().is_fifo(),
         "{} is not a FIFO",
         path.display()
     );
+}
+
+/// Asserts that no FIFO is left in the directory `dir`.
+pub fn assert_no_fifo_in(dir: &Path) {
+    let fifos: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read the test's directory")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_fifo()))
+        .map(|entry| entry.path())
+        .collect();
+    assert!(fifos.is_empty(), "FIFOs left behind: {fifos:?}");
+}
+
+/// Waits until the main thread of `pid` sleeps in `write(2)` on a descriptor of the FIFO at
+/// `fifo`: the FIFO is full. (A write to stdout is a `write` too; the descriptor tells them
+/// apart.) Reads `/proc/<pid>/syscall`, whose first fields are the call's number and its first
+/// argument, the descriptor. Fails the test after [`DEADLINE`].
+pub fn wait_until_blocked_writing_to(pid: Pid, fifo: &Path) {
+    let wanted = std::fs::canonicalize(fifo).expect("the FIFO exists");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let seen = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let mut fields = seen.split_whitespace();
+        let call = fields.next();
+        let fd = fields
+            .next()
+            .and_then(|arg| i64::from_str_radix(arg.trim_start_matches("0x"), 16).ok());
+        if call == Some(libc::SYS_write.to_string().as_str())
+            && let Some(fd) = fd
+            && std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).is_ok_and(|to| to == wanted)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pid {pid} never blocked writing to {}; last seen in: {seen:?}",
+            fifo.display()
+        );
+        // Waits for a state it can see; the millisecond only spares the CPU.
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

@@ -103,6 +103,26 @@ fn a_producer_stops_by_sigpipe_when_its_consumer_is_done_as_under_a_shell() {
 }
 
 #[test]
+fn a_producer_whose_reader_was_never_found_is_not_called_a_normal_end() {
+    let dir = dir_with_files(0);
+    let done = run(pipeline(&dir, &["yes", "no-such-command-here"]), "");
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert!(
+        done.stdout
+            .contains("was killed by signal 13 (SIGPIPE): its reader had ended"),
+        "{}",
+        done.stdout
+    );
+    assert!(!done.stdout.contains("normal end"), "{}", done.stdout);
+    assert!(
+        done.stdout
+            .contains("exited with status 127: the command was not found"),
+        "{}",
+        done.stdout
+    );
+}
+
+#[test]
 fn a_command_that_cannot_be_executed_exits_126() {
     let dir = dir_with_files(1);
     let done = run(pipeline(&dir, &["./file-0", "wc -l"]), "");

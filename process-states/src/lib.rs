@@ -4,21 +4,22 @@
 //! "suspended" one that a person or a debugger can impose. Linux shows its own view as one
 //! letter in `/proc/<pid>/stat` (`R`, `S`, `D`, `T`, `t`, `Z`, `X`, `I`). This file reads that
 //! view, and the kernel's counters next to it (`/proc/<pid>/status`, `/proc/<pid>/schedstat`),
-//! and holds what the examples need to make processes on purpose: `fork()` that hands the child
-//! to a guard that never lets it outlive the example, signals as readable pipes, CPU pinning.
-//! It has no `unsafe` code: the `fork()` system call itself is wrapped in the `support` crate.
+//! and holds what the examples need to watch the processes they make: a [`Watcher`] that waits
+//! with deadlines for `/proc` or `waitpid` to show a change, and CPU pinning. `fork()`, the
+//! guarded [`Child`] and the stop mechanism are the workspace's own, in the `support` crate.
+//! This crate has no `unsafe` code.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Pid, getpid};
+use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use support::Child;
 use support::cli::{Context, Failure};
+use support::stop::{Stop, Stopped};
 
 // ANCHOR: seen
 /// A reading from `/proc/<pid>/...`, or the news that the process is not there any more.
@@ -218,8 +219,6 @@ pub fn letter_meaning(letter: char) -> (&'static str, &'static str) {
 }
 // ANCHOR_END: letters
 
-pub use support::Pipe;
-
 /// Whether `fd` has something to read (data or end-of-file) right now, without waiting.
 pub fn readable_now(fd: &impl AsFd) -> Result<bool, Failure> {
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
@@ -230,211 +229,46 @@ pub fn readable_now(fd: &impl AsFd) -> Result<bool, Failure> {
     }
 }
 
-// ANCHOR: child
-/// A child process of ours that must not outlive us.
-///
-/// Dropping a `Child` that has not been reaped kills it with SIGKILL and reaps it, so an error
-/// or an early return never leaves a process behind. Only the process that forked it does so: a
-/// copy of the guard inherited by a later child does nothing.
-pub struct Child {
-    pid: Pid,
-    owner: Pid,
-    reaped: bool,
-}
-
-impl Child {
-    /// Takes charge of `pid`, a process that became our child by re-parenting: its parent
-    /// ended while we were its nearest "child subreaper" (`prctl(PR_SET_CHILD_SUBREAPER)`).
-    pub fn adopt(pid: Pid) -> Self {
-        Self {
-            pid,
-            owner: getpid(),
-            reaped: false,
-        }
-    }
-
-    /// The child's process id.
-    pub fn pid(&self) -> Pid {
-        self.pid
-    }
-
-    /// Whether a wait has collected the child's exit already.
-    pub fn is_reaped(&self) -> bool {
-        self.reaped
-    }
-
-    /// `waitpid(pid, flags)`, retried when a signal interrupts it. An exit or a death by signal
-    /// reaps the child; with `WNOHANG` the answer may be `StillAlive`.
-    pub fn wait(&mut self, flags: Option<WaitPidFlag>) -> Result<WaitStatus, Failure> {
-        loop {
-            match waitpid(self.pid, flags) {
-                Err(Errno::EINTR) => continue,
-                Err(errno) => return Err(errno).context(format!("waitpid({})", self.pid)),
-                Ok(status) => {
-                    if matches!(status, WaitStatus::Exited(..) | WaitStatus::Signaled(..)) {
-                        self.reaped = true;
-                    }
-                    return Ok(status);
-                }
-            }
-        }
-    }
-
-    /// Kills the child with SIGKILL (which even a stopped process cannot ignore) and reaps it.
-    pub fn kill_and_reap(&mut self) -> Result<WaitStatus, Failure> {
-        // A zombie can still be sent a signal, so ESRCH means "reaped already" only.
-        let _ = kill(self.pid, Signal::SIGKILL);
-        self.wait(None)
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if !self.reaped && getpid() == self.owner {
-            let _ = self.kill_and_reap();
-        }
-    }
-}
-// ANCHOR_END: child
-
-/// Which side of a `fork()` this process is on.
-pub enum Forked {
-    /// The original process.
-    Parent {
-        /// The new child, killed and reaped if it is dropped before it is waited for.
-        child: Child,
-    },
-    /// The new process. It must end with [`exit_child`] or [`run_child`], never by returning
-    /// from `main`.
-    Child,
-}
-
-pub use support::{exit_child, run_child};
-
-// ANCHOR: fork
-/// Forks this process with the workspace's [`support::fork`] (which refuses a multithreaded
-/// process, flushes stdout, and gives the child default signal actions), and holds the new
-/// child in a [`Child`] guard, so that it is killed and reaped if the parent forgets it.
-pub fn fork() -> Result<Forked, Failure> {
-    Ok(match support::fork()? {
-        support::Forked::Child => Forked::Child,
-        support::Forked::Parent { child } => Forked::Parent {
-            child: Child::adopt(child),
-        },
-    })
-}
-// ANCHOR_END: fork
-
-// ANCHOR: signal_pipes
-/// Signals delivered as bytes in pipes, so that the main loop can wait for a signal, a
-/// deadline, or both, with `poll`.
-///
-/// Uses `signal_hook::low_level::pipe`: the handler only writes one byte (async-signal-safe) and
-/// no thread is started, so the process can still `fork()` afterwards.
-pub struct SignalPipes {
-    pipes: Vec<(Signal, OwnedFd)>,
-}
-
-impl SignalPipes {
-    /// Installs a handler for each of `signals`.
-    pub fn register(signals: &[Signal]) -> Result<Self, Failure> {
-        let mut pipes = Vec::new();
-        for &signal in signals {
-            let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
-                .context("pipe for a signal")?;
-            signal_hook::low_level::pipe::register(signal as i32, write_end)
-                .context(format!("install a handler for {signal}"))?;
-            pipes.push((signal, read_end));
-        }
-        Ok(Self { pipes })
-    }
-
-    /// Waits until one of the signals arrives or `timeout` passes, and returns the signals that
-    /// arrived (none on timeout). `poll` is never restarted after a signal, so this never hangs.
-    pub fn wait(&self, timeout: Duration) -> Result<Vec<Signal>, Failure> {
-        let millis = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-        let timeout = PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX);
-        let mut fds: Vec<PollFd> = self
-            .pipes
-            .iter()
-            .map(|(_, fd)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
-            .collect();
-        match poll(&mut fds, timeout) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(errno) => return Err(errno).context("poll the signal pipes"),
-        }
-        let mut arrived = Vec::new();
-        for (signal, fd) in &self.pipes {
-            let mut buffer = [0u8; 64];
-            let mut got = false;
-            while matches!(nix::unistd::read(fd, &mut buffer), Ok(n) if n > 0) {
-                got = true;
-            }
-            if got {
-                arrived.push(*signal);
-            }
-        }
-        Ok(arrived)
-    }
-}
-// ANCHOR_END: signal_pipes
-
 // ANCHOR: watcher
-/// A parent's watch over its children: it samples `/proc`, waits with deadlines, and notices
-/// SIGCHLD, SIGINT and SIGTERM meanwhile (through [`SignalPipes`]).
+/// A parent's watch over its children: it samples `/proc` and waits for news of a child, each
+/// with a deadline, on top of the workspace's one stop mechanism ([`Stop`]).
 ///
-/// SIGINT or SIGTERM turns every wait into an error, and [`Watcher::interrupted`] tells which
-/// signal it was, so the example can kill and reap its children and exit with 128 + signal.
-pub struct Watcher {
-    signals: SignalPipes,
-    interrupted: Option<Signal>,
+/// SIGCHLD ends a wait early (it says "ask `waitpid`"); a stop signal (SIGINT, SIGTERM, SIGHUP)
+/// ends every wait with [`Stopped::Signal`], so that the example kills and reaps its children
+/// and exits with 128 + the signal's number.
+pub struct Watcher<'a> {
+    stop: &'a Stop,
 }
 
-impl Watcher {
-    /// Installs the handlers for SIGINT, SIGTERM and SIGCHLD.
-    pub fn new() -> Result<Self, Failure> {
-        Ok(Self {
-            signals: SignalPipes::register(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD])?,
-            interrupted: None,
-        })
+impl<'a> Watcher<'a> {
+    /// Watches with `stop`, and lets SIGCHLD end its waits early.
+    pub fn new(stop: &'a Stop) -> Result<Self, Failure> {
+        stop.watch_children()?;
+        Ok(Self { stop })
     }
 
-    /// The signal that interrupted a wait, if one did.
-    pub fn interrupted(&self) -> Option<Signal> {
-        self.interrupted
+    /// The stop mechanism, for a blocking call of the example's own (`stop.retry(|| read(..))`).
+    pub fn stop(&self) -> &'a Stop {
+        self.stop
     }
 
-    /// Waits up to `timeout` for a signal: returns early when SIGCHLD comes, fails when SIGINT
-    /// or SIGTERM does.
-    pub fn pump(&mut self, timeout: Duration) -> Result<(), Failure> {
-        for signal in self.signals.wait(timeout)? {
-            if signal != Signal::SIGCHLD {
-                self.interrupted = Some(signal);
-                return Err(Failure::new(format!("interrupted by {signal}")));
-            }
-        }
-        Ok(())
+    /// Lets `time` pass, unless a stop signal comes first.
+    pub fn hold(&self, time: Duration) -> Result<(), Stopped> {
+        self.stop.sleep(time)
     }
+    // ANCHOR_END: watcher
 
-    /// Lets `time` pass, unless SIGINT or SIGTERM comes first.
-    pub fn hold(&mut self, time: Duration) -> Result<(), Failure> {
-        let until = Instant::now() + time;
-        while Instant::now() < until {
-            self.pump(until.saturating_duration_since(Instant::now()))?;
-        }
-        Ok(())
-    }
-
+    // ANCHOR: sample_until
     /// Samples `/proc/<pid>/stat` every 2 ms until `check` returns something, for at most
     /// `deadline`. There is no event for "that process now sleeps" or "its parent changed", so
     /// sampling is the only way to see it; `what` names the awaited change for the error.
     pub fn sample_until<T>(
-        &mut self,
+        &self,
         pid: Pid,
         deadline: Duration,
         what: &str,
         mut check: impl FnMut(&Seen<Stat>) -> Option<T>,
-    ) -> Result<T, Failure> {
+    ) -> Result<T, Stopped> {
         let give_up = Instant::now() + deadline;
         loop {
             let seen = read_stat(pid)?;
@@ -444,22 +278,25 @@ impl Watcher {
             if Instant::now() > give_up {
                 return Err(Failure::new(format!(
                     "process {pid}: {what} did not happen within {deadline:?} (last seen: {seen:?})"
-                )));
+                ))
+                .into());
             }
-            self.hold(Duration::from_millis(2))?;
+            self.stop.sleep(Duration::from_millis(2))?;
         }
     }
+    // ANCHOR_END: sample_until
 
-    /// Collects news of `child` with `waitpid(flags | WNOHANG)`: at once if there is some, else
-    /// each time SIGCHLD wakes us, for at most `deadline`. Standard signals do not queue (one
-    /// SIGCHLD may stand for several changes, and one may have come before we got here), so a
-    /// SIGCHLD is a reason to ask `waitpid`, never something to count.
-    pub fn wait_for(
-        &mut self,
+    // ANCHOR: watcher_waitpid
+    /// `waitpid(2)` with a deadline: asks `waitpid(child, flags | WNOHANG)` at once, then again
+    /// each time SIGCHLD comes, until there is news, for at most `deadline`. Standard signals
+    /// do not queue (one SIGCHLD may stand for several changes, and one may have come before we
+    /// got here), so a SIGCHLD is a reason to ask `waitpid`, never something to count.
+    pub fn waitpid(
+        &self,
         child: &mut Child,
         flags: WaitPidFlag,
         deadline: Duration,
-    ) -> Result<WaitStatus, Failure> {
+    ) -> Result<WaitStatus, Stopped> {
         let give_up = Instant::now() + deadline;
         loop {
             let status = child.wait(Some(flags | WaitPidFlag::WNOHANG))?;
@@ -469,20 +306,16 @@ impl Watcher {
             let left = give_up.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let pid = child.pid();
-                return Err(Failure::new(format!(
-                    "waitpid({pid}): no news within {deadline:?}"
-                )));
+                return Err(
+                    Failure::new(format!("waitpid({pid}): no news within {deadline:?}")).into(),
+                );
             }
-            self.pump(left)?;
+            // Ends at SIGCHLD (or a stop signal, or the deadline): the self-pipe keeps a
+            // SIGCHLD that came since the last waitpid, so none is missed.
+            self.stop.wait(&[], Some(left))?;
         }
     }
-}
-// ANCHOR_END: watcher
-
-/// The exit status of a program that ends because of `signal`, by the shell's convention
-/// (128 + the signal's number: 130 for SIGINT).
-pub fn exit_status_for(signal: Signal) -> u8 {
-    128u8.saturating_add(signal as u8)
+    // ANCHOR_END: watcher_waitpid
 }
 
 // ANCHOR: pin

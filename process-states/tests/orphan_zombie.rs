@@ -9,7 +9,14 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use support::testing::{Finished, Running, run};
+use support::testing::{Finished, Running, run, wait_until_blocked_in};
+
+/// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
+/// architecture has it, ppoll(2) elsewhere.
+#[cfg(target_arch = "x86_64")]
+const POLL: libc::c_long = libc::SYS_poll;
+#[cfg(not(target_arch = "x86_64"))]
+const POLL: libc::c_long = libc::SYS_ppoll;
 
 fn orphan_zombie(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_orphan_zombie"));
@@ -97,9 +104,11 @@ fn a_subreaper_adopts_the_orphan_and_reaps_it() {
 
 #[test]
 fn ctrl_c_while_the_zombie_waits_reaps_it() {
-    let mut running = Running::spawn(orphan_zombie(&["--pause-ms", "5000"]));
+    let mut running = Running::spawn(orphan_zombie(&["--pause-ms", "20000"]));
     let zombie = number_after(&running.expect_line("forked child"), "forked child ");
     running.expect_line("state Z");
+    // The parent now leaves the zombie there for 20 s, asleep in poll.
+    wait_until_blocked_in(running.pid(), POLL);
     running.signal_group(Signal::SIGINT);
     let finished = running.wait();
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
@@ -110,11 +119,15 @@ fn ctrl_c_while_the_zombie_waits_reaps_it() {
 /// Ctrl-C to `orphan_zombie` alone while the orphan sleeps on its lifeline. Returns the
 /// orphan's pid, once the example has exited with 130 and the orphan's stdout has closed.
 fn ctrl_c_while_the_orphan_lives(args: &[&str]) -> i32 {
-    // The orphan lives 1.5 s after the line: the signal lands while it does.
+    // After the line, the parent leaves the orphan alive for 2 s, asleep in poll; the orphan
+    // sleeps in read(2) on its lifeline. The signal comes as soon as both are seen to sleep.
+    // (The same pause holds the zombie first, so it cannot be made much longer.)
     let mut args = args.to_vec();
-    args.extend(["--pause-ms", "1500"]);
+    args.extend(["--pause-ms", "2000"]);
     let mut running = Running::spawn(orphan_zombie(&args));
     let orphan = number_after(&running.expect_line("its ppid is now"), "/proc/");
+    wait_until_blocked_in(Pid::from_raw(orphan), libc::SYS_read);
+    wait_until_blocked_in(running.pid(), POLL);
     running.signal(Signal::SIGINT);
     let finished = running.wait();
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");

@@ -3,11 +3,19 @@
 //! point leaves no child behind.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use support::testing::{Finished, Running, run};
+use support::testing::{DEADLINE, Finished, Running, run, wait_until_blocked_in};
+
+/// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
+/// architecture has it, ppoll(2) elsewhere.
+#[cfg(target_arch = "x86_64")]
+const POLL: libc::c_long = libc::SYS_poll;
+#[cfg(not(target_arch = "x86_64"))]
+const POLL: libc::c_long = libc::SYS_ppoll;
 
 fn states(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_states"));
@@ -81,18 +89,54 @@ fn the_child_goes_through_s_t_z_and_is_reaped() {
     assert_gone(child, &finished);
 }
 
-/// Interrupts `states` once it has printed a line with `at`, and checks that it exits with
-/// 128 + signal, having reaped a child that `killed_by` ended.
-fn interrupt(at: &str, signal: Signal, whole_group: bool, killed_by: &str) {
-    // The parent holds each state for 1 s after printing it: the signal lands in `at`. (A
-    // signal that came later would interrupt a later state; the checks below still hold.)
-    let mut running = Running::spawn(states(&["--pause-ms", "1000"]));
+/// Waits until `/proc/<pid>/stat` shows the state `letter`. Fails the test after [`DEADLINE`].
+fn wait_until_state(pid: Pid, letter: char) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let seen = read_stat(pid).expect("read /proc");
+        if matches!(&seen, Seen::Alive(stat) if stat.state == letter) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pid} never showed state {letter}: {seen:?}"
+        );
+        // Waits for a state it can see; the millisecond only spares the CPU.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Who gets the signal.
+#[derive(Clone, Copy)]
+enum Send {
+    /// The parent alone (`kill <pid>`).
+    Parent,
+    /// The whole process group, as a terminal sends Ctrl-C.
+    Group,
+    /// The child first; once it is seen dead (a zombie), the parent.
+    ChildThenParent,
+}
+
+/// Interrupts `states` while its child is in the state `letter` that the line with `at`
+/// announces, and checks that it exits with 128 + signal, having reaped a child that one of
+/// `killed_by` ended.
+fn interrupt(at: &str, letter: char, signal: Signal, send: Send, killed_by: &[&str]) {
+    // The parent holds each state for 1.5 s after printing it (the same pause leads to every
+    // state, so it cannot be much longer); the signal comes as soon as the child shows the
+    // state and the parent is seen asleep in that pause (in poll).
+    let mut running = Running::spawn(states(&["--pause-ms", "1500"]));
     let child = child_pid(&running.expect_line("child pid"));
     running.expect_line(at);
-    if whole_group {
-        running.signal_group(signal);
-    } else {
-        running.signal(signal);
+    wait_until_state(child, letter);
+    wait_until_blocked_in(running.pid(), POLL);
+    match send {
+        Send::Parent => running.signal(signal),
+        Send::Group => running.signal_group(signal),
+        Send::ChildThenParent => {
+            kill(child, signal).expect("kill the child");
+            wait_until_state(child, 'Z');
+            running.signal(signal);
+        }
     }
     let finished = running.wait();
     assert_eq!(
@@ -101,37 +145,61 @@ fn interrupt(at: &str, signal: Signal, whole_group: bool, killed_by: &str) {
         "{finished:?}"
     );
     assert!(
-        finished
+        killed_by.iter().any(|killer| finished
             .stdout
-            .contains(&format!("{killed_by}; reaped, nothing left")),
-        "the child should have been ended by {killed_by}:\n{}",
+            .contains(&format!("{killer}; reaped, nothing left"))),
+        "the child should have been ended by one of {killed_by:?}:\n{}",
         finished.stdout
     );
     assert_gone(child, &finished);
 }
 
+const SIGKILL: &str = "killed by signal 9 (SIGKILL)";
+const SIGINT: &str = "killed by signal 2 (SIGINT)";
+
 #[test]
 fn ctrl_c_to_the_parent_while_the_child_runs() {
     // The child did not get the signal: the parent kills it.
-    interrupt("/proc: R", Signal::SIGINT, false, "signal 9 (SIGKILL)");
+    interrupt("/proc: R", 'R', Signal::SIGINT, Send::Parent, &[SIGKILL]);
+}
+
+#[test]
+fn ctrl_c_to_the_blocked_child_kills_it_and_the_parent_reaps_it() {
+    // The child does not swallow SIGINT: it did not install a stop handling of its own, so the
+    // parent's handler, which it inherited, acts by default there. The parent, stopped in turn,
+    // reaps what the SIGINT left.
+    interrupt(
+        "/proc: S",
+        'S',
+        Signal::SIGINT,
+        Send::ChildThenParent,
+        &[SIGINT],
+    );
 }
 
 #[test]
 fn ctrl_c_to_the_group_while_the_child_is_blocked() {
-    // The child does not swallow SIGINT (it does not keep the parent's handler): Ctrl-C to the
-    // group kills it by itself, before the parent's SIGKILL.
-    interrupt("/proc: S", Signal::SIGINT, true, "signal 2 (SIGINT)");
+    // Both get SIGINT. The child dies of it as soon as it runs its (inherited) handler, unless
+    // the parent's SIGKILL comes first: which one wins is a race, and either way nothing is
+    // left.
+    interrupt(
+        "/proc: S",
+        'S',
+        Signal::SIGINT,
+        Send::Group,
+        &[SIGINT, SIGKILL],
+    );
 }
 
 #[test]
 fn ctrl_c_to_the_group_while_the_child_is_stopped() {
     // A stopped child does not act on SIGINT (it stays pending); the parent's SIGKILL ends it.
-    interrupt("/proc: T", Signal::SIGINT, true, "signal 9 (SIGKILL)");
+    interrupt("/proc: T", 'T', Signal::SIGINT, Send::Group, &[SIGKILL]);
 }
 
 #[test]
 fn sigterm_to_the_parent_while_the_child_is_stopped() {
-    interrupt("/proc: T", Signal::SIGTERM, false, "signal 9 (SIGKILL)");
+    interrupt("/proc: T", 'T', Signal::SIGTERM, Send::Parent, &[SIGKILL]);
 }
 
 #[test]

@@ -8,19 +8,25 @@
 //! With `--one-pipe` it shows why one pipe is not enough: the child sends a greeting and then
 //! reads its own greeting back, because a pipe does not know who wrote what.
 //!
+//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
+//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's `read` (of
+//! stdin or of an answer), its `write` or its `waitpid`; the child's guard kills and reaps the
+//! child, and the parent exits with 128 + the signal's number.
+//!
 //! Run: `cargo run -p pipe --bin duplex`, or `printf 'a\nb\n' | cargo run -p pipe --bin duplex`.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, IsTerminal, Write};
-use std::os::fd::OwnedFd;
+use std::io::IsTerminal;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::ExitCode;
 
 use clap::Parser;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use pipe::Pipe;
-use support::cli::{Context, Failure, explain, parse_args, report_error, run};
-use support::{Forked, describe, fork, run_child, wait_for};
+use nix::unistd::{pipe2, read, write};
+use pipe::Lines;
+use support::cli::{Context, Failure, parse_args, report_error, run};
+use support::stop::{Stop, StopContext, Stopped, finish};
+use support::{Forked, describe, fork, run_child};
 
 /// Parent and child hold a conversation over two pipes, one for each direction.
 #[derive(Parser)]
@@ -36,76 +42,102 @@ const BUILT_IN_LINES: [&str; 3] = ["hello, child", "a pipe carries bytes one way
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
-        if args.one_pipe {
-            one_pipe()
+        let stop = Stop::install()?;
+        finish(if args.one_pipe {
+            one_pipe(&stop)
         } else {
-            two_pipes()
-        }
+            two_pipes(&stop)
+        })
     })
 }
 
 // ANCHOR: two_pipes
-fn two_pipes() -> Result<ExitCode, Failure> {
-    let lines = lines_to_send()?;
-    let to_child = Pipe::new()?;
-    let to_parent = Pipe::new()?;
+fn two_pipes(stop: &Stop) -> Result<ExitCode, Stopped> {
+    let lines = lines_to_send(stop)?;
+    // O_CLOEXEC: a program that either process might exec does not inherit a stray end.
+    let (from_parent, to_child) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+    let (from_child, to_parent) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
     match fork()? {
         Forked::Child => {
-            drop(to_child.write_end);
-            drop(to_parent.read_end);
-            run_child(|| answer_in_upper_case(to_child.read_end, to_parent.write_end))
+            drop((to_child, from_child)); // close(2) the parent's ends
+            run_child(|| answer_in_upper_case(from_parent, to_parent))
         }
-        Forked::Parent { child } => {
-            drop(to_child.read_end);
-            drop(to_parent.write_end);
-            let talked = converse(&lines, to_child.write_end, to_parent.read_end);
-            let status = wait_for(child)?;
-            println!("parent: child {child} {}", describe(&status));
+        Forked::Parent(mut child) => {
+            drop((from_parent, to_parent)); // close(2) the child's ends
+            let talked = converse(stop, &lines, to_child, from_child);
+            let status = child.waitpid(stop)?;
+            println!("parent: child {} {}", child.pid(), describe(&status));
             talked.map(|()| ExitCode::SUCCESS)
         }
     }
 }
+// ANCHOR_END: two_pipes
 
-fn converse(lines: &[String], requests: OwnedFd, replies: OwnedFd) -> Result<(), Failure> {
-    let mut requests = File::from(requests);
-    let mut replies = BufReader::new(File::from(replies));
+// ANCHOR: converse
+fn converse(
+    stop: &Stop,
+    lines: &[String],
+    requests: OwnedFd,
+    replies: OwnedFd,
+) -> Result<(), Stopped> {
+    let mut buffer = [0u8; 4096];
+    let mut answers = Lines::new();
     for line in lines {
-        requests
-            .write_all(format!("{line}\n").as_bytes())
+        write_all(stop, requests.as_fd(), format!("{line}\n").as_bytes())
             .context("write to the child")?;
         println!("parent: sent     {line:?}");
-        let mut reply = String::new();
-        if replies
-            .read_line(&mut reply)
-            .context("read from the child")?
-            == 0
-        {
-            return Err(Failure::new("the child closed its pipe without answering"));
-        }
-        println!("parent: got back {:?}", reply.trim_end_matches('\n'));
+        let reply = loop {
+            if let Some(reply) = answers.next_line() {
+                break reply;
+            }
+            let count = stop
+                .retry(|| read(&replies, &mut buffer))
+                .context("read from the child")?;
+            if count == 0 {
+                return Err(Failure::new("the child closed its pipe without answering").into());
+            }
+            answers.push(&buffer[..count]);
+        };
+        println!("parent: got back {reply:?}");
     }
-    drop(requests);
+    drop(requests); // close(2)
     println!("parent: closed the pipe to the child; it will read end-of-file");
     Ok(())
 }
-// ANCHOR_END: two_pipes
+// ANCHOR_END: converse
+
+/// `write(2)` until every byte is in the pipe: our signal handler can cut a write of more than
+/// PIPE_BUF (4096) bytes short, and the rest must follow.
+fn write_all(stop: &Stop, fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Stopped<Errno>> {
+    while !bytes.is_empty() {
+        let written = stop.retry(|| write(fd, bytes))?;
+        bytes = &bytes[written..];
+    }
+    Ok(())
+}
 
 // ANCHOR: child
 fn answer_in_upper_case(requests: OwnedFd, replies: OwnedFd) -> i32 {
-    let mut replies = File::from(replies);
-    for line in BufReader::new(File::from(requests)).lines() {
-        let line = match line {
-            Ok(line) => line,
-            Err(err) => {
-                report_error(format!("child: read from the parent: {}", explain(&err)));
+    let mut buffer = [0u8; 4096];
+    let mut lines = Lines::new();
+    loop {
+        match read(&requests, &mut buffer) {
+            Ok(0) => break,
+            Ok(count) => lines.push(&buffer[..count]),
+            Err(errno) => {
+                report_error(format!("child: read from the parent: {errno}"));
                 return 1;
             }
-        };
-        let answer = line.to_uppercase();
-        println!("child:  received {line:?}, answering {answer:?}");
-        if let Err(err) = replies.write_all(format!("{answer}\n").as_bytes()) {
-            report_error(format!("child: write to the parent: {}", explain(&err)));
-            return 1;
+        }
+        while let Some(line) = lines.next_line() {
+            let answer = line.to_uppercase();
+            println!("child:  received {line:?}, answering {answer:?}");
+            // A blocking write returns when every byte is in the pipe; only a signal handler
+            // could cut it short, and none runs in this child.
+            if let Err(errno) = write(&replies, format!("{answer}\n").as_bytes()) {
+                report_error(format!("child: write to the parent: {errno}"));
+                return 1;
+            }
         }
     }
     println!("child:  end of file from the parent, exiting");
@@ -113,7 +145,7 @@ fn answer_in_upper_case(requests: OwnedFd, replies: OwnedFd) -> i32 {
 }
 // ANCHOR_END: child
 
-fn lines_to_send() -> Result<Vec<String>, Failure> {
+fn lines_to_send(stop: &Stop) -> Result<Vec<String>, Stopped> {
     let built_in = || BUILT_IN_LINES.map(String::from).to_vec();
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -123,11 +155,21 @@ fn lines_to_send() -> Result<Vec<String>, Failure> {
         return Ok(built_in());
     }
     println!("parent: reading the lines to send from stdin, until end of file");
-    let lines: Vec<String> = stdin
-        .lock()
-        .lines()
-        .collect::<Result<_, _>>()
-        .context("read stdin")?;
+    let mut buffer = [0u8; 4096];
+    let mut input = Lines::new();
+    let mut lines = Vec::new();
+    loop {
+        // std's stdin would retry a read that a signal interrupted; this one ends on a stop.
+        let count = stop
+            .retry(|| read(stdin.as_fd(), &mut buffer))
+            .context("read stdin")?;
+        if count == 0 {
+            lines.extend(input.rest());
+            break;
+        }
+        input.push(&buffer[..count]);
+        lines.extend(std::iter::from_fn(|| input.next_line()));
+    }
     if lines.is_empty() {
         println!("parent: stdin is empty; sending built-in lines");
         return Ok(built_in());
@@ -136,50 +178,53 @@ fn lines_to_send() -> Result<Vec<String>, Failure> {
 }
 
 // ANCHOR: one_pipe
-fn one_pipe() -> Result<ExitCode, Failure> {
-    let Pipe {
-        read_end,
-        write_end,
-    } = Pipe::new()?;
+fn one_pipe(stop: &Stop) -> Result<ExitCode, Stopped> {
+    // O_CLOEXEC: a program that either process might exec does not inherit a stray end.
+    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
     println!("one pipe for both directions: parent and child each hold both ends");
     match fork()? {
         Forked::Child => run_child(|| greet_and_listen(read_end, write_end)),
-        Forked::Parent { child } => {
+        Forked::Parent(mut child) => {
             // The parent lets the child finish before it reads, so the run is the same every
             // time. If both read at once, who gets which message would be a race.
-            let status = wait_for(child)?;
-            println!("parent: child {child} {}", describe(&status));
+            let status = child.waitpid(stop)?;
+            println!("parent: child {} {}", child.pid(), describe(&status));
             fcntl(&read_end, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("fcntl O_NONBLOCK")?;
-            match nix::unistd::read(&read_end, &mut [0; 64]) {
+            match read(&read_end, &mut [0; 64]) {
                 Err(Errno::EAGAIN) => println!(
                     "parent: the pipe is empty: the child read its own greeting, so it never \
                      reached me. Two pipes, one per direction, fix this"
                 ),
                 Ok(n) => println!("parent: read {n} bytes the child left behind"),
-                Err(errno) => return Err(Failure::new(format!("read: {errno}"))),
+                Err(errno) => return Err(Failure::new(format!("read: {errno}")).into()),
             }
             drop(write_end);
             Ok(ExitCode::SUCCESS)
         }
     }
 }
+// ANCHOR_END: one_pipe
 
+// ANCHOR: greet_and_listen
 fn greet_and_listen(read_end: OwnedFd, write_end: OwnedFd) -> i32 {
     let greeting = "hello from the child";
-    if let Err(errno) = nix::unistd::write(&write_end, format!("{greeting}\n").as_bytes()) {
+    if let Err(errno) = write(&write_end, format!("{greeting}\n").as_bytes()) {
         report_error(format!("child: write: {errno}"));
         return 1;
     }
     println!("child:  sent {greeting:?} to the parent; now reading the parent's answer");
-    let mut answer = String::new();
-    if let Err(err) = BufReader::new(File::from(read_end)).read_line(&mut answer) {
-        report_error(format!("child: read: {}", explain(&err)));
-        return 1;
-    }
+    let mut answer = [0u8; 64];
+    let count = match read(&read_end, &mut answer) {
+        Ok(count) => count,
+        Err(errno) => {
+            report_error(format!("child: read: {errno}"));
+            return 1;
+        }
+    };
     println!(
         "child:  read {:?}: my own message! The pipe cannot tell who wrote what",
-        answer.trim_end_matches('\n')
+        String::from_utf8_lossy(&answer[..count]).trim_end_matches('\n')
     );
     0
 }
-// ANCHOR_END: one_pipe
+// ANCHOR_END: greet_and_listen

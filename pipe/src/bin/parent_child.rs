@@ -6,19 +6,24 @@
 //! numbers the parent closes its write end, the child reads end-of-file and exits, and the
 //! parent reaps it and reports its exit status.
 //!
+//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
+//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's pause, its
+//! `write` or its `waitpid`; the child's guard kills and reaps the child, and the parent exits
+//! with 128 + the signal's number.
+//!
 //! Run: `cargo run -p pipe --bin parent_child` (add `-- --help` for the flags).
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
-use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use pipe::Pipe;
-use support::cli::{Context, Failure, explain, parse_args, report_error, run};
-use support::{Forked, describe, fork, run_child, wait_for};
+use nix::fcntl::OFlag;
+use nix::unistd::{pipe2, read, write};
+use pipe::Lines;
+use support::cli::{Context, parse_args, report_error, run};
+use support::stop::{Stop, StopContext, Stopped, finish};
+use support::{Forked, describe, fork, run_child};
 
 /// A parent process sends a counter to its child through an anonymous pipe.
 #[derive(Parser)]
@@ -35,48 +40,50 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
-        // ANCHOR: fork
-        let Pipe {
-            read_end,
-            write_end,
-        } = Pipe::new()?;
-        println!("parent: created a pipe; forking a child that inherits both ends");
-        match fork()? {
-            Forked::Child => {
-                // The child only reads. Its copy of the write end must go: end-of-file comes
-                // only when every write end is closed, this one included.
-                drop(write_end);
-                run_child(|| read_numbers(read_end))
-            }
-            Forked::Parent { child } => {
-                drop(read_end);
-                let sent = send_numbers(write_end, &args);
-                // ANCHOR: reap
-                let status = wait_for(child)?;
-                println!("parent: child {child} {}", describe(&status));
-                // ANCHOR_END: reap
-                sent.map(|()| ExitCode::SUCCESS)
-            }
-        }
-        // ANCHOR_END: fork
+        let stop = Stop::install()?;
+        finish(parent_and_child(&stop, &args))
     })
 }
 
+fn parent_and_child(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
+    // ANCHOR: fork
+    // O_CLOEXEC: a program that either process might exec does not inherit a stray end.
+    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+    println!("parent: created a pipe; forking a child that inherits both ends");
+    match fork()? {
+        Forked::Child => {
+            // The child only reads. Its copy of the write end must go: end-of-file comes only
+            // when every write end is closed, this one included. Dropping it is close(2).
+            drop(write_end);
+            run_child(|| read_numbers(read_end))
+        }
+        Forked::Parent(mut child) => {
+            drop(read_end); // close(2): the parent only writes
+            let sent = send_numbers(stop, write_end, args);
+            // ANCHOR: reap
+            let status = child.waitpid(stop)?;
+            println!("parent: child {} {}", child.pid(), describe(&status));
+            // ANCHOR_END: reap
+            sent.map(|()| ExitCode::SUCCESS)
+        }
+    }
+    // ANCHOR_END: fork
+}
+
 // ANCHOR: send
-fn send_numbers(write_end: OwnedFd, args: &Args) -> Result<(), Failure> {
-    let mut pipe = File::from(write_end);
+fn send_numbers(stop: &Stop, write_end: OwnedFd, args: &Args) -> Result<(), Stopped> {
     for number in 1..=args.count {
         if number > 1 {
-            thread::sleep(Duration::from_millis(args.interval_ms));
+            stop.sleep(Duration::from_millis(args.interval_ms))?;
         }
         // A pipe carries bytes, not messages: without the newline the child could read "12"
-        // for 1 and 2. One write_all of one short buffer is one write(2), so the line is never
-        // split.
-        pipe.write_all(format!("{number}\n").as_bytes())
+        // for 1 and 2. A write of at most PIPE_BUF (4096) bytes is never split.
+        let line = format!("{number}\n");
+        stop.retry(|| write(&write_end, line.as_bytes()))
             .context("write to the pipe")?;
         println!("parent: sent {number}");
     }
-    drop(pipe);
+    drop(write_end); // close(2): the last write end anywhere
     println!("parent: closed the write end; the child will read end-of-file");
     Ok(())
 }
@@ -84,13 +91,20 @@ fn send_numbers(write_end: OwnedFd, args: &Args) -> Result<(), Failure> {
 
 // ANCHOR: read
 fn read_numbers(read_end: OwnedFd) -> i32 {
-    for line in BufReader::new(File::from(read_end)).lines() {
-        match line {
-            Ok(number) => println!("child:  received {number}"),
-            Err(err) => {
-                report_error(format!("child: read from the pipe: {}", explain(&err)));
+    let mut buffer = [0u8; 4096];
+    let mut lines = Lines::new();
+    loop {
+        // Sleeps while the pipe is empty; 0 bytes means end-of-file.
+        match read(&read_end, &mut buffer) {
+            Ok(0) => break,
+            Ok(count) => lines.push(&buffer[..count]),
+            Err(errno) => {
+                report_error(format!("child: read from the pipe: {errno}"));
                 return 1;
             }
+        }
+        while let Some(number) = lines.next_line() {
+            println!("child:  received {number}");
         }
     }
     println!("child:  end of file: no write end is open any more, so I exit");

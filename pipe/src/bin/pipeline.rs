@@ -5,6 +5,11 @@
 //! stdout the write end and the second child's stdin the read end (dup2), exec the commands,
 //! close every end in the parent, and wait for both. The exit status of each stage is reported.
 //!
+//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
+//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's `waitpid`;
+//! the stages' guards kill and reap both commands, and the parent exits with 128 + the signal's
+//! number. The stages themselves get SIGTERM from the kernel if the parent dies outright.
+//!
 //! Run: `cargo run -p pipe --bin pipeline`, or `... --bin pipeline -- 'ls -l /' 'wc -l'`.
 
 use std::ffi::CString;
@@ -13,12 +18,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
-use nix::unistd::{Pid, dup2_stdin, dup2_stdout, execvp};
-use pipe::{Pipe, restore_default_sigpipe};
-use support::cli::{Failure, parse_args, report_error, run};
-use support::{Forked, describe, exit_child, fork, wait_for};
+use nix::unistd::{dup2_stdin, dup2_stdout, execvp, pipe2};
+use pipe::restore_default_sigpipe;
+use support::cli::{Context, Failure, parse_args, report_error, run};
+use support::stop::{Stop, Stopped, finish};
+use support::{Child, Forked, describe, exit_child, fork};
 
 /// Runs `FIRST | SECOND` the way a shell does, with pipe, fork, dup2 and exec.
 #[derive(Parser)]
@@ -44,68 +51,75 @@ enum Plumbing {
 
 fn main() -> ExitCode {
     let args: Args = parse_args();
+    run(|| {
+        let stop = Stop::install()?;
+        finish(pipeline(&stop, &args))
+    })
+}
+
+fn pipeline(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
     let say = |text: String| {
         if !args.quiet {
             println!("pipeline: {text}");
         }
     };
-    run(|| {
-        let first = command_words(&args.first, "first")?;
-        let second = command_words(&args.second, "second")?;
-        say(format!("running `{} | {}`", args.first, args.second));
-        // ANCHOR: plumbing
-        let Pipe {
-            read_end,
-            write_end,
-        } = Pipe::new()?;
-        let writer = start_stage(&first, Plumbing::StdoutIntoPipe, &read_end, &write_end)?;
+    let first = command_words(&args.first, "first")?;
+    let second = command_words(&args.second, "second")?;
+    say(format!("running `{} | {}`", args.first, args.second));
+    // ANCHOR: plumbing
+    // O_CLOEXEC: the commands we exec must hold the pipe only as their stdin or stdout.
+    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+    let mut writer = start_stage(&first, Plumbing::StdoutIntoPipe, &read_end, &write_end)?;
+    say(format!(
+        "started `{}` as pid {}; its stdout is the pipe",
+        args.first,
+        writer.pid()
+    ));
+    // If this fork fails, `writer`'s guard kills and reaps the first stage.
+    let mut reader = start_stage(&second, Plumbing::StdinFromPipe, &read_end, &write_end)?;
+    say(format!(
+        "started `{}` as pid {}; its stdin is the pipe",
+        args.second,
+        reader.pid()
+    ));
+    // The parent's copies must go too (drop is close(2)): while any write end is open, `wc`
+    // never sees end-of-file and the pipeline never ends.
+    drop(read_end);
+    drop(write_end);
+    // ANCHOR_END: plumbing
+    // ANCHOR: wait
+    // A stop signal ends either wait; the guards then kill and reap both stages.
+    let statuses = [writer.waitpid(stop)?, reader.waitpid(stop)?];
+    let reader_done = matches!(statuses[1], WaitStatus::Exited(_, 0));
+    let mut all_succeeded = true;
+    let stages = [(&writer, &args.first), (&reader, &args.second)];
+    for ((stage, command), status) in stages.into_iter().zip(statuses) {
+        let (succeeded, note) = match status {
+            WaitStatus::Exited(_, 0) => (true, ""),
+            // The usual end of a producer whose consumer has read all it wanted (`yes |
+            // head -1`): its next write met a pipe with no reader.
+            WaitStatus::Signaled(_, Signal::SIGPIPE, _) if reader_done => (
+                true,
+                ": its reader had finished, the normal end of `yes | head`",
+            ),
+            WaitStatus::Signaled(_, Signal::SIGPIPE, _) => (false, ": its reader had ended"),
+            WaitStatus::Exited(_, 127) => (false, ": the command was not found"),
+            WaitStatus::Exited(_, 126) => (false, ": the command could not be run"),
+            _ => (false, ""),
+        };
+        let pid = stage.pid();
         say(format!(
-            "started `{}` as pid {writer}; its stdout is the pipe",
-            args.first
+            "`{command}` (pid {pid}) {}{note}",
+            describe(&status)
         ));
-        let reader = start_stage(&second, Plumbing::StdinFromPipe, &read_end, &write_end)?;
-        say(format!(
-            "started `{}` as pid {reader}; its stdin is the pipe",
-            args.second
-        ));
-        // The parent's copies must go too: while any write end is open, `wc` never sees
-        // end-of-file and the pipeline never ends.
-        drop(read_end);
-        drop(write_end);
-        // ANCHOR_END: plumbing
-        // ANCHOR: wait
-        let mut all_succeeded = true;
-        let stages = [
-            (writer, &args.first, Plumbing::StdoutIntoPipe),
-            (reader, &args.second, Plumbing::StdinFromPipe),
-        ];
-        for (pid, command, plumbing) in stages {
-            let status = wait_for(pid)?;
-            let (succeeded, note) = match (&status, plumbing) {
-                (WaitStatus::Exited(_, 0), _) => (true, ""),
-                // The usual end of a producer whose consumer has read all it wanted (`yes |
-                // head -1`): its next write met a pipe with no reader.
-                (WaitStatus::Signaled(_, Signal::SIGPIPE, _), Plumbing::StdoutIntoPipe) => (
-                    true,
-                    ": its reader had finished, the normal end of `yes | head`",
-                ),
-                (WaitStatus::Exited(_, 127), _) => (false, ": the command was not found"),
-                (WaitStatus::Exited(_, 126), _) => (false, ": the command could not be run"),
-                _ => (false, ""),
-            };
-            say(format!(
-                "`{command}` (pid {pid}) {}{note}",
-                describe(&status)
-            ));
-            all_succeeded &= succeeded;
-        }
-        Ok(if all_succeeded {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        })
-        // ANCHOR_END: wait
+        all_succeeded &= succeeded;
+    }
+    Ok(if all_succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
+    // ANCHOR_END: wait
 }
 
 // ANCHOR: stage
@@ -114,10 +128,11 @@ fn start_stage(
     plumbing: Plumbing,
     read_end: &OwnedFd,
     write_end: &OwnedFd,
-) -> Result<Pid, Failure> {
+) -> Result<Child, Failure> {
     match fork()? {
-        Forked::Parent { child } => Ok(child),
+        Forked::Parent(child) => Ok(child),
         Forked::Child => {
+            // The pipe's end becomes this process's stdout (1) or stdin (0).
             let redirected = match plumbing {
                 Plumbing::StdoutIntoPipe => dup2_stdout(write_end),
                 Plumbing::StdinFromPipe => dup2_stdin(read_end),
@@ -133,7 +148,8 @@ fn start_stage(
                 exit_child(126);
             }
             // The pipe's own descriptors are close-on-exec: after exec, the command holds the
-            // pipe only as its stdin or stdout. execvp returns only when it failed.
+            // pipe only as its stdin or stdout. exec also keeps fork's request for SIGTERM
+            // when the parent dies. execvp returns only when it failed.
             let Err(errno) = execvp(&words[0], words);
             report_error(format!(
                 "cannot run `{}`: {errno}",

@@ -7,10 +7,13 @@
 //! setting (SIGPIPE ignored), so the write fails with EPIPE and the child stops on its own. The
 //! parent reports which of the two happened.
 //!
+//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
+//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's `read` or
+//! `waitpid`; the writer's guard kills and reaps it, and the parent exits with 128 + the
+//! signal's number.
+//!
 //! Run: `cargo run -p pipe --bin sigpipe`, then `cargo run -p pipe --bin sigpipe -- --ignore`.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::thread;
@@ -18,11 +21,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
-use pipe::{Pipe, restore_default_sigpipe};
+use nix::unistd::{pipe2, read, write};
+use pipe::{Lines, restore_default_sigpipe};
 use support::cli::{Context, Failure, parse_args, report_error, run};
-use support::{Forked, describe, fork, run_child, wait_for};
+use support::stop::{Stop, StopContext, Stopped, finish};
+use support::{Forked, describe, fork, run_child};
 
 /// A writer keeps writing into a pipe whose reader has closed its end.
 #[derive(Parser)]
@@ -42,24 +48,27 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
-        let Pipe {
-            read_end,
-            write_end,
-        } = Pipe::new()?;
-        match fork()? {
-            Forked::Child => {
-                drop(read_end);
-                run_child(|| writer(write_end, &args))
-            }
-            Forked::Parent { child } => {
-                drop(write_end);
-                let read = read_then_hang_up(read_end, args.reads);
-                let status = wait_for(child)?;
-                read?;
-                report(&status, args.ignore)
-            }
-        }
+        let stop = Stop::install()?;
+        finish(writer_and_reader(&stop, &args))
     })
+}
+
+fn writer_and_reader(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
+    // O_CLOEXEC: a program that either process might exec does not inherit a stray end.
+    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+    match fork()? {
+        Forked::Child => {
+            drop(read_end); // close(2): else this process itself would still be a reader
+            run_child(|| writer(write_end, args))
+        }
+        Forked::Parent(mut child) => {
+            drop(write_end); // close(2): the parent only reads
+            let read = read_then_hang_up(stop, read_end, args.reads);
+            let status = child.waitpid(stop)?;
+            read?;
+            Ok(report(&status, args.ignore)?)
+        }
+    }
 }
 
 // ANCHOR: writer
@@ -76,7 +85,7 @@ fn writer(write_end: OwnedFd, args: &Args) -> i32 {
     loop {
         number += 1;
         let message = format!("message {number}\n");
-        match nix::unistd::write(&write_end, message.as_bytes()) {
+        match write(&write_end, message.as_bytes()) {
             Ok(_) => println!("writer: sent message {number}"),
             Err(Errno::EPIPE) => {
                 println!("writer: write failed with EPIPE (Broken pipe): nobody reads any more");
@@ -93,16 +102,27 @@ fn writer(write_end: OwnedFd, args: &Args) -> i32 {
 // ANCHOR_END: writer
 
 // ANCHOR: reader
-fn read_then_hang_up(read_end: OwnedFd, reads: usize) -> Result<(), Failure> {
-    let mut lines = BufReader::new(File::from(read_end)).lines();
-    for _ in 0..reads {
-        match lines.next() {
-            Some(line) => println!("reader: got {:?}", line.context("read from the pipe")?),
-            None => return Err(Failure::new("reader: the writer closed the pipe early")),
+fn read_then_hang_up(stop: &Stop, read_end: OwnedFd, reads: usize) -> Result<(), Stopped> {
+    let mut buffer = [0u8; 4096];
+    let mut lines = Lines::new();
+    let mut got = 0;
+    while got < reads {
+        // A stop signal ends this wait; nothing else would while the writer pauses.
+        let count = stop
+            .retry(|| read(&read_end, &mut buffer))
+            .context("read from the pipe")?;
+        if count == 0 {
+            return Err(Failure::new("reader: the writer closed the pipe early").into());
+        }
+        lines.push(&buffer[..count]);
+        while got < reads
+            && let Some(line) = lines.next_line()
+        {
+            println!("reader: got {line:?}");
+            got += 1;
         }
     }
-    // Dropping the reader closes the last read end of the pipe.
-    drop(lines);
+    drop(read_end); // close(2): the last read end of the pipe
     println!("reader: closed the read end; no process can read from this pipe now");
     Ok(())
 }

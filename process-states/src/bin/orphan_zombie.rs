@@ -8,6 +8,11 @@
 //! that subreaper, adopts the orphan and reaps it; without, it ends the orphan and leaves the
 //! reaping to the new parent. Nothing of ours outlives it, Ctrl-C included.
 //!
+//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
+//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends whatever the program waits
+//! for; the guards kill and reap its children (the adopted orphan too), and it exits with
+//! 128 + the signal's number.
+//!
 //! Run: `cargo run -p process-states --bin orphan_zombie` (add `-- --subreaper`).
 
 use std::os::fd::OwnedFd;
@@ -18,11 +23,10 @@ use clap::Parser;
 use nix::sys::prctl::set_child_subreaper;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{Pid, getpid, getppid, read, write};
-use process_states::{
-    Child, Forked, Pipe, Seen, Watcher, exit_child, exit_status_for, fork, read_stat, run_child,
-};
+use process_states::{Seen, Watcher, read_stat};
 use support::cli::{Context, Failure, parse_args, run};
-use support::describe;
+use support::stop::{Stop, StopContext, Stopped, finish};
+use support::{Child, Forked, Pipe, describe, exit_child, fork, fork_outliving_parent, run_child};
 
 /// Make a zombie and an orphan on purpose, watch them in /proc, and clean up.
 #[derive(Parser)]
@@ -42,24 +46,25 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
-        let mut watcher = Watcher::new()?;
-        let told = zombie(&mut watcher, &args).and_then(|()| orphan(&mut watcher, &args));
-        if let Some(signal) = watcher.interrupted() {
-            // Our children were killed and reaped as their guards went out of scope; an orphan
-            // we did not adopt reads end-of-file on its lifeline, now closed, and exits.
+        let stop = Stop::install()?;
+        let watcher = Watcher::new(&stop)?;
+        let told = zombie(&watcher, &args).and_then(|()| orphan(&watcher, &args));
+        if let Err(Stopped::Signal(signal)) = told {
+            // Our children were killed (SIGKILL) and reaped as their guards went out of scope;
+            // an orphan we did not adopt reads end-of-file on its lifeline, now closed, and
+            // exits.
             println!("orphan_zombie: {signal}: our children are killed and reaped");
-            return Ok(ExitCode::from(exit_status_for(signal)));
         }
-        told.map(|()| ExitCode::SUCCESS)
+        finish(told.map(|()| ExitCode::SUCCESS))
     })
 }
 
 // ANCHOR: zombie
-fn zombie(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
+fn zombie(watcher: &Watcher, args: &Args) -> Result<(), Stopped> {
     let deadline = Duration::from_millis(args.deadline_ms);
     let mut child = match fork()? {
         Forked::Child => exit_child(7),
-        Forked::Parent { child } => child,
+        Forked::Parent(child) => child,
     };
     let pid = child.pid();
     println!("zombie: forked child {pid}, which exits at once with status 7; I do not wait yet");
@@ -71,18 +76,20 @@ fn zombie(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
     println!("zombie: /proc/{pid}/stat: state {state} (zombie), ppid {ppid} (me)");
     println!("zombie: it has ended, but its entry keeps the exit status until its parent waits");
     watcher.hold(Duration::from_millis(args.pause_ms))?;
-    let status = watcher.wait_for(&mut child, WaitPidFlag::empty(), deadline)?;
+    let status = watcher.waitpid(&mut child, WaitPidFlag::WNOHANG, deadline)?;
     println!("zombie: waitpid({pid}): the child {}", describe(&status));
     match read_stat(pid)? {
         Seen::Gone => println!("zombie: /proc/{pid} is gone: waitpid reaped the zombie"),
-        Seen::Alive(stat) => return Err(Failure::new(format!("{pid} is still here: {stat:?}"))),
+        Seen::Alive(stat) => {
+            return Err(Failure::new(format!("{pid} is still here: {stat:?}")).into());
+        }
     }
     Ok(())
 }
 // ANCHOR_END: zombie
 
 // ANCHOR: orphan
-fn orphan(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
+fn orphan(watcher: &Watcher, args: &Args) -> Result<(), Stopped> {
     let deadline = Duration::from_millis(args.deadline_ms);
     if args.subreaper {
         set_child_subreaper(true).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
@@ -96,28 +103,33 @@ fn orphan(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
             drop((lifeline.write_end, report.read_end));
             run_child(|| middle(lifeline.read_end, report.write_end))
         }
-        Forked::Parent { child } => child,
+        Forked::Parent(child) => child,
     };
     drop((lifeline.read_end, report.write_end));
     let mut pid = [0u8; 4];
-    if read(&report.read_end, &mut pid).context("read the orphan's pid")? != pid.len() {
-        return Err(Failure::new(
-            "the middle process ended before it sent the orphan's pid",
-        ));
+    let got = (watcher.stop())
+        .retry(|| read(&report.read_end, &mut pid))
+        .context("read the orphan's pid")?;
+    if got != pid.len() {
+        return Err(
+            Failure::new("the middle process ended before it sent the orphan's pid").into(),
+        );
     }
     let orphan = Pid::from_raw(i32::from_ne_bytes(pid));
-    let status = watcher.wait_for(&mut middle, WaitPidFlag::empty(), deadline)?;
+    let status = watcher.waitpid(&mut middle, WaitPidFlag::WNOHANG, deadline)?;
     println!(
         "orphan: {} {}; I reaped it",
         middle.pid(),
         describe(&status)
     );
+    // ANCHOR_END: orphan
+    // ANCHOR: new_parent
     // The kernel re-parents the children of a process as it exits, before its parent can reap
     // it: the orphan's new parent is already in place. As subreaper, that is us: from here on
     // the orphan is ours to reap (or to kill on Ctrl-C).
     let adopted = args.subreaper.then(|| Child::adopt(orphan));
     let Seen::Alive(stat) = read_stat(orphan)? else {
-        return Err(Failure::new(format!("the orphan {orphan} is gone already")));
+        return Err(Failure::new(format!("the orphan {orphan} is gone already")).into());
     };
     let new_parent = Pid::from_raw(stat.ppid);
     let name = match read_stat(new_parent)? {
@@ -128,9 +140,7 @@ fn orphan(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
         (true, _) => "me, the subreaper",
         (false, false) => "init or a subreaper",
         (false, true) => {
-            return Err(Failure::new(format!(
-                "{orphan} went to {new_parent}, not me"
-            )));
+            return Err(Failure::new(format!("{orphan} went to {new_parent}, not me")).into());
         }
     };
     println!("orphan: /proc/{orphan}/stat: its ppid is now {new_parent} ({name}): {who}");
@@ -139,14 +149,16 @@ fn orphan(watcher: &mut Watcher, args: &Args) -> Result<(), Failure> {
     println!("orphan: I closed the lifeline; {orphan} reads end-of-file and exits");
     clean_up(watcher, orphan, adopted, deadline)
 }
-// ANCHOR_END: orphan
+// ANCHOR_END: new_parent
 
 // ANCHOR: middle
 /// The orphan's first parent: forks the orphan, waits until it has said hello (so that it met
 /// this parent), passes its pid on to us, and exits without waiting for it.
 fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
     let Ok(hello) = Pipe::new() else { return 1 };
-    match fork() {
+    // The one child that must outlive its parent, on purpose: no PR_SET_PDEATHSIG. The
+    // lifeline still ends it when the top process ends, however that ends.
+    match fork_outliving_parent() {
         Ok(Forked::Child) => {
             drop((hello.read_end, report));
             run_child(|| {
@@ -162,7 +174,7 @@ fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
                 0
             })
         }
-        Ok(Forked::Parent { child }) => {
+        Ok(Forked::Parent(child)) => {
             drop(hello.write_end);
             let mut pid = [0u8; 4];
             if read(&hello.read_end, &mut pid) == Ok(pid.len()) {
@@ -185,13 +197,13 @@ fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
 /// ECHILD, and all we can do is watch the orphan end. Reaping it is its new parent's job, done
 /// whenever that parent gets round to it, so we do not wait for that.
 fn clean_up(
-    watcher: &mut Watcher,
+    watcher: &Watcher,
     orphan: Pid,
     adopted: Option<Child>,
     deadline: Duration,
-) -> Result<(), Failure> {
+) -> Result<(), Stopped> {
     if let Some(mut adopted) = adopted {
-        let status = watcher.wait_for(&mut adopted, WaitPidFlag::empty(), deadline)?;
+        let status = watcher.waitpid(&mut adopted, WaitPidFlag::WNOHANG, deadline)?;
         println!(
             "orphan: waitpid({orphan}): my adopted child {}",
             describe(&status)

@@ -6,8 +6,11 @@
 //! (`T`), SIGCONT (back to `S`), data in the pipe (`R` again), exit (`Z`, a zombie) and
 //! `waitpid` (gone). After each step it samples `/proc/<child>/stat` until the letter changes,
 //! and prints the textbook name, the Linux letter and the cause; `waitpid` with `WUNTRACED` and
-//! `WCONTINUED`, woken by SIGCHLD, prints the parent's own view next to it. Ctrl-C at any time
-//! kills and reaps the child and exits with status 130.
+//! `WCONTINUED`, woken by SIGCHLD, prints the parent's own view next to it.
+//!
+//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
+//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP at any time ends the parent's
+//! wait; it kills and reaps the child and exits with 128 + the signal's number (130 for Ctrl-C).
 //!
 //! Run: `cargo run -p process-states --bin states` (add `-- --help` for the flags).
 
@@ -19,12 +22,10 @@ use clap::Parser;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitPidFlag;
 use nix::unistd::{getpid, read, write};
-use process_states::{
-    Child, Forked, Pipe, Seen, Watcher, exit_status_for, fork, letter_meaning, read_schedstat,
-    read_stat, readable_now, run_child,
-};
+use process_states::{Seen, Watcher, letter_meaning, read_schedstat, read_stat, readable_now};
 use support::cli::{Context, Failure, parse_args, run};
-use support::describe;
+use support::stop::{Stop, Stopped, finish};
+use support::{Child, Forked, Pipe, describe, fork, run_child};
 
 /// Drive a child through running, blocked, stopped, zombie and reaped, watching /proc.
 #[derive(Parser)]
@@ -43,14 +44,15 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         // ANCHOR: setup
-        let watcher = Watcher::new()?;
+        let stop = Stop::install()?;
+        let watcher = Watcher::new(&stop)?;
         let control = Pipe::new()?;
         let child = match fork()? {
             Forked::Child => {
                 drop(control.write_end);
                 run_child(|| child_life(control.read_end))
             }
-            Forked::Parent { child } => child,
+            Forked::Parent(child) => child,
         };
         drop(control.read_end);
         println!("states: parent pid {}, child pid {}", getpid(), child.pid());
@@ -64,17 +66,17 @@ fn main() -> ExitCode {
         };
         let told = story.tell(control.write_end);
         // ANCHOR: interrupted
-        if let Some(signal) = story.watcher.interrupted() {
+        if let Err(Stopped::Signal(signal)) = told {
+            // SIGKILL: the one signal that also ends a stopped child.
             let status = story.child.kill_and_reap()?;
             let pid = story.child.pid();
             println!(
                 "states: {signal}: child {pid} {}; reaped, nothing left",
                 describe(&status)
             );
-            return Ok(ExitCode::from(exit_status_for(signal)));
         }
+        finish(told.map(|()| ExitCode::SUCCESS))
         // ANCHOR_END: interrupted
-        told.map(|()| ExitCode::SUCCESS)
     })
 }
 
@@ -97,21 +99,21 @@ fn child_life(control: OwnedFd) -> i32 {
             return 1;
         }
     }
-    0 // exit: state Z until the parent waits
+    0 // run_child ends the child with exit(0): state Z until the parent waits
 }
 // ANCHOR_END: child_life
 
-struct Story {
+struct Story<'a> {
     child: Child,
-    watcher: Watcher,
+    watcher: Watcher<'a>,
     start: Instant,
     pause: Duration,
     deadline: Duration,
 }
 
-impl Story {
+impl Story<'_> {
     // ANCHOR: story
-    fn tell(&mut self, control: OwnedFd) -> Result<(), Failure> {
+    fn tell(&mut self, control: OwnedFd) -> Result<(), Stopped> {
         let pid = self.child.pid();
         let send = |byte: &[u8]| {
             write(&control, byte)
@@ -130,7 +132,12 @@ impl Story {
         self.watcher.hold(self.pause)?;
         kill(pid, Signal::SIGSTOP).context("kill(SIGSTOP)")?;
         self.expect("suspended", "T", "the parent sent SIGSTOP")?;
-        self.parents_view(WaitPidFlag::WUNTRACED, "waitpid(WUNTRACED)")?;
+        self.parents_view(
+            WaitPidFlag::WUNTRACED | WaitPidFlag::WNOHANG,
+            "waitpid(WUNTRACED)",
+        )?;
+        // ANCHOR_END: story
+        // ANCHOR: story_end
         self.watcher.hold(self.pause)?;
         kill(pid, Signal::SIGCONT).context("kill(SIGCONT)")?;
         self.expect(
@@ -138,7 +145,10 @@ impl Story {
             "S",
             "SIGCONT: it resumes, still waiting in read()",
         )?;
-        self.parents_view(WaitPidFlag::WCONTINUED, "waitpid(WCONTINUED)")?;
+        self.parents_view(
+            WaitPidFlag::WCONTINUED | WaitPidFlag::WNOHANG,
+            "waitpid(WCONTINUED)",
+        )?;
         self.watcher.hold(self.pause)?;
         send(b"r")?;
         self.expect(
@@ -154,7 +164,7 @@ impl Story {
             "the child exited; nobody has waited for it yet",
         )?;
         self.watcher.hold(self.pause)?;
-        self.parents_view(WaitPidFlag::empty(), "waitpid()")?;
+        self.parents_view(WaitPidFlag::WNOHANG, "waitpid()")?;
         match read_stat(pid)? {
             Seen::Gone => self.line(
                 "reaped",
@@ -162,18 +172,16 @@ impl Story {
                 "waitpid() collected the zombie",
             ),
             Seen::Alive(stat) => {
-                return Err(Failure::new(format!(
-                    "child {pid} still in /proc: {stat:?}"
-                )));
+                return Err(Failure::new(format!("child {pid} still in /proc: {stat:?}")).into());
             }
         }
         Ok(())
     }
-    // ANCHOR_END: story
+    // ANCHOR_END: story_end
 
     // ANCHOR: expect
     /// Samples `/proc/<child>/stat` until its state is one of `letters`, then prints the line.
-    fn expect(&mut self, textbook: &str, letters: &str, cause: &str) -> Result<(), Failure> {
+    fn expect(&mut self, textbook: &str, letters: &str, cause: &str) -> Result<(), Stopped> {
         let (pid, deadline) = (self.child.pid(), self.deadline);
         let letter = self
             .watcher
@@ -195,7 +203,7 @@ impl Story {
     // ANCHOR: ready
     /// `R` covers both ready (waiting for a CPU) and running. The scheduler's own accounting
     /// tells them apart: `/proc/<pid>/schedstat` counts time on a CPU and time on a run queue.
-    fn ready_or_running(&mut self) -> Result<(), Failure> {
+    fn ready_or_running(&mut self) -> Result<(), Stopped> {
         let pid = self.child.pid();
         let Seen::Alive(before) = read_schedstat(pid)? else {
             return Ok(());
@@ -222,11 +230,12 @@ impl Story {
     // ANCHOR_END: ready
 
     // ANCHOR: parents_view
-    /// Prints what `waitpid` tells the parent, next to what /proc showed.
-    fn parents_view(&mut self, flags: WaitPidFlag, call: &str) -> Result<(), Failure> {
+    /// Prints what `waitpid` tells the parent, next to what /proc showed. WNOHANG: the call
+    /// answers at once, and the watcher asks again each time SIGCHLD comes.
+    fn parents_view(&mut self, flags: WaitPidFlag, call: &str) -> Result<(), Stopped> {
         let status = self
             .watcher
-            .wait_for(&mut self.child, flags, self.deadline)?;
+            .waitpid(&mut self.child, flags, self.deadline)?;
         let cause = format!("child {} (announced by SIGCHLD)", describe(&status));
         self.line("", &format!("{call} in the parent"), &cause);
         Ok(())

@@ -5,7 +5,12 @@
 //! used up). The parent forks children that only compute, pins them all to one CPU, and every
 //! interval prints from /proc what each got: CPU time, time spent ready (waiting for the CPU),
 //! and its voluntary and involuntary context switches. Then it does the same with the children
-//! free to use every CPU, for contrast. Ctrl-C kills and reaps every child.
+//! free to use every CPU, for contrast.
+//!
+//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
+//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's wait between
+//! two reports; the children's guards kill and reap every child, and the parent exits with
+//! 128 + the signal's number.
 //!
 //! Run: `cargo run -p process-states --bin timeslice` (add `-- --help` for the flags).
 
@@ -15,13 +20,15 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use nix::sched::{CpuSet, sched_getaffinity};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use process_states::{
-    Child, Forked, Pipe, SchedStat, Seen, Watcher, exit_status_for, first_allowed_cpu, fork,
-    pin_to_cpu, read_schedstat, read_stat, read_switches, readable_now, run_child,
+    SchedStat, Seen, Watcher, first_allowed_cpu, pin_to_cpu, read_schedstat, read_stat,
+    read_switches, readable_now,
 };
 use support::cli::{Context, Failure, parse_args, run};
-use support::describe;
+use support::stop::{Stop, Stopped, finish};
+use support::{Child, Forked, Pipe, describe, fork, run_child};
 
 /// CPU-bound children share one CPU in time slices, then spread over all CPUs.
 #[derive(Parser)]
@@ -44,7 +51,8 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
-        let mut watcher = Watcher::new()?;
+        let stop = Stop::install()?;
+        let watcher = Watcher::new(&stop)?;
         let allowed = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
         let cpus = (0..CpuSet::count())
             .filter(|&c| allowed.is_set(c).unwrap_or(false))
@@ -57,21 +65,21 @@ fn main() -> ExitCode {
             )));
         }
         println!("timeslice: {children} CPU-bound children, all pinned to CPU {cpu}");
-        let told = phase(&mut watcher, &args, children, Some(cpu)).and_then(|()| {
+        let told = phase(&watcher, &args, children, Some(cpu)).and_then(|()| {
             println!("timeslice: the same {children} children, free to run on any of {cpus} CPUs");
-            phase(&mut watcher, &args, children, None)
+            phase(&watcher, &args, children, None)
         });
-        if let Some(signal) = watcher.interrupted() {
+        if let Err(Stopped::Signal(signal)) = told {
             println!("timeslice: {signal}: every child was killed and reaped");
-            return Ok(ExitCode::from(exit_status_for(signal)));
         }
-        told.map(|()| ExitCode::SUCCESS)
+        finish(told.map(|()| ExitCode::SUCCESS))
     })
 }
 
 // ANCHOR: spin
 /// A child's whole life: compute, and nothing else (so it never gives the CPU up by itself).
-/// It stops when the parent's end of `lifeline` closes, or at `limit` if the parent is stuck.
+/// It stops when the parent's end of `lifeline` closes, or at `limit` if the parent is stuck;
+/// `run_child` then ends it with `exit`.
 fn spin(pin: Option<usize>, lifeline: &OwnedFd, limit: Duration) -> i32 {
     if let Some(cpu) = pin
         && let Err(failure) = pin_to_cpu(cpu)
@@ -90,12 +98,7 @@ fn spin(pin: Option<usize>, lifeline: &OwnedFd, limit: Duration) -> i32 {
 // ANCHOR_END: spin
 
 // ANCHOR: phase
-fn phase(
-    watcher: &mut Watcher,
-    args: &Args,
-    count: usize,
-    pin: Option<usize>,
-) -> Result<(), Failure> {
+fn phase(watcher: &Watcher, args: &Args, count: usize, pin: Option<usize>) -> Result<(), Stopped> {
     let duration = Duration::from_millis(args.duration_ms);
     let lifeline = Pipe::new()?;
     let mut children: Vec<Child> = Vec::new();
@@ -106,7 +109,7 @@ fn phase(
                 let limit = duration + Duration::from_secs(10);
                 run_child(|| spin(pin, &lifeline.read_end, limit))
             }
-            Forked::Parent { child } => children.push(child),
+            Forked::Parent(child) => children.push(child),
         }
     }
     drop(lifeline.read_end);
@@ -121,6 +124,8 @@ fn phase(
             report(child.pid(), label, at, before)?;
         }
     }
+    // ANCHOR_END: phase
+    // ANCHOR: phase_end
     let total: Duration = before.iter().map(|sched| sched.on_cpu).sum();
     let elapsed = start.elapsed();
     println!(
@@ -129,13 +134,18 @@ fn phase(
         elapsed.as_millis(),
         total.as_secs_f64() / elapsed.as_secs_f64()
     );
+    // SIGKILL them all, then reap each with waitpid (a guard would do both if we returned
+    // early: on a stop signal, or an error).
+    for child in &children {
+        kill(child.pid(), Signal::SIGKILL).context(format!("kill({})", child.pid()))?;
+    }
     for mut child in children {
-        let status = child.kill_and_reap()?;
+        let status = child.wait(None)?;
         println!("timeslice: child {} {}", child.pid(), describe(&status));
     }
     Ok(())
 }
-// ANCHOR_END: phase
+// ANCHOR_END: phase_end
 
 // ANCHOR: report
 /// One line for one child: CPU time, time slices and ready time since `before`, context

@@ -1,0 +1,202 @@
+//! The signal table of the `process-states` examples: each binary, in each state in which the
+//! parent waits long, × SIGINT, SIGTERM and SIGHUP sent to its main process ALONE. Each case
+//! must end within a second with status 128 + n and leave no process in the example's group:
+//! the parent kills and reaps its children itself (nobody else sent them anything).
+//!
+//! The parent's long waits are its pauses (`--pause-ms`, `--interval-ms`): poll(2) on the stop
+//! mechanism's self-pipe, which SIGCHLD or a stop signal ends.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+use process_states::{Seen, read_stat};
+use support::testing::{DEADLINE, Running, signal_row, stop_with, wait_until_blocked_in};
+
+/// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
+/// architecture has it, ppoll(2) elsewhere.
+#[cfg(target_arch = "x86_64")]
+const POLL: libc::c_long = libc::SYS_poll;
+#[cfg(not(target_arch = "x86_64"))]
+const POLL: libc::c_long = libc::SYS_ppoll;
+
+fn example(program: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(program);
+    command.args(args);
+    command
+}
+
+/// The number right after `before` in `line`.
+fn number_after(line: &str, before: &str) -> i32 {
+    line.split_once(before)
+        .and_then(|(_, rest)| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no number after {before:?} in {line:?}"))
+}
+
+/// Waits until `/proc/<pid>/stat` shows the state `letter`. Fails the test after [`DEADLINE`].
+fn wait_until_state(pid: Pid, letter: char) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let seen = read_stat(pid).expect("read /proc");
+        if matches!(&seen, Seen::Alive(stat) if stat.state == letter) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pid} never showed state {letter}: {seen:?}"
+        );
+        // Waits for a state it can see; the millisecond only spares the CPU.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// One `states` case: run with `pause_ms`, wait for the line with `at`, for the child to show
+/// `letter` and for the parent to sleep in its pause; then signal the parent alone.
+fn states_case(signal: nix::sys::signal::Signal, pause_ms: &str, at: &str, letter: char) {
+    let mut running = Running::spawn(example(
+        env!("CARGO_BIN_EXE_states"),
+        &["--pause-ms", pause_ms],
+    ));
+    let child = Pid::from_raw(number_after(
+        &running.expect_line("child pid"),
+        "child pid ",
+    ));
+    running.expect_line(at);
+    wait_until_state(child, letter);
+    wait_until_blocked_in(running.pid(), POLL);
+    let finished = stop_with(running, signal);
+    assert!(
+        finished.stdout.contains("; reaped, nothing left"),
+        "{}",
+        finished.stdout
+    );
+    assert_eq!(read_stat(child).expect("read /proc"), Seen::Gone);
+}
+
+#[test]
+fn states_parent_holding_while_the_child_runs() {
+    // R is the first state held: the pause can be long.
+    signal_row(
+        "states, parent in poll while the child runs (R)",
+        |signal| {
+            states_case(signal, "20000", "/proc: R", 'R');
+        },
+    );
+}
+
+// The same pause leads to every later state, so it cannot be long there: 1.5 s, and the
+// signal comes as soon as the state and the parent's sleep are seen.
+
+#[test]
+fn states_parent_holding_while_the_child_sleeps_in_read() {
+    signal_row(
+        "states, parent in poll while the child sleeps in read (S)",
+        |signal| {
+            states_case(signal, "1500", "/proc: S", 'S');
+        },
+    );
+}
+
+#[test]
+fn states_parent_holding_while_the_child_is_stopped() {
+    signal_row(
+        "states, parent in poll while the child is stopped (T)",
+        |signal| {
+            states_case(signal, "1500", "waitpid(WUNTRACED)", 'T');
+        },
+    );
+}
+
+#[test]
+fn states_parent_holding_while_the_child_is_a_zombie() {
+    signal_row(
+        "states, parent in poll while the child is a zombie (Z)",
+        |signal| {
+            states_case(signal, "1500", "/proc: Z", 'Z');
+        },
+    );
+}
+
+#[test]
+fn timeslice_parent_waiting_while_the_children_spin() {
+    signal_row(
+        "timeslice, parent in poll while the pinned children spin",
+        |signal| {
+            let mut running = Running::spawn(example(
+                env!("CARGO_BIN_EXE_timeslice"),
+                &[
+                    "--children",
+                    "2",
+                    "--duration-ms",
+                    "60000",
+                    "--interval-ms",
+                    "200",
+                ],
+            ));
+            let first = number_after(&running.expect_line("(pinned):"), "child ");
+            wait_until_state(Pid::from_raw(first), 'R');
+            wait_until_blocked_in(running.pid(), POLL);
+            let finished = stop_with(running, signal);
+            assert!(
+                finished
+                    .stdout
+                    .contains("every child was killed and reaped"),
+                "{}",
+                finished.stdout
+            );
+        },
+    );
+}
+
+#[test]
+fn orphan_zombie_parent_holding_while_its_child_is_a_zombie() {
+    signal_row(
+        "orphan_zombie, parent in poll while its child is a zombie",
+        |signal| {
+            let mut running = Running::spawn(example(
+                env!("CARGO_BIN_EXE_orphan_zombie"),
+                &["--pause-ms", "20000"],
+            ));
+            let zombie = number_after(&running.expect_line("forked child"), "forked child ");
+            running.expect_line("state Z");
+            wait_until_blocked_in(running.pid(), POLL);
+            let finished = stop_with(running, signal);
+            assert!(!finished.stdout.contains("waitpid("), "{}", finished.stdout);
+            assert_eq!(
+                read_stat(Pid::from_raw(zombie)).expect("read /proc"),
+                Seen::Gone
+            );
+        },
+    );
+}
+
+#[test]
+fn orphan_zombie_parent_holding_while_the_adopted_orphan_sleeps() {
+    // The pause also holds the zombie first, so it cannot be long: 2 s, and the signal comes as
+    // soon as the orphan sleeps on its lifeline and the parent in its pause.
+    signal_row(
+        "orphan_zombie --subreaper, parent in poll while the adopted orphan sleeps in read",
+        |signal| {
+            let mut running = Running::spawn(example(
+                env!("CARGO_BIN_EXE_orphan_zombie"),
+                &["--subreaper", "--pause-ms", "2000"],
+            ));
+            let orphan = number_after(&running.expect_line("its ppid is now"), "/proc/");
+            wait_until_blocked_in(Pid::from_raw(orphan), libc::SYS_read);
+            wait_until_blocked_in(running.pid(), POLL);
+            let finished = stop_with(running, signal);
+            assert!(
+                !finished.stdout.contains("I closed the lifeline"),
+                "{}",
+                finished.stdout
+            );
+            assert_eq!(
+                read_stat(Pid::from_raw(orphan)).expect("read /proc"),
+                Seen::Gone
+            );
+        },
+    );
+}

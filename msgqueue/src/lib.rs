@@ -5,25 +5,27 @@
 //! the first of one type, or the first with the lowest type up to a bound. The queue is found by
 //! a [`Key`] and lives until someone removes it, whether or not any process has it open.
 //!
-//! [`MessageQueue`] wraps `msgget`, `msgsnd`, `msgrcv` and `msgctl`; [`Shutdown`] turns Ctrl-C
-//! into an exit code; [`QueueArgs`] are the key flags every binary shares. This file holds the
-//! crate's only `unsafe` code.
+//! Each system call has a thin wrapper named after it, whose doc names its man page:
+//! [`ftok`] (from `sysv`) and [`msgget`] make the key and open the queue; the
+//! [`MessageQueue`] it returns has [`msgsnd`](MessageQueue::msgsnd),
+//! [`msgrcv`](MessageQueue::msgrcv), [`msgctl_stat`](MessageQueue::msgctl_stat) and
+//! [`msgctl_rmid`](MessageQueue::msgctl_rmid). The wrappers turn -1 and errno into an
+//! [`Error`] that says what went wrong in words; they never retry and never wait for a signal:
+//! the examples run them under `support::stop::Stop::retry`, which ends a blocked call on
+//! SIGINT, SIGTERM or SIGHUP. [`QueueArgs`] are the key flags every binary shares. This file
+//! holds the crate's only `unsafe` code.
 
 use std::borrow::Cow;
 use std::fmt::{self, Display};
 use std::mem::{MaybeUninit, align_of, size_of};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use libc::{c_int, c_long};
 use nix::errno::Errno;
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::{SigSet, SigmaskHow};
 use support::cli::{Context, Failure};
 
-pub use sysv::{Creation, Error, Key, Permissions};
+pub use sysv::{Error, Key, ftok};
 
 /// The seed's key file: `ftok("./file", 'a')`.
 pub const DEFAULT_KEY_PATH: &str = "./file";
@@ -106,7 +108,8 @@ pub enum Select {
 }
 
 impl Select {
-    fn msgtyp(self) -> c_long {
+    /// The `msgtyp` argument of `msgrcv`.
+    pub fn msgtyp(self) -> c_long {
         match self {
             Select::Any => 0,
             Select::Exact(n) => n as c_long,
@@ -125,25 +128,6 @@ impl Display for Select {
     }
 }
 // ANCHOR_END: select
-
-/// Whether a call may wait: for room in a full queue (send) or for a message (receive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Wait {
-    /// Block until it can be done (or a signal or a removal interrupts).
-    #[default]
-    Block,
-    /// `IPC_NOWAIT`: fail at once with EAGAIN (send) or ENOMSG (receive).
-    NoWait,
-}
-
-impl Wait {
-    fn flags(self) -> c_int {
-        match self {
-            Wait::Block => 0,
-            Wait::NoWait => libc::IPC_NOWAIT,
-        }
-    }
-}
 
 /// A message taken from a queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,12 +203,35 @@ impl Limits {
     }
 }
 
-/// A System V message queue this process has opened.
+// ANCHOR: msgget
+/// `msgget(2)`: the queue with `key`. `flags` are `IPC_CREAT` (create it if it is missing),
+/// `IPC_EXCL` (with `IPC_CREAT`: fail with EEXIST if it exists) and the mode bits of a new
+/// queue (`0o600`); `0` opens an existing queue.
 ///
-/// If this handle created the queue, dropping it removes the queue (`IPC_RMID`): the creator
-/// cleans up. A handle that found an existing queue leaves it alone unless [`remove`] is called.
+/// The handle removes the queue when it is dropped if this call certainly created it: with
+/// `IPC_CREAT | IPC_EXCL`, or with [`Key::PRIVATE`], which always makes a new queue.
+pub fn msgget(key: Key, flags: c_int) -> Result<MessageQueue, Error> {
+    // SAFETY: msgget takes two integers and touches no memory of ours.
+    let id = unsafe { libc::msgget(key.raw(), flags) };
+    if id == -1 {
+        let err = Error::last(format!("msgget key {key}"));
+        return Err(match err.errno() {
+            Some(Errno::ENOENT) => err.because("no queue has this key"),
+            Some(Errno::EEXIST) => err.because("a queue with this key exists already"),
+            _ => err,
+        });
+    }
+    let exclusive = libc::IPC_CREAT | libc::IPC_EXCL;
+    let created = key.is_private() || flags & exclusive == exclusive;
+    Ok(MessageQueue { id, key, created })
+}
+// ANCHOR_END: msgget
+
+/// A System V message queue this process has opened with [`msgget`].
 ///
-/// [`remove`]: MessageQueue::remove
+/// The creator cleans up: dropping the handle that created the queue removes it
+/// (`msgctl(IPC_RMID)`), on every way out, a panic included. Any other handle leaves the queue
+/// alone unless [`MessageQueue::msgctl_rmid`] is called.
 #[derive(Debug)]
 pub struct MessageQueue {
     id: c_int,
@@ -233,49 +240,32 @@ pub struct MessageQueue {
 }
 
 impl MessageQueue {
-    // ANCHOR: open
-    /// Gets the queue with `key` (`msgget`), creating it as `creation` says with `permissions`.
-    /// A queue that already existed is checked with `IPC_STAT`: one that another user owns or
-    /// that others may write to is refused unless `accept_foreign`.
-    pub fn open(
-        key: Key,
-        creation: Creation,
-        permissions: Permissions,
-        accept_foreign: bool,
-    ) -> Result<Self, Error> {
-        let (id, created) = sysv::get("msgget", key, creation, permissions, |key, flags| {
-            // SAFETY: msgget takes two integers and touches no memory of ours.
-            unsafe { libc::msgget(key, flags) }
-        })?;
-        let queue = Self { id, key, created };
-        if !created {
-            queue.check_owner(accept_foreign)?;
-        }
-        Ok(queue)
-    }
-    // ANCHOR_END: open
-
-    /// Opens the queue with identifier `id` (as `ipcs -q` shows it), with the same owner check
-    /// as [`open`](MessageQueue::open). This handle never removes the queue on drop.
+    /// The queue with identifier `id` (as `ipcs -q` and msg_ls show it), checked like
+    /// [`check_owner`](MessageQueue::check_owner). This handle never removes it on drop.
     pub fn from_id(id: i32, accept_foreign: bool) -> Result<Self, Error> {
         let mut queue = Self {
             id,
             key: Key::PRIVATE,
             created: false,
         };
-        queue.key = queue.stat()?.key;
-        queue.check_owner(accept_foreign)?;
-        Ok(queue)
+        queue.key = queue.msgctl_stat()?.key;
+        queue.check_owner(accept_foreign)
     }
 
-    fn check_owner(&self, accept_foreign: bool) -> Result<(), Error> {
-        let owner = self.stat()?.owner;
-        sysv::check_owner(
-            &format!("queue id={} key={}", self.id, self.key),
-            &owner,
-            sysv::effective_uid(),
-            accept_foreign,
-        )
+    /// The safety check for a queue this process did not create: asks `IPC_STAT` who owns it,
+    /// and refuses one that another user owns or created, or that others may write to, unless
+    /// `accept_foreign` (see `sysv::check_owner`). A queue this handle created passes.
+    pub fn check_owner(self, accept_foreign: bool) -> Result<Self, Error> {
+        if !self.created {
+            let owner = self.msgctl_stat()?.owner;
+            sysv::check_owner(
+                &self.to_string(),
+                &owner,
+                sysv::effective_uid(),
+                accept_foreign,
+            )?;
+        }
+        Ok(self)
     }
 
     /// The identifier `msgget` returned.
@@ -293,15 +283,24 @@ impl MessageQueue {
         self.created
     }
 
+    /// A second handle on the same queue, for another thread, which never removes it.
+    pub fn handle(&self) -> MessageQueue {
+        Self {
+            created: false,
+            ..*self
+        }
+    }
+
     /// Gives up the duty to remove the queue: it stays in the kernel after this handle is gone,
     /// with its messages, until someone removes it.
     pub fn leave_in_kernel(mut self) {
         self.created = false;
     }
 
-    // ANCHOR: send
-    /// Sends `bytes` as one message of type `mtype` (1 or more).
-    pub fn send(&self, mtype: i64, bytes: &[u8], wait: Wait) -> Result<(), Error> {
+    // ANCHOR: msgsnd
+    /// `msgsnd(2)`: appends `bytes` as one message of type `mtype` (1 or more). `flags`: `0`
+    /// waits while the queue is full; `IPC_NOWAIT` fails with EAGAIN instead.
+    pub fn msgsnd(&self, mtype: i64, bytes: &[u8], flags: c_int) -> Result<(), Error> {
         // The buffer is C's `struct msgbuf`: one `long` for the type, then the body. It is made
         // of `long`s so that the type is aligned as C would align it.
         const WORD: usize = size_of::<c_long>();
@@ -314,27 +313,22 @@ impl MessageQueue {
         }
         // SAFETY: `words` holds the type and then at least `bytes.len()` initialized bytes;
         // msgsnd only reads them during the call.
-        let sent =
-            unsafe { libc::msgsnd(self.id, words.as_ptr().cast(), bytes.len(), wait.flags()) };
+        let sent = unsafe { libc::msgsnd(self.id, words.as_ptr().cast(), bytes.len(), flags) };
         if sent == -1 {
             return Err(send_error(mtype, bytes.len()));
         }
         Ok(())
     }
-    // ANCHOR_END: send
+    // ANCHOR_END: msgsnd
 
-    /// Sends `text` followed by a NUL byte, the way a C program sends a string, so that a C
-    /// receiver can print it with `%s`.
-    pub fn send_text(&self, mtype: i64, text: &str, wait: Wait) -> Result<(), Error> {
-        let mut bytes = Vec::with_capacity(text.len() + 1);
-        bytes.extend_from_slice(text.as_bytes());
-        bytes.push(0);
-        self.send(mtype, &bytes, wait)
-    }
-
-    /// Sends `payload`'s bytes as one message of type `mtype`: a `#[repr(C)]` struct travels
-    /// as it lies in memory, and a C program with the same struct reads it field by field.
-    pub fn send_typed<T: Plain>(&self, mtype: i64, payload: &T, wait: Wait) -> Result<(), Error> {
+    /// `msgsnd(2)` with `payload`'s bytes as the body: a `#[repr(C)]` struct travels as it lies
+    /// in memory, and a C program with the same struct reads it field by field.
+    pub fn msgsnd_typed<T: Plain>(
+        &self,
+        mtype: i64,
+        payload: &T,
+        flags: c_int,
+    ) -> Result<(), Error> {
         const { assert_payload_follows_mtype::<T>() };
         let envelope = Envelope {
             mtype: mtype as c_long,
@@ -343,35 +337,22 @@ impl MessageQueue {
         // SAFETY: `envelope` is `#[repr(C)]`: the type, then `payload` at offset
         // size_of::<c_long>() (T is at most 8-byte aligned, so no gap). T: Plain has no padding,
         // so the size_of::<T>() bytes msgsnd reads are initialized. It only reads them.
-        let sent = unsafe {
-            libc::msgsnd(
-                self.id,
-                (&raw const envelope).cast(),
-                size_of::<T>(),
-                wait.flags(),
-            )
-        };
+        let sent =
+            unsafe { libc::msgsnd(self.id, (&raw const envelope).cast(), size_of::<T>(), flags) };
         if sent == -1 {
             return Err(send_error(mtype, size_of::<T>()));
         }
         Ok(())
     }
 
-    // ANCHOR: receive
-    /// Takes one message chosen by `select`, whose body may be at most `max_len` bytes.
-    ///
-    /// A longer message fails with E2BIG and stays in the queue, unless `truncate`
-    /// (`MSG_NOERROR`) says to cut it to `max_len` bytes, losing the rest.
-    pub fn receive(
-        &self,
-        select: Select,
-        max_len: usize,
-        wait: Wait,
-        truncate: bool,
-    ) -> Result<Message, Error> {
+    // ANCHOR: msgrcv
+    /// `msgrcv(2)`: takes the message `select` picks (its `msgtyp`), whose body may be at most
+    /// `max_len` bytes. `flags`: `IPC_NOWAIT` fails with ENOMSG instead of waiting for one;
+    /// `MSG_NOERROR` cuts a longer body to `max_len` bytes, where without it the call fails
+    /// with E2BIG and the message stays in the queue.
+    pub fn msgrcv(&self, select: Select, max_len: usize, flags: c_int) -> Result<Message, Error> {
         const WORD: usize = size_of::<c_long>();
         let mut words: Vec<c_long> = vec![0; 1 + max_len.div_ceil(WORD)];
-        let flags = wait.flags() | if truncate { libc::MSG_NOERROR } else { 0 };
         // SAFETY: `words` has room for the type and at least `max_len` bytes after it, and
         // msgrcv writes at most that much.
         let received = unsafe {
@@ -396,11 +377,12 @@ impl MessageQueue {
             bytes,
         })
     }
-    // ANCHOR_END: receive
+    // ANCHOR_END: msgrcv
 
-    /// Takes one message chosen by `select` and rebuilds a `T` from its body. A body of another
-    /// size fails (a longer one with E2BIG, and it stays queued; a shorter one is consumed).
-    pub fn receive_typed<T: Plain>(&self, select: Select, wait: Wait) -> Result<(i64, T), Error> {
+    /// `msgrcv(2)` into a `T`: takes the message `select` picks and rebuilds a `T` from its
+    /// body. A body of another size fails (a longer one with E2BIG, and it stays queued; a
+    /// shorter one is consumed).
+    pub fn msgrcv_typed<T: Plain>(&self, select: Select, flags: c_int) -> Result<(i64, T), Error> {
         const { assert_payload_follows_mtype::<T>() };
         let mut envelope = MaybeUninit::<Envelope<T>>::uninit();
         // SAFETY: the buffer is an `Envelope<T>`: room for the type and size_of::<T>() bytes
@@ -411,7 +393,7 @@ impl MessageQueue {
                 envelope.as_mut_ptr().cast(),
                 size_of::<T>(),
                 select.msgtyp(),
-                wait.flags(),
+                flags,
             )
         };
         if received == -1 {
@@ -435,15 +417,13 @@ impl MessageQueue {
     }
 
     // ANCHOR: stat
-    /// Asks the kernel about the queue (`msgctl(IPC_STAT)`).
-    pub fn stat(&self) -> Result<Stat, Error> {
+    /// `msgctl(2)` with `IPC_STAT`: what the kernel knows about the queue.
+    pub fn msgctl_stat(&self) -> Result<Stat, Error> {
         let mut ds = MaybeUninit::<libc::msqid_ds>::uninit();
         // SAFETY: `ds` has room for a `msqid_ds`, which IPC_STAT fills in whole on success.
         if unsafe { libc::msgctl(self.id, libc::IPC_STAT, ds.as_mut_ptr()) } == -1 {
-            return Err(gone_or(Error::last(format!(
-                "msgctl IPC_STAT id={}",
-                self.id
-            ))));
+            let operation = format!("msgctl IPC_STAT id={}", self.id);
+            return Err(gone_or(Error::last(operation)));
         }
         // SAFETY: msgctl returned 0, so the kernel filled `ds`.
         let ds = unsafe { ds.assume_init() };
@@ -460,9 +440,9 @@ impl MessageQueue {
     // ANCHOR_END: stat
 
     // ANCHOR: remove
-    /// Removes the queue (`msgctl(IPC_RMID)`) now, with any messages in it. Processes blocked
-    /// on it wake up with EIDRM.
-    pub fn remove(mut self) -> Result<(), Error> {
+    /// `msgctl(2)` with `IPC_RMID`: removes the queue now, with any messages in it. Processes
+    /// blocked on it wake up with EIDRM. Takes the handle: the queue is gone afterwards.
+    pub fn msgctl_rmid(mut self) -> Result<(), Error> {
         self.created = false;
         self.remove_now()
     }
@@ -470,10 +450,8 @@ impl MessageQueue {
     fn remove_now(&self) -> Result<(), Error> {
         // SAFETY: IPC_RMID does not use the buffer argument, so NULL is allowed.
         if unsafe { libc::msgctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) } == -1 {
-            return Err(gone_or(Error::last(format!(
-                "msgctl IPC_RMID id={}",
-                self.id
-            ))));
+            let operation = format!("msgctl IPC_RMID id={}", self.id);
+            return Err(gone_or(Error::last(operation)));
         }
         Ok(())
     }
@@ -493,6 +471,33 @@ impl Display for MessageQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "queue id={} key={}", self.id, self.key)
     }
+}
+
+/// Starts a thread that never takes SIGINT, SIGTERM or SIGHUP: it is born with them blocked
+/// (a new thread inherits its creator's mask), so they always reach the main thread, whose
+/// blocking call they end at once. Blocking them inside the new thread would leave a window at
+/// its start in which it could take the signal and leave the main thread's call asleep.
+pub fn spawn_with_stop_signals_blocked(
+    body: impl FnOnce() + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>, Failure> {
+    let stop_signals: SigSet = support::stop::STOP_SIGNALS.into_iter().collect();
+    let before = stop_signals
+        .thread_swap_mask(SigmaskHow::SIG_BLOCK)
+        .context("block the stop signals")?;
+    let spawned = std::thread::Builder::new().spawn(body);
+    before
+        .thread_set_mask()
+        .context("unblock the stop signals")?;
+    spawned.context("start a thread")
+}
+
+/// `text` and a final NUL byte, the way a C program sends a string (`strlen + 1` bytes), so
+/// that a C receiver can print it with `%s`.
+pub fn with_nul(text: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text);
+    bytes.push(0);
+    bytes
 }
 
 fn gone_or(err: Error) -> Error {
@@ -532,151 +537,6 @@ fn receive_error(select: Select, max_len: usize) -> Error {
     }
 }
 
-// ANCHOR: shutdown
-/// Ctrl-C (SIGINT) and SIGTERM, turned into a flag that blocking calls check when they are
-/// interrupted.
-///
-/// The handler stores the signal's number and arms a 50 ms interval timer, both
-/// async-signal-safe. `msgsnd` and `msgrcv` are never restarted after a handler ran, so a
-/// process blocked in them gets EINTR, checks the flag, and ends on its main path, where it can
-/// clean up. The timer closes the one window the flag leaves open: a signal that lands after the
-/// flag was checked but before `msgrcv` starts to sleep. Then `msgrcv` sleeps anyway, and the
-/// timer's SIGALRM interrupts it 50 ms later, and every 50 ms after that until the process ends.
-pub struct Shutdown {
-    signal: Arc<AtomicUsize>,
-}
-
-impl Shutdown {
-    /// Installs the handlers for SIGINT and SIGTERM (and a do-nothing one for SIGALRM, the
-    /// timer's), then unblocks them in this thread (see [`Shutdown::hold`]): a signal that came
-    /// while they were blocked is handled now. No thread is started: a process may still fork
-    /// afterwards, though the examples fork first.
-    pub fn install() -> Result<Shutdown, Failure> {
-        let signal = Arc::new(AtomicUsize::new(0));
-        // SIGALRM only has to interrupt; its handler sets a flag that nobody reads.
-        signal_hook::flag::register(libc::SIGALRM, Arc::new(AtomicBool::new(false)))
-            .context("install a handler for SIGALRM")?;
-        for number in [libc::SIGINT, libc::SIGTERM] {
-            let flag = Arc::clone(&signal);
-            let action = move || {
-                flag.store(number as usize, Ordering::SeqCst);
-                keep_interrupting();
-            };
-            // SAFETY: `action` runs in signal context, so it may only do async-signal-safe
-            // work: an atomic store and `setitimer`, a bare system call (no lock, no
-            // allocation). It captures only an `Arc` that lives as long as the registration.
-            unsafe { signal_hook::low_level::register(number, action) }
-                .context(format!("install a handler for signal {number}"))?;
-        }
-        Shutdown::signals()
-            .thread_unblock()
-            .context("unblock SIGINT, SIGTERM and SIGALRM")?;
-        Ok(Shutdown { signal })
-    }
-
-    /// Blocks SIGINT, SIGTERM and SIGALRM in this thread until [`Shutdown::install`]: they stay
-    /// pending instead of killing the process before its handlers are in place. Children forked
-    /// in between inherit the block, and each unblocks when it installs its own handlers. A
-    /// thread that must not take these signals from the main thread (a stdin reader) calls it
-    /// too.
-    pub fn hold() -> Result<(), Failure> {
-        Shutdown::signals()
-            .thread_block()
-            .context("block SIGINT, SIGTERM and SIGALRM")
-    }
-
-    fn signals() -> SigSet {
-        SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM, Signal::SIGALRM])
-    }
-
-    /// Also lets `signal` (SIGCHLD, say) interrupt blocking calls: its handler sets the returned
-    /// flag and arms the same interval timer as Ctrl-C. Call [`Shutdown::settle`] before each
-    /// check of the flag, so that the timer stops once the signal has been noticed.
-    pub fn watch(&self, signal: c_int) -> Result<Arc<AtomicBool>, Failure> {
-        let seen = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&seen);
-        let action = move || {
-            flag.store(true, Ordering::SeqCst);
-            keep_interrupting();
-        };
-        // SAFETY: as in `install`: an atomic store and `setitimer`, both async-signal-safe.
-        unsafe { signal_hook::low_level::register(signal, action) }
-            .context(format!("install a handler for signal {signal}"))?;
-        Ok(seen)
-    }
-
-    /// Stops the interval timer. Call it *before* checking the flags: a signal that comes after
-    /// this call arms the timer again, and one that came before has set its flag.
-    pub fn settle(&self) {
-        set_interval_timer(Duration::ZERO);
-    }
-
-    /// The signal that asked this process to stop, if one came.
-    pub fn requested(&self) -> Option<i32> {
-        match self.signal.load(Ordering::SeqCst) {
-            0 => None,
-            number => Some(number as i32),
-        }
-    }
-
-    /// Runs `call` again after each EINTR, until it is done (`Ok(Some(..))`) or a shutdown was
-    /// asked for (`Ok(None)`). See [`sysv::retry_eintr`].
-    pub fn retry<T>(&self, call: impl FnMut() -> Result<T, Error>) -> Result<Option<T>, Error> {
-        sysv::retry_eintr(&self.signal, call)
-    }
-
-    /// The exit status for a process that stopped on a signal: 128 + its number, as shells
-    /// report it (130 for Ctrl-C, 143 for SIGTERM).
-    pub fn exit_code(&self) -> ExitCode {
-        match self.requested() {
-            Some(number) => ExitCode::from(128 + number as u8),
-            None => ExitCode::SUCCESS,
-        }
-    }
-
-    /// Waits for `pause` to pass, or less if a shutdown is asked for; false in that case. A
-    /// `poll` with no descriptors, because it fails with EINTR when a signal comes (Rust's
-    /// `thread::sleep` would sleep on).
-    pub fn pause(&self, pause: Duration) -> bool {
-        let deadline = Instant::now() + pause;
-        while self.requested().is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            let millis = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
-            let _ = nix::poll::poll(&mut [], millis);
-        }
-        false
-    }
-}
-
-/// How often SIGALRM interrupts a blocking call once a watched signal came.
-const INTERRUPT_EVERY: Duration = Duration::from_millis(50);
-
-/// Called from signal handlers: SIGALRM every [`INTERRUPT_EVERY`] from now on.
-fn keep_interrupting() {
-    set_interval_timer(INTERRUPT_EVERY);
-}
-
-/// Arms `ITIMER_REAL` to fire every `every` (zero disarms it). Async-signal-safe: one system
-/// call, nothing else.
-fn set_interval_timer(every: Duration) {
-    let every = libc::timeval {
-        tv_sec: every.as_secs() as libc::time_t,
-        tv_usec: every.subsec_micros() as libc::suseconds_t,
-    };
-    let timer = libc::itimerval {
-        it_interval: every,
-        it_value: every,
-    };
-    // SAFETY: `timer` is a valid `itimerval` that lives across the call; the old value is not
-    // asked for (NULL). setitimer cannot fail with these arguments, and there is nothing a
-    // signal handler could do about a failure anyway.
-    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
-}
-// ANCHOR_END: shutdown
-
 // ANCHOR: queue_args
 /// How the binaries find their queue: `ftok(--key-path, --proj)` as in the seed, or `--key`.
 #[derive(clap::Args, Debug, Clone)]
@@ -697,38 +557,25 @@ pub struct QueueArgs {
 }
 
 impl QueueArgs {
-    /// The key these flags name. `create_key_file`: create the default key file if missing
-    /// (only a process that may create the queue should).
-    pub fn key(&self, create_key_file: bool) -> Result<Key, Error> {
-        if let Some(key) = self.key {
-            return Ok(key);
-        }
+    /// Creates the seed's `./file` if it is the key file in use and is missing: ftok needs an
+    /// existing file. Any other path must exist (a typo should fail, not make a new key).
+    pub fn make_default_key_file(&self) -> Result<(), Failure> {
         let path = &self.key_path;
-        if create_key_file && path == Path::new(DEFAULT_KEY_PATH) && !path.exists() {
-            std::fs::File::create(path).map_err(|err| {
-                let errno = Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO));
-                Error::new(format!("create the key file {}", path.display()), errno)
-            })?;
-            println!(
-                "created the key file {}: ftok needs an existing file, whose inode number goes \
-                 into the key",
-                path.display()
-            );
+        if self.key.is_some() || path != Path::new(DEFAULT_KEY_PATH) || path.exists() {
+            return Ok(());
         }
-        Key::from_path(path, self.proj).map_err(|err| match err.errno() {
-            Some(Errno::ENOENT) => {
-                err.because("the key file must exist: ftok combines its inode number with --proj")
-            }
-            _ => err,
-        })
-    }
-
-    /// Opens the queue these flags name, 0600 if this call creates it.
-    pub fn open(&self, creation: Creation) -> Result<MessageQueue, Error> {
-        let key = self.key(creation != Creation::OpenExisting)?;
-        MessageQueue::open(key, creation, Permissions::default(), self.accept_foreign)
+        // create_new: never through a symlink planted at the path, never over a file.
+        let created = std::fs::File::create_new(path);
+        created.context(format!("create the key file {}", path.display()))?;
+        println!(
+            "created the key file {}: ftok needs an existing file, whose inode number goes into \
+             the key",
+            path.display()
+        );
+        Ok(())
     }
 }
+// ANCHOR_END: queue_args
 
 fn parse_proj(text: &str) -> Result<u8, String> {
     let mut chars = text.chars();
@@ -756,7 +603,6 @@ fn parse_key(text: &str) -> Result<Key, String> {
         )),
     }
 }
-// ANCHOR_END: queue_args
 
 #[cfg(test)]
 mod tests {
@@ -806,55 +652,46 @@ mod tests {
         assert!(parse_key("0").is_err());
     }
 
+    fn private_queue() -> MessageQueue {
+        msgget(Key::PRIVATE, libc::IPC_CREAT | 0o600).expect("msgget IPC_PRIVATE")
+    }
+
     #[test]
     fn a_private_queue_carries_bytes_and_typed_payloads() {
-        let queue = MessageQueue::open(
-            Key::PRIVATE,
-            Creation::CreateNew,
-            Permissions::default(),
-            false,
-        )
-        .unwrap();
+        let queue = private_queue();
         assert!(queue.created());
-        queue.send(2, b"two", Wait::NoWait).unwrap();
-        queue.send_text(1, "one", Wait::NoWait).unwrap();
+        let nowait = libc::IPC_NOWAIT;
+        queue.msgsnd(2, b"two", nowait).unwrap();
+        queue.msgsnd(1, &with_nul(b"one"), nowait).unwrap();
         let tally = Tally {
             node: 2,
             from: [1, 1, 0, 1],
         };
-        queue.send_typed(5, &tally, Wait::NoWait).unwrap();
-        let stat = queue.stat().unwrap();
+        queue.msgsnd_typed(5, &tally, nowait).unwrap();
+        let stat = queue.msgctl_stat().unwrap();
         assert_eq!((stat.messages, stat.bytes), (3, 3 + 4 + 20));
         assert_eq!(stat.owner.mode, 0o600);
         // The lowest type first: 1 before 2, although 2 was sent first.
-        let first = queue
-            .receive(Select::AtMost(4), 64, Wait::NoWait, false)
-            .unwrap();
+        let first = queue.msgrcv(Select::AtMost(4), 64, nowait).unwrap();
         assert_eq!((first.mtype, first.text()), (1, "one".into()));
-        let second = queue.receive(Select::Any, 64, Wait::NoWait, false).unwrap();
+        let second = queue.msgrcv(Select::Any, 64, nowait).unwrap();
         assert_eq!((second.mtype, second.bytes), (2, b"two".to_vec()));
         assert_eq!(
-            queue.receive_typed::<Tally>(Select::Exact(5), Wait::NoWait),
+            queue.msgrcv_typed::<Tally>(Select::Exact(5), nowait),
             Ok((5, tally))
         );
-        let empty = queue.receive(Select::Any, 64, Wait::NoWait, false);
+        let empty = queue.msgrcv(Select::Any, 64, nowait);
         assert_eq!(empty.unwrap_err().errno(), Some(Errno::ENOMSG));
     }
 
     #[test]
     fn a_c_style_msgbuf_round_trips() {
-        let queue = MessageQueue::open(
-            Key::PRIVATE,
-            Creation::CreateNew,
-            Permissions::default(),
-            false,
-        )
-        .unwrap();
+        let queue = private_queue();
         let mut text = [0u8; 16];
         text[..5].copy_from_slice(b"hello");
-        queue.send_typed(3, &text, Wait::NoWait).unwrap();
+        queue.msgsnd_typed(3, &text, libc::IPC_NOWAIT).unwrap();
         let message = queue
-            .receive(Select::Exact(3), 16, Wait::NoWait, false)
+            .msgrcv(Select::Exact(3), 16, libc::IPC_NOWAIT)
             .unwrap();
         assert_eq!(message.bytes.len(), 16);
         assert_eq!(message.text(), "hello");
@@ -862,44 +699,50 @@ mod tests {
 
     #[test]
     fn bad_sends_and_small_buffers_fail_without_losing_anything() {
-        let queue = MessageQueue::open(
-            Key::PRIVATE,
-            Creation::CreateNew,
-            Permissions::default(),
-            false,
-        )
-        .unwrap();
-        let zero = queue.send(0, b"x", Wait::NoWait).unwrap_err();
+        let queue = private_queue();
+        let nowait = libc::IPC_NOWAIT;
+        let zero = queue.msgsnd(0, b"x", nowait).unwrap_err();
         assert!(zero.to_string().contains("types start at 1"), "{zero}");
         let big = vec![b'x'; Limits::msgmax() + 1];
-        let too_big = queue.send(1, &big, Wait::NoWait).unwrap_err();
+        let too_big = queue.msgsnd(1, &big, nowait).unwrap_err();
         assert!(
             too_big.to_string().contains("more than msgmax"),
             "{too_big}"
         );
-        queue.send(1, b"twelve bytes", Wait::NoWait).unwrap();
-        let small = queue
-            .receive(Select::Any, 4, Wait::NoWait, false)
-            .unwrap_err();
+        queue.msgsnd(1, b"twelve bytes", nowait).unwrap();
+        let small = queue.msgrcv(Select::Any, 4, nowait).unwrap_err();
         assert_eq!(small.errno(), Some(Errno::E2BIG));
         assert!(small.to_string().contains("stays in the queue"), "{small}");
-        assert_eq!(queue.stat().unwrap().messages, 1);
-        let cut = queue.receive(Select::Any, 4, Wait::NoWait, true).unwrap();
+        assert_eq!(queue.msgctl_stat().unwrap().messages, 1);
+        let cut = queue
+            .msgrcv(Select::Any, 4, nowait | libc::MSG_NOERROR)
+            .unwrap();
         assert_eq!(cut.bytes, b"twel");
     }
 
     #[test]
-    fn dropping_the_creator_removes_the_queue() {
-        let queue = MessageQueue::open(
-            Key::PRIVATE,
-            Creation::CreateNew,
-            Permissions::default(),
-            false,
-        )
-        .unwrap();
+    fn dropping_the_creator_removes_the_queue_and_a_second_handle_does_not() {
+        let queue = private_queue();
         let id = queue.id();
+        drop(queue.handle());
+        assert!(MessageQueue::from_id(id, false).is_ok(), "still there");
         drop(queue);
         let gone = MessageQueue::from_id(id, false).unwrap_err();
         assert_eq!(gone.errno(), Some(Errno::EINVAL));
+    }
+
+    #[test]
+    fn only_an_exclusive_or_private_msgget_counts_as_the_creator() {
+        let queue = private_queue();
+        let removed = queue.handle().msgctl_rmid();
+        assert_eq!(removed, Ok(()));
+        // The creator's drop then finds the queue gone, which is fine.
+        drop(queue);
+        let missing = msgget(Key::from_number(0x7fff_fff3), 0).unwrap_err();
+        assert_eq!(missing.errno(), Some(Errno::ENOENT));
+        assert!(
+            missing.to_string().contains("no queue has this key"),
+            "{missing}"
+        );
     }
 }

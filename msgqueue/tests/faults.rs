@@ -7,7 +7,7 @@
 mod common;
 
 use common::{TestKey, assert_one_line_failure, id_in, queue_exists, wait_until_blocked_in_msgrcv};
-use msgqueue::{Creation, MessageQueue, Permissions};
+use msgqueue::msgget;
 use support::testing::{Running, run, run_with_stdout_gone};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
@@ -147,15 +147,9 @@ fn a_full_queue_with_nowait_says_queue_full() {
         &finished,
         &["message 3: msgsnd: EAGAIN", "the queue is full"],
     );
-    let queue = MessageQueue::open(
-        key.key(),
-        Creation::OpenExisting,
-        Permissions::default(),
-        false,
-    )
-    .expect("the queue is still there");
+    let queue = msgget(key.key(), 0).expect("the queue is still there");
     assert_eq!(
-        queue.stat().unwrap().messages,
+        queue.msgctl_stat().unwrap().messages,
         2,
         "the two that fit are still queued"
     );
@@ -167,13 +161,8 @@ fn a_full_queue_with_nowait_says_queue_full() {
 fn a_queue_that_others_may_write_to_is_refused_unless_accepted() {
     let key = TestKey::new("mq-0666");
     // As the seed does it: mode 0666. The test's handle created it, so it removes it on drop.
-    let queue = MessageQueue::open(
-        key.key(),
-        Creation::CreateNew,
-        Permissions::new(0o666),
-        false,
-    )
-    .unwrap();
+    let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o666;
+    let queue = msgget(key.key(), flags).unwrap();
     for binary in [RECV, SEND, MSG_RM] {
         let refused = run(
             key.command(binary, &["1", "x"][..if binary == SEND { 2 } else { 0 }]),

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestKey, id_in, interrupt, queue_exists, wait_until_blocked_in_msgrcv};
+use common::{RemoveOnDrop, TestKey, id_in, interrupt, queue_exists, wait_until_blocked_in_msgrcv};
 use nix::sys::signal::Signal;
 use support::testing::{Running, run};
 
@@ -48,8 +48,9 @@ fn ctrl_c_stops_the_coordinator_and_every_node_within_a_second() {
     command.args(["--interval-ms", "20000"]);
     let mut mesh = Running::spawn(command);
     let created = mesh.expect_line("mesh: created queue");
-    mesh.expect_line("waiting for the four tallies");
-    wait_until_blocked_in_msgrcv(mesh.pid());
+    let _cleanup = RemoveOnDrop(id_in(&created));
+    mesh.expect_line("waiting for the four nodes to finish");
+    support::testing::wait_until_blocked_in(mesh.pid(), libc::SYS_waitid);
     let (finished, took) = interrupt(mesh, Signal::SIGINT);
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
     assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");

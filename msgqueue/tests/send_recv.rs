@@ -1,15 +1,16 @@
 //! send and recv, driven as a student would drive them from two terminals: messages chosen by
-//! exact type and by `--below`, stdin lines, the default key file, and Ctrl-C on a blocked
-//! recv. Every test uses a key of its own and checks that no queue is left behind.
+//! exact type and by `--below`, stdin lines sent one by one as they arrive (bytes that are
+//! not UTF-8 included), the default key file, and Ctrl-C on a blocked recv and send. Every test uses a key of its own and checks that no queue is left behind.
 
 mod common;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::{TestKey, id_in, interrupt, queue_exists, wait_until_blocked_in_msgrcv};
+use common::{RemoveOnDrop, TestKey, id_in, interrupt, queue_exists, wait_until_blocked_in_msgrcv};
+use msgqueue::{Select, msgget};
 use nix::sys::signal::Signal;
-use support::testing::{Running, TempDir, run};
+use support::testing::{Running, TempDir, run, stop_with, wait_until_blocked_in};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");
@@ -123,4 +124,75 @@ fn with_no_arguments_the_seeds_key_file_is_created_in_the_current_directory() {
     let refused = run(send, "");
     assert_eq!(refused.status.code(), Some(1));
     assert!(refused.stderr.contains("start `recv` first"), "{refused:?}");
+}
+
+#[test]
+fn send_sends_each_line_as_it_arrives_and_a_signal_says_how_many_were_sent() {
+    let key = TestKey::new("mq-lines");
+    let mut recv = Running::spawn(key.command(RECV, &[]));
+    let created = recv.expect_line("recv: created queue");
+    recv.expect_line("waiting for messages");
+    let mut send = Running::spawn(key.command(SEND, &["6"]));
+    send.expect_line("sending each line of stdin as it arrives");
+    for line in ["first", "second"] {
+        // stdin stays open: each line must go out before the next one is even written.
+        send.write_line(line).unwrap();
+        send.expect_line(&format!("send: sent type=6 {line}"));
+        recv.expect_line(&format!("type=6 {line}"));
+    }
+    wait_until_blocked_in(send.pid(), libc::SYS_read);
+    // stop_with, not interrupt: that closes stdin first, and send would end at end of input.
+    let finished = stop_with(send, Signal::SIGINT);
+    assert!(
+        finished
+            .stdout
+            .contains("send: got SIGINT after sending 2 messages; stopping"),
+        "{finished:?}"
+    );
+    wait_until_blocked_in_msgrcv(recv.pid());
+    let (finished, _) = interrupt(recv, Signal::SIGTERM);
+    assert_eq!(finished.status.code(), Some(143), "{finished:?}");
+    assert!(!queue_exists(id_in(&created)));
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_sent_as_bytes_between_the_others() {
+    let key = TestKey::new("mq-bytes");
+    let input = key.path.with_file_name("input");
+    std::fs::write(&input, b"before\n\xff\xfe not UTF-8\nafter\n").unwrap();
+    // exec: the example runs as the shell's process, with the file as its stdin.
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            "exec \"$0\" --key-path \"$1\" --create 7 < \"$2\"",
+            SEND,
+        ])
+        .arg(&key.path)
+        .arg(&input);
+    let finished = run(command, "");
+    let created = finished
+        .stdout_lines()
+        .into_iter()
+        .find(|line| line.contains("created queue"))
+        .map(id_in);
+    let _cleanup = created.map(RemoveOnDrop);
+    assert!(finished.status.success(), "{finished:?}");
+    assert_eq!(finished.stdout.matches("send: sent type=7").count(), 3);
+    let queue = msgget(key.key(), 0).expect("send --create leaves its messages queued");
+    let bodies: Vec<Vec<u8>> = (0..3)
+        .map(|_| {
+            let message = queue.msgrcv(Select::Any, 64, libc::IPC_NOWAIT).unwrap();
+            assert_eq!(message.mtype, 7);
+            message.bytes
+        })
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            b"before\0".to_vec(),
+            b"\xff\xfe not UTF-8\0".to_vec(),
+            b"after\0".to_vec()
+        ]
+    );
 }

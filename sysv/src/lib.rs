@@ -4,12 +4,13 @@
 //! identifier (`msgget`, `shmget`, `semget`), and the object lives in the kernel until someone
 //! removes it with `IPC_RMID` or the machine reboots. This crate holds the pieces around that:
 //!
-//! - [`Key`]: from `ftok(path, proj_id)`, from an explicit number, or [`Key::PRIVATE`].
-//! - [`Permissions`] (0600 unless asked) and [`Creation`] (create-exclusive, open-existing,
-//!   open-or-create), combined by [`get`], which also says whether this process created the
-//!   object: only the creator should remove it.
+//! - [`Key`]: from [`ftok`], from an explicit number, or [`Key::PRIVATE`].
+//! - [`Permissions`]: 0600 unless asked. The `*get` calls themselves (`msgget`, later
+//!   `semget` and `shmget`) live in each crate, named after the call, so that an example shows
+//!   them.
 //! - [`check_owner`]: refuse an object that another user owns or that others may write to.
-//! - [`Error`]: names the operation and the errno, `msgsnd: EIDRM: Identifier removed`.
+//! - [`Error`]: names the operation and the errno, `msgsnd: EIDRM: Identifier removed`; it
+//!   converts into a `support::cli::Failure`, so an example can write `ftok(path, proj)?`.
 //! - `Error` is a `support::stop::Interrupted`: `Stop::retry` runs `msgrcv`, `msgsnd` or
 //!   `semop` again after an EINTR that was not a stop.
 //! - [`list`]: the objects in `/proc/sysvipc/{msg,shm,sem}`, for `ipcs`-like tools and for CI's
@@ -100,26 +101,6 @@ impl Key {
     /// own children, which inherit the identifier.
     pub const PRIVATE: Key = Key(libc::IPC_PRIVATE);
 
-    /// `ftok(path, proj_id)`: a key computed from the file's inode number (low 16 bits), its
-    /// device (8 bits) and `proj_id` (8 bits). Two programs that name the same existing file
-    /// and the same `proj_id` get the same key. Deleting and re-creating the file changes its
-    /// inode, and so the key; two different files can collide.
-    ///
-    /// A missing path fails with ENOENT, naming the path: `ftok ./file: ENOENT: No such file or
-    /// directory`.
-    pub fn from_path(path: &Path, proj_id: u8) -> Result<Key, Error> {
-        let operation = format!("ftok {}", path.display());
-        let c_path = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| Error::refused(&operation, "the path contains a NUL byte"))?;
-        // SAFETY: `c_path` is a valid NUL-terminated string that lives across the call; ftok
-        // only reads it (it calls stat) and keeps no pointer.
-        let key = unsafe { libc::ftok(c_path.as_ptr(), libc::c_int::from(proj_id)) };
-        if key == -1 {
-            return Err(Error::last(operation));
-        }
-        Ok(Key(key))
-    }
-
     /// An explicit key, such as the seeds' 1234. Easy to remember, and just as easy for an
     /// unrelated program to pick too.
     pub const fn from_number(key: libc::key_t) -> Key {
@@ -146,6 +127,32 @@ impl Display for Key {
             write!(f, "{:#010x}", self.0 as u32)
         }
     }
+}
+
+/// `ftok(3)`: a key computed from the file at `path` and `proj_id`: the file's inode number
+/// (low 16 bits), its device (8 bits) and `proj_id` (8 bits). Two programs that name the same
+/// existing file and the same `proj_id` get the same key. Deleting and re-creating the file
+/// changes its inode, and so the key; two different files can collide.
+///
+/// A missing path fails with ENOENT, naming the path: `ftok ./file: ENOENT: No such file or
+/// directory (the key file must exist: ...)`.
+pub fn ftok(path: &Path, proj_id: u8) -> Result<Key, Error> {
+    let operation = format!("ftok {}", path.display());
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::refused(&operation, "the path contains a NUL byte"))?;
+    // SAFETY: `c_path` is a valid NUL-terminated string that lives across the call; ftok only
+    // reads it (it calls stat) and keeps no pointer.
+    let key = unsafe { libc::ftok(c_path.as_ptr(), libc::c_int::from(proj_id)) };
+    if key == -1 {
+        let err = Error::last(operation);
+        return Err(match err.errno() {
+            Some(Errno::ENOENT) => err.because(
+                "the key file must exist: ftok combines its inode number with the project id",
+            ),
+            _ => err,
+        });
+    }
+    Ok(Key(key))
 }
 
 /// The read/write bits of a new object, like a file's mode (the execute bits mean nothing).
@@ -175,60 +182,6 @@ impl Default for Permissions {
 impl Display for Permissions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04o}", self.0)
-    }
-}
-
-/// Whether a `get` call may create the object, must create it, or must find it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Creation {
-    /// `IPC_CREAT | IPC_EXCL`: fail with EEXIST if an object with this key exists.
-    CreateNew,
-    /// No `IPC_CREAT`: fail with ENOENT if no object has this key.
-    OpenExisting,
-    /// Create it if it is missing, else open it. Done as "create-exclusive, and on EEXIST open",
-    /// so that the caller learns whether it was the creator.
-    OpenOrCreate,
-}
-
-/// Gets the identifier of the object with `key`, creating it as `creation` says. Returns the
-/// identifier and whether this call created the object.
-///
-/// `call` is the `*get` system call, given the key and the flags (`IPC_CREAT | IPC_EXCL | mode`
-/// or `0`); it returns the identifier or -1 with errno set. `operation` names it for errors.
-pub fn get(
-    operation: &str,
-    key: Key,
-    creation: Creation,
-    permissions: Permissions,
-    mut call: impl FnMut(libc::key_t, libc::c_int) -> libc::c_int,
-) -> Result<(libc::c_int, bool), Error> {
-    let create = libc::IPC_CREAT | libc::IPC_EXCL | libc::c_int::from(permissions.mode());
-    let attempt = |call: &mut dyn FnMut(libc::key_t, libc::c_int) -> libc::c_int, flags| match call(
-        key.raw(),
-        flags,
-    ) {
-        -1 => Err(Errno::last()),
-        id => Ok(id),
-    };
-    let failed = |errno| Error::new(format!("{operation} key {key}"), errno);
-    match creation {
-        Creation::CreateNew => attempt(&mut call, create)
-            .map(|id| (id, true))
-            .map_err(failed),
-        Creation::OpenExisting => attempt(&mut call, 0).map(|id| (id, false)).map_err(failed),
-        Creation::OpenOrCreate => loop {
-            match attempt(&mut call, create) {
-                Ok(id) => return Ok((id, true)),
-                Err(Errno::EEXIST) => {}
-                Err(errno) => return Err(failed(errno)),
-            }
-            match attempt(&mut call, 0) {
-                Ok(id) => return Ok((id, false)),
-                // Removed between our two calls: try creating it again.
-                Err(Errno::ENOENT) => continue,
-                Err(errno) => return Err(failed(errno)),
-            }
-        },
     }
 }
 
@@ -303,6 +256,13 @@ pub fn effective_uid() -> libc::uid_t {
 impl support::stop::Interrupted for Error {
     fn is_interrupted(&self) -> bool {
         self.errno() == Some(Errno::EINTR)
+    }
+}
+
+/// An example's `main` reports a System V error as it is: `recv: msgget key 0x...: ENOENT: ...`.
+impl From<Error> for support::cli::Failure {
+    fn from(error: Error) -> Self {
+        support::cli::Failure::new(error)
     }
 }
 
@@ -431,20 +391,21 @@ mod tests {
 
     #[test]
     fn ftok_on_a_missing_path_names_the_path_and_the_errno() {
-        let err = Key::from_path(Path::new("/no/such/dir/file"), b'a').unwrap_err();
+        let err = ftok(Path::new("/no/such/dir/file"), b'a').unwrap_err();
         assert_eq!(err.errno(), Some(Errno::ENOENT));
         assert_eq!(
             err.to_string(),
-            "ftok /no/such/dir/file: ENOENT: No such file or directory"
+            "ftok /no/such/dir/file: ENOENT: No such file or directory (the key file must \
+             exist: ftok combines its inode number with the project id)"
         );
     }
 
     #[test]
     fn ftok_gives_the_same_key_for_the_same_file_and_proj_id() {
         let path = Path::new("/proc/self");
-        let a = Key::from_path(path, b'a').unwrap();
-        assert_eq!(a, Key::from_path(path, b'a').unwrap());
-        assert_ne!(a, Key::from_path(path, b'b').unwrap());
+        let a = ftok(path, b'a').unwrap();
+        assert_eq!(a, ftok(path, b'a').unwrap());
+        assert_ne!(a, ftok(path, b'b').unwrap());
         // proj_id goes into the top 8 bits of the key.
         assert_eq!((a.raw() as u32) >> 24, u32::from(b'a'));
     }
@@ -527,42 +488,5 @@ mod tests {
         };
         assert!(check_owner("queue", &group_readable, 1000, false).is_ok());
         assert!(check_owner("queue", &writable, 1001, true).is_ok());
-    }
-
-    #[test]
-    fn open_or_create_reports_whether_it_created() {
-        // A fake *get call: the first IPC_EXCL attempt finds the object, the open succeeds.
-        let mut calls = Vec::new();
-        let got = get(
-            "msgget",
-            Key::from_number(7),
-            Creation::OpenOrCreate,
-            Permissions::default(),
-            |_, flags| {
-                calls.push(flags);
-                if flags & libc::IPC_EXCL != 0 {
-                    Errno::EEXIST.set();
-                    -1
-                } else {
-                    42
-                }
-            },
-        );
-        assert_eq!(got, Ok((42, false)));
-        assert_eq!(calls, [libc::IPC_CREAT | libc::IPC_EXCL | 0o600, 0]);
-        let missing = get(
-            "msgget",
-            Key::from_number(7),
-            Creation::OpenExisting,
-            Permissions::default(),
-            |_, _| {
-                Errno::ENOENT.set();
-                -1
-            },
-        );
-        assert_eq!(
-            missing.unwrap_err().to_string(),
-            "msgget key 0x00000007: ENOENT: No such file or directory"
-        );
     }
 }

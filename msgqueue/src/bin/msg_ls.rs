@@ -7,13 +7,15 @@
 //! queue others may write to, a private queue, the queue of the default key `ftok("./file",
 //! 'a')`. Named msg_ls, not ls, so that target/debug on PATH does not hide coreutils.
 //!
+//! Signals: none handled; msg_ls never waits, so the default action (the end) is right.
+//!
 //! Run: `cargo run -p msgqueue --bin msg_ls`.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use msgqueue::{DEFAULT_KEY_PATH, DEFAULT_PROJ, Key, Limits};
+use msgqueue::{DEFAULT_KEY_PATH, DEFAULT_PROJ, Limits, ftok};
 use support::cli::{Context, parse_args, run};
 use sysv::Kind;
 
@@ -31,7 +33,7 @@ fn main() -> ExitCode {
     run(|| {
         // ANCHOR: list
         let queues = sysv::list(Kind::Msg).context("list the queues")?;
-        let default_key = Key::from_path(Path::new(DEFAULT_KEY_PATH), DEFAULT_PROJ).ok();
+        let default_key = ftok(Path::new(DEFAULT_KEY_PATH), DEFAULT_PROJ).ok();
         if !args.quiet {
             let limits = Limits::read()?;
             println!(

@@ -7,12 +7,14 @@
 //! queue wake up with EIDRM. A queue of another user, or one that others may write to, is
 //! refused unless `--accept-foreign`. Named msg_rm, not rm, so that it never hides coreutils.
 //!
+//! Signals: none handled; msg_rm never waits, so the default action (the end) is right.
+//!
 //! Run: `cargo run -p msgqueue --bin msg_rm -- --id 3` (ids from msg_ls).
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use msgqueue::{Creation, MessageQueue, QueueArgs};
+use msgqueue::{MessageQueue, QueueArgs, ftok, msgget};
 use support::cli::{Context, parse_args, run};
 
 /// Removes a System V message queue, named by key (like send and recv) or by id.
@@ -30,19 +32,23 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         // ANCHOR: remove
-        let queue = match args.id {
-            Some(id) => MessageQueue::from_id(id, args.queue.accept_foreign),
-            None => args.queue.open(Creation::OpenExisting),
+        let accept_foreign = args.queue.accept_foreign;
+        let queue = match (args.id, args.queue.key) {
+            (Some(id), _) => MessageQueue::from_id(id, accept_foreign),
+            (None, Some(key)) => msgget(key, 0).and_then(|q| q.check_owner(accept_foreign)),
+            (None, None) => ftok(&args.queue.key_path, args.queue.proj)
+                .and_then(|key| msgget(key, 0))
+                .and_then(|q| q.check_owner(accept_foreign)),
         }
         .context("find the queue")?;
-        let stat = queue.stat().context("inspect the queue")?;
+        let stat = queue.msgctl_stat().context("inspect the queue")?;
         println!(
             "msg_rm: {queue} holds {} messages ({} bytes); they are discarded with it, and any \
              process blocked on it wakes up with EIDRM",
             stat.messages, stat.bytes
         );
         let id = queue.id();
-        queue.remove().context("remove the queue")?;
+        queue.msgctl_rmid().context("remove the queue")?;
         println!("msg_rm: removed queue id={id}");
         // ANCHOR_END: remove
         Ok(ExitCode::SUCCESS)

@@ -6,9 +6,13 @@
 //! only type N; `--below N` takes the lowest type first among 1..=N (a negative `msgtyp`).
 //!
 //! Who owns the queue: recv opens it, or creates it (mode 0600) if it does not exist yet. If it
-//! created the queue, it removes it when it stops, so a demo leaves nothing behind. A failure
-//! (a message too big for the buffer, say) never discards messages: then recv leaves a
-//! non-empty queue in place and says how to remove it.
+//! created the queue, it removes it (`msgctl(IPC_RMID)`) when it stops, so a demo leaves nothing
+//! behind. A failure (a message too big for the buffer, say) never discards messages: then recv
+//! leaves a non-empty queue in place and says how to remove it.
+//!
+//! Signals: SIGINT, SIGTERM and SIGHUP stop it through `support::stop::Stop::install`
+//! (signal-hook), whose handler runs inside the signal and records which one came; `msgrcv`
+//! then fails with EINTR, and recv leaves through its main path, which removes the queue.
 //!
 //! Run: `cargo run -p msgqueue --bin recv`, then `cargo run -p msgqueue --bin send -- 1 hello`
 //! in another terminal.
@@ -16,9 +20,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use msgqueue::{Creation, Limits, MessageQueue, QueueArgs, Select, Shutdown, Wait};
+use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT, MSG_NOERROR};
+use msgqueue::{Limits, MessageQueue, QueueArgs, Select, ftok, msgget};
 use nix::errno::Errno;
-use support::cli::{Context, Failure, parse_args, run};
+use support::cli::{Failure, parse_args, run};
+use support::stop::{Stop, Stopped, exit_code_for};
 
 /// Receives messages from a System V message queue and prints them, until Ctrl-C.
 #[derive(Parser)]
@@ -51,67 +57,67 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
-        let shutdown = Shutdown::install()?;
-        let queue = args
-            .queue
-            .open(Creation::OpenOrCreate)
-            .context("open the queue")?;
+        let stop = Stop::install()?;
+        // ANCHOR: open
+        args.queue.make_default_key_file()?;
+        let key = match args.queue.key {
+            Some(number) => number,
+            None => ftok(&args.queue.key_path, args.queue.proj)?,
+        };
+        // IPC_EXCL, then a plain open (the seed's IPC_CREAT alone hides who created the queue).
+        let queue = match msgget(key, IPC_CREAT | IPC_EXCL | 0o600) {
+            Err(err) if err.errno() == Some(Errno::EEXIST) => {
+                msgget(key, 0).and_then(|queue| queue.check_owner(args.queue.accept_foreign))
+            }
+            created => created,
+        }?;
         if queue.created() {
             println!("recv: created {queue} with mode 0600; I remove it when I stop");
         } else {
             println!("recv: opened {queue}, which another process created; I leave it there");
         }
-        let outcome = receive_all(&queue, &args, &shutdown);
+        // ANCHOR_END: open
+        let outcome = receive_all(&queue, &args, &stop);
         finish(queue, outcome.is_err())?;
         outcome
     })
 }
 
 // ANCHOR: loop
-fn receive_all(
-    queue: &MessageQueue,
-    args: &Args,
-    shutdown: &Shutdown,
-) -> Result<ExitCode, Failure> {
+fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCode, Failure> {
     let select = match (args.mtype, args.below) {
         (Some(n), _) => Select::Exact(n),
         (None, Some(n)) => Select::AtMost(n),
         (None, None) => Select::Any,
     };
-    let max_size = args
-        .max_size
-        .map_or_else(Limits::msgmax, |bytes| bytes as usize);
-    let wait = if args.nowait {
-        Wait::NoWait
-    } else {
-        Wait::Block
-    };
+    let max_size = args.max_size.map_or_else(Limits::msgmax, |n| n as usize);
+    let nowait = if args.nowait { IPC_NOWAIT } else { 0 };
+    let truncate = if args.truncate { MSG_NOERROR } else { 0 };
     println!("recv: waiting for messages ({select}); Ctrl-C to stop");
     let mut received = 0;
     while args.count.is_none_or(|count| received < count) {
-        match shutdown.retry(|| queue.receive(select, max_size, wait, args.truncate)) {
-            Ok(Some(message)) => {
+        match stop.retry(|| queue.msgrcv(select, max_size, nowait | truncate)) {
+            Ok(message) => {
                 println!("type={} {}", message.mtype, message.text());
                 received += 1;
             }
-            Ok(None) => {
-                println!(
-                    "recv: stopped by signal {} after {received} messages",
-                    shutdown.requested().unwrap_or(0)
-                );
-                return Ok(shutdown.exit_code());
+            Err(Stopped::Signal(signal)) => {
+                println!("recv: got {signal} after {received} messages; stopping");
+                return Ok(exit_code_for(signal));
             }
-            Err(err) if matches!(err.errno(), Some(Errno::EIDRM | Errno::EINVAL)) => {
+            Err(Stopped::Failed(err))
+                if matches!(err.errno(), Some(Errno::EIDRM | Errno::EINVAL)) =>
+            {
                 println!(
                     "recv: the queue was removed while I waited ({err}); nothing left to wait for"
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            Err(err) if err.errno() == Some(Errno::ENOMSG) => {
+            Err(Stopped::Failed(err)) if err.errno() == Some(Errno::ENOMSG) => {
                 println!("recv: no more messages waiting ({select})");
                 break;
             }
-            Err(err) => return Err(err).context("receive"),
+            Err(Stopped::Failed(err)) => return Err(err.into()),
         }
     }
     println!("recv: done after {received} messages");
@@ -126,7 +132,7 @@ fn finish(queue: MessageQueue, failed: bool) -> Result<(), Failure> {
     if !queue.created() {
         return Ok(());
     }
-    let left = queue.stat().map(|stat| stat.messages).unwrap_or(0);
+    let left = queue.msgctl_stat().map(|stat| stat.messages).unwrap_or(0);
     if failed && left > 0 {
         println!(
             "recv: leaving {queue} in the kernel with {left} messages; `msg_rm --id {}` removes it",
@@ -136,13 +142,13 @@ fn finish(queue: MessageQueue, failed: bool) -> Result<(), Failure> {
         return Ok(());
     }
     let id = queue.id();
-    match queue.remove() {
+    match queue.msgctl_rmid() {
         Ok(()) => {
             println!("recv: removed the queue I created (id={id}, {left} messages discarded)")
         }
         // Someone removed it first: nothing left to do.
         Err(err) if matches!(err.errno(), Some(Errno::EIDRM | Errno::EINVAL)) => {}
-        Err(err) => return Err(err).context("remove the queue"),
+        Err(err) => return Err(err.into()),
     }
     Ok(())
 }

@@ -1,26 +1,36 @@
 //! # send: put typed messages into a System V message queue
 //!
 //! Ports seed `004_0b92104986517c26.txt`, section 3 (System V message queues): a message is a
-//! type (1 or more) and a text, appended to the queue found by `ftok("./file", 'a')`.
-//! `send 3 hello` sends one message of type 3. Without a text, each line of stdin becomes one
-//! message of the type (1 by default); when stdin is a terminal and no text is given, send
-//! sends one greeting, so that it runs with no arguments. The text goes with a final NUL byte,
-//! as a C program sends a string.
+//! type (1 or more) and a text, appended with `msgsnd` to the queue that `msgget` finds by the
+//! key `ftok("./file", 'a')`. `send 3 hello` sends one message of type 3. Without a text, each
+//! line of stdin becomes one message of the type (1 by default), sent as soon as it arrives:
+//! at a terminal, each line you type goes when you press Enter, until Ctrl-D. The text goes
+//! with a final NUL byte, as a C program sends a string. A line that is not UTF-8 is sent as
+//! its bytes.
 //!
 //! Who owns the queue: `recv` creates it and removes it when it stops, so start `recv` first.
 //! send refuses a missing queue unless `--create`; a queue that send creates stays in the kernel
 //! after send exits if it holds messages (that is the point: they wait for a receiver), and
 //! send says how to remove it. An empty one (nothing could be sent) is removed.
 //!
+//! Signals: SIGINT, SIGTERM and SIGHUP stop it through `support::stop::Stop::install`
+//! (signal-hook), whose handler runs inside the signal: the `read` of stdin or a `msgsnd`
+//! waiting for room fails with EINTR at once, and send says how many messages it sent.
+//!
 //! Run: `cargo run -p msgqueue --bin send -- 1 hello` while `recv` runs in another terminal.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use clap::Parser;
-use msgqueue::{Creation, MessageQueue, QueueArgs, Shutdown, Wait};
+use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
+use msgqueue::{MessageQueue, QueueArgs, ftok, msgget, with_nul};
 use nix::errno::Errno;
-use support::cli::{Context, Failure, parse_args, run};
+use nix::sys::signal::Signal;
+use support::LineReader;
+use support::cli::{Failure, parse_args, run};
+use support::stop::{Stop, Stopped, exit_code_for};
 
 /// Sends messages of one type into a System V message queue.
 #[derive(Parser)]
@@ -49,9 +59,9 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
-        let shutdown = Shutdown::install()?;
+        let stop = Stop::install()?;
         let queue = open(&args)?;
-        let outcome = send_all(&queue, &args, &shutdown);
+        let outcome = send_all(&queue, &args, &stop);
         if queue.created() {
             leave_if_not_empty(queue);
         }
@@ -59,34 +69,116 @@ fn main() -> ExitCode {
     })
 }
 
-fn send_all(queue: &MessageQueue, args: &Args, shutdown: &Shutdown) -> Result<ExitCode, Failure> {
-    let texts = texts_to_send(args)?;
-    let wait = if args.nowait {
-        Wait::NoWait
-    } else {
-        Wait::Block
+// ANCHOR: open
+fn open(args: &Args) -> Result<MessageQueue, Failure> {
+    let key = match args.queue.key {
+        Some(number) => number,
+        None => ftok(&args.queue.key_path, args.queue.proj)?,
     };
-    // ANCHOR: send
-    for (number, text) in texts.iter().enumerate() {
-        let sent = shutdown.retry(|| queue.send_text(args.mtype, text, wait));
-        match sent.context(format!("message {}", number + 1))? {
-            Some(()) => println!("send: sent type={} {text}", args.mtype),
-            None => {
-                println!("send: stopped by a signal after {number} messages");
-                return Ok(shutdown.exit_code());
+    let flags = if args.create {
+        IPC_CREAT | IPC_EXCL | 0o600
+    } else {
+        0
+    };
+    let queue = match msgget(key, flags) {
+        // --create found one: open it as it is.
+        Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0),
+        Err(err) if err.errno() == Some(Errno::ENOENT) => {
+            return Err(Failure::new(format!(
+                "{err}; start `recv` first (it creates the queue and removes it when it stops), \
+                 or pass --create"
+            )));
+        }
+        tried => tried,
+    }?;
+    let queue = queue.check_owner(args.queue.accept_foreign)?;
+    let how = if queue.created() { "created" } else { "opened" };
+    println!("send: {how} {queue}");
+    Ok(queue)
+}
+// ANCHOR_END: open
+
+// ANCHOR: send
+fn send_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCode, Failure> {
+    let mut lines = Lines::new(args);
+    let mut sent = 0;
+    loop {
+        let line = match lines.next(stop) {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(ExitCode::SUCCESS),
+            Err(Stopped::Signal(signal)) => return Ok(stopped(signal, sent)),
+            Err(Stopped::Failed(failure)) => return Err(failure),
+        };
+        let bytes = with_nul(&line);
+        // IPC_NOWAIT first, so that send can say that it waits before msgsnd blocks.
+        let done = match queue.msgsnd(args.mtype, &bytes, IPC_NOWAIT) {
+            Err(full) if full.errno() == Some(Errno::EAGAIN) && !args.nowait => {
+                println!("send: queue full; waiting for room");
+                stop.retry(|| queue.msgsnd(args.mtype, &bytes, 0))
+            }
+            tried => tried.map_err(Stopped::Failed),
+        };
+        match done {
+            Ok(()) => println!(
+                "send: sent type={} {}",
+                args.mtype,
+                String::from_utf8_lossy(&line)
+            ),
+            Err(Stopped::Signal(signal)) => return Ok(stopped(signal, sent)),
+            Err(Stopped::Failed(err)) => {
+                return Err(Failure::new(format!("message {}: {err}", sent + 1)));
             }
         }
+        sent += 1;
     }
-    // ANCHOR_END: send
-    Ok(ExitCode::SUCCESS)
+}
+// ANCHOR_END: send
+
+fn stopped(signal: Signal, sent: u64) -> ExitCode {
+    let plural = if sent == 1 { "" } else { "s" };
+    println!("send: got {signal} after sending {sent} message{plural}; stopping");
+    exit_code_for(signal)
 }
 
-// ANCHOR: leave
+/// Where the messages come from: the text on the command line, or stdin's lines, each returned
+/// as soon as it arrives (bytes, not necessarily UTF-8).
+enum Lines {
+    One(Option<Vec<u8>>),
+    Stdin(LineReader),
+}
+
+impl Lines {
+    fn new(args: &Args) -> Self {
+        if !args.text.is_empty() {
+            return Lines::One(Some(args.text.join(" ").into_bytes()));
+        }
+        if std::io::stdin().is_terminal() {
+            println!(
+                "send: type one message per line (type {}); Enter sends it, Ctrl-D ends, \
+                 Ctrl-C stops",
+                args.mtype
+            );
+        } else {
+            println!("send: sending each line of stdin as it arrives, until end of input");
+        }
+        Lines::Stdin(LineReader::new())
+    }
+
+    /// The next message's bytes; `None` when there are no more. A stop signal ends the wait.
+    fn next(&mut self, stop: &Stop) -> Result<Option<Vec<u8>>, Stopped> {
+        stop.check()?;
+        match self {
+            Lines::One(text) => Ok(text.take()),
+            Lines::Stdin(reader) => reader.next_line(std::io::stdin().as_fd(), stop),
+        }
+    }
+}
+
 /// A queue that send created (`--create`) stays in the kernel if it holds messages: they wait
 /// for a receiver. An empty one (nothing could be sent) is removed, so a failed send leaves
 /// nothing behind.
 fn leave_if_not_empty(queue: MessageQueue) {
-    if queue.stat().is_ok_and(|stat| stat.messages > 0) {
+    if queue.msgctl_stat().is_ok_and(|stat| stat.messages > 0) {
         println!(
             "send: the queue stays in the kernel after I exit, with its messages, until a \
              receiver takes them; `msg_rm --id {}` removes it",
@@ -94,44 +186,4 @@ fn leave_if_not_empty(queue: MessageQueue) {
         );
         queue.leave_in_kernel();
     }
-}
-// ANCHOR_END: leave
-
-// ANCHOR: open
-fn open(args: &Args) -> Result<MessageQueue, Failure> {
-    let creation = if args.create {
-        Creation::OpenOrCreate
-    } else {
-        Creation::OpenExisting
-    };
-    let queue = args.queue.open(creation).map_err(|err| match err.errno() {
-        Some(Errno::ENOENT) => Failure::new(format!(
-            "open the queue: {err}; start `recv` first (it creates the queue and removes it when \
-             it stops), or pass --create"
-        )),
-        _ => Failure::new(format!("open the queue: {err}")),
-    })?;
-    let how = if queue.created() { "created" } else { "opened" };
-    println!("send: {how} {queue}");
-    Ok(queue)
-}
-// ANCHOR_END: open
-
-fn texts_to_send(args: &Args) -> Result<Vec<String>, Failure> {
-    if !args.text.is_empty() {
-        return Ok(vec![args.text.join(" ")]);
-    }
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        println!("send: no text given and stdin is a terminal: sending a greeting");
-        return Ok(vec![format!(
-            "hello from send (pid {})",
-            std::process::id()
-        )]);
-    }
-    stdin
-        .lock()
-        .lines()
-        .collect::<Result<_, _>>()
-        .context("read stdin")
 }

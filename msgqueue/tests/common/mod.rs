@@ -28,7 +28,7 @@ impl TestKey {
 
     /// The key the binaries compute from `--key-path <path>` and the default `--proj a`.
     pub fn key(&self) -> Key {
-        Key::from_path(&self.path, b'a').expect("ftok")
+        sysv::ftok(&self.path, b'a').expect("ftok")
     }
 
     /// `binary --key-path <path> <args>`.
@@ -41,6 +41,16 @@ impl TestKey {
     /// The ids of queues with this key now (none, once everything is cleaned up).
     pub fn queues(&self) -> Vec<i32> {
         queue_ids(|object| object.key == self.key())
+    }
+}
+
+impl Drop for TestKey {
+    /// A test that fails midway has its examples killed (SIGKILL), which leaves their queues:
+    /// remove whatever still has this key, so that a failed test leaks nothing either.
+    fn drop(&mut self) {
+        for id in self.queues() {
+            drop(RemoveOnDrop(id));
+        }
     }
 }
 
@@ -87,5 +97,17 @@ pub fn assert_one_line_failure(finished: &Finished, needles: &[&str]) {
     assert_eq!(lines.len(), 1, "one line on stderr: {finished:?}");
     for needle in needles {
         assert!(lines[0].contains(needle), "{needle:?} in {:?}", lines[0]);
+    }
+}
+
+/// Removes the queue with this id when dropped, whoever created it: a test that leaves a queue
+/// on purpose (`send --create`) still cleans up when one of its assertions fails.
+pub struct RemoveOnDrop(pub i32);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Ok(queue) = msgqueue::MessageQueue::from_id(self.0, true) {
+            let _ = queue.msgctl_rmid();
+        }
     }
 }

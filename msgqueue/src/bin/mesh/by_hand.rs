@@ -4,58 +4,80 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use msgqueue::{Creation, MessageQueue, QueueArgs, Select, Shutdown, Wait};
+use libc::{IPC_CREAT, IPC_EXCL};
+use msgqueue::{
+    Limits, MessageQueue, QueueArgs, Select, ftok, msgget, spawn_with_stop_signals_blocked,
+    with_nul,
+};
 use nix::errno::Errno;
-use support::cli::{Context, Failure, report_error};
+use support::cli::{Failure, report_error};
+use support::stop::{Stop, Stopped, exit_code_for};
 
 use crate::{NAMES, mtype, parse_node};
 
 // ANCHOR: by_hand
-pub fn by_hand(me: usize, queue_args: &QueueArgs) -> Result<ExitCode, Failure> {
+pub fn by_hand(me: usize, args: &QueueArgs) -> Result<ExitCode, Failure> {
     let name = NAMES[me];
-    let shutdown = Shutdown::install()?;
-    let queue = queue_args
-        .open(Creation::OpenOrCreate)
-        .context("open the queue")?;
+    let stop = Stop::install()?;
+    let queue = open(args)?;
     let role = if queue.created() {
         "created (I remove it when I quit)"
     } else {
         "opened"
     };
     println!("node {name}: {role} {queue}; I receive type {}", mtype(me));
-    // The lines are read on a thread of their own, with its own handle that never removes the
-    // queue. It blocks SIGINT, SIGTERM and SIGALRM, so that they interrupt the main thread's
-    // msgrcv.
-    let sender = MessageQueue::from_id(queue.id(), true).context("open a second handle")?;
-    std::thread::spawn(move || send_lines(&sender, me));
+    // Lines are read on a thread of their own, with a handle that never removes the queue.
+    let sender = queue.handle();
+    spawn_with_stop_signals_blocked(move || send_lines(&sender, me))?;
     println!("node {name}: waiting for messages; type lines like `C hello`, Ctrl-C to quit");
     loop {
-        let select = Select::Exact(mtype(me));
-        match shutdown.retry(|| queue.receive(select, 8192, Wait::Block, false)) {
-            Ok(Some(message)) => println!("node {name}: received: {}", message.text()),
-            Ok(None) => {
-                println!("node {name}: stopped by a signal");
-                return Ok(shutdown.exit_code());
+        match stop.retry(|| queue.msgrcv(Select::Exact(mtype(me)), Limits::msgmax(), 0)) {
+            Ok(message) => println!("node {name}: received: {}", message.text()),
+            Err(Stopped::Signal(signal)) => {
+                println!("node {name}: got {signal}; stopping");
+                return Ok(exit_code_for(signal));
             }
-            Err(err) if matches!(err.errno(), Some(Errno::EIDRM | Errno::EINVAL)) => {
+            Err(Stopped::Failed(err))
+                if matches!(err.errno(), Some(Errno::EIDRM | Errno::EINVAL)) =>
+            {
                 println!("node {name}: the queue was removed (its creator quit?): {err}");
                 return Ok(ExitCode::SUCCESS);
             }
-            Err(err) => return Err(err).context("receive"),
+            Err(Stopped::Failed(err)) => return Err(err.into()),
         }
     }
 }
+// ANCHOR_END: by_hand
 
+/// The queue of the key flags, as recv opens it: ftok, then msgget.
+fn open(args: &QueueArgs) -> Result<MessageQueue, Failure> {
+    args.make_default_key_file()?;
+    let key = match args.key {
+        Some(number) => number,
+        None => ftok(&args.key_path, args.proj)?,
+    };
+    // IPC_EXCL, then a plain open: so this node learns whether it must remove the queue.
+    let queue = match msgget(key, IPC_CREAT | IPC_EXCL | 0o600) {
+        Err(err) if err.errno() == Some(Errno::EEXIST) => {
+            msgget(key, 0).and_then(|queue| queue.check_owner(args.accept_foreign))
+        }
+        created => created,
+    }?;
+    Ok(queue)
+}
+
+// ANCHOR: send_lines
 fn send_lines(queue: &MessageQueue, me: usize) {
-    let _ = Shutdown::hold();
     let name = NAMES[me];
-    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+    for line in std::io::stdin().lock().split(b'\n').map_while(Result::ok) {
+        let line = String::from_utf8_lossy(&line);
         let (to, text) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
         let Some(to) = parse_node(to).ok().filter(|_| !text.is_empty()) else {
             println!("node {name}: start a line with A, B, C or D, then the text: `C hello`");
             continue;
         };
-        match queue.send_text(mtype(to), &format!("{name}: {text}"), Wait::Block) {
+        let bytes = with_nul(format!("{name}: {text}").as_bytes());
+        match queue.msgsnd(mtype(to), &bytes, 0) {
             Ok(()) => println!(
                 "node {name}: sent type {} (to {}): {text}",
                 mtype(to),
@@ -66,4 +88,4 @@ fn send_lines(queue: &MessageQueue, me: usize) {
     }
     println!("node {name}: end of input; still receiving until Ctrl-C");
 }
-// ANCHOR_END: by_hand
+// ANCHOR_END: send_lines

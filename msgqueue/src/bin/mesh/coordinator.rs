@@ -1,158 +1,131 @@
-//! The one-command run: create a private queue, fork the four nodes, collect their tallies,
-//! check that every greeting arrived exactly once, reap the nodes and remove the queue.
+//! The one-command run: create a private queue, fork the four nodes, reap them as they finish,
+//! take their tallies, check that every greeting arrived exactly once and remove the queue.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use msgqueue::{Creation, Key, MessageQueue, Permissions, Select, Shutdown, Tally, Wait};
-use nix::errno::Errno;
+use libc::{IPC_CREAT, IPC_NOWAIT};
+use msgqueue::{Key, MessageQueue, Select, Tally, msgget};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::Pid;
-use support::cli::{Context, Failure};
-use support::{Forked, describe, fork, run_child, wait_for};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use support::cli::Failure;
+use support::stop::{Stop, StopContext, Stopped, exit_code_for};
+use support::{Child, Forked, describe, fork, run_child};
 
 use crate::node::run_node;
 use crate::{COORDINATOR, NAMES};
 
+/// A forked node: dropping it unreaped kills and reaps it (support's `Child` guard).
 struct Node {
-    index: usize,
-    pid: Pid,
-    status: Option<WaitStatus>,
+    name: char,
+    child: Child,
 }
 
 // ANCHOR: coordinate
 pub fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
-    // Until the handlers are installed, Ctrl-C waits (blocked) rather than kills: a coordinator
-    // killed now would leave the queue behind.
-    Shutdown::hold()?;
-    let queue = MessageQueue::open(
-        Key::PRIVATE,
-        Creation::CreateNew,
-        Permissions::default(),
-        false,
-    )
-    .context("create the queue")?;
+    // Installed before the queue exists: no signal can kill a coordinator that owns one.
+    let stop = Stop::install()?;
+    // IPC_PRIVATE always makes a new queue; only our children, which inherit its id, know it.
+    let queue = msgget(Key::PRIVATE, IPC_CREAT | 0o600)?;
     println!("mesh: created {queue}; A, B, C, D receive types 1 to 4, the coordinator type 5");
     let mut nodes = Vec::new();
-    for (index, name) in NAMES.iter().enumerate() {
-        // Fork before installing any signal handler (see the pitfalls): each node installs its
-        // own, which also unblocks SIGINT and SIGTERM in it.
-        match fork() {
-            Ok(Forked::Child) => {
-                // run_child never lets a panic unwind into the parent's frames that the child
-                // inherited: dropping their `queue` would remove the coordinator's queue.
-                run_child(|| run_node(&queue, index, interval))
-            }
-            Ok(Forked::Parent { child }) => {
-                println!("mesh: started node {name} as pid {child}");
-                nodes.push(Node {
-                    index,
-                    pid: child,
-                    status: None,
-                });
-            }
-            Err(failure) => {
-                stop_and_reap(&mut nodes);
-                return Err(failure);
+    for (index, &name) in NAMES.iter().enumerate() {
+        match fork()? {
+            // run_child ends the child with _exit: its copy of `queue` never removes the queue.
+            Forked::Child => run_child(|| run_node(&queue, index, interval)),
+            Forked::Parent(child) => {
+                println!("mesh: started node {name} as pid {}", child.pid());
+                nodes.push(Node { name, child });
             }
         }
     }
-    let shutdown = Shutdown::install()?;
-    // Watching SIGCHLD makes a node's exit interrupt our msgrcv (EINTR), so that a node that
-    // dies before it reports cannot leave us waiting forever.
-    let child_ended = shutdown.watch(libc::SIGCHLD)?;
-    // A node may have ended before the handler was there: look once in any case.
-    child_ended.store(true, Ordering::SeqCst);
-    println!("mesh: waiting for the four tallies (type 5); Ctrl-C stops everything");
-    let tallies = collect_tallies(&queue, &mut nodes, &shutdown, &child_ended);
-    if !matches!(tallies, Ok(Some(_))) {
-        stop_and_reap(&mut nodes);
+    println!("mesh: waiting for the four nodes to finish; Ctrl-C stops everything");
+    match wait_for_nodes(&mut nodes, &stop) {
+        Ok(()) => summarize(&queue),
+        Err(Stopped::Signal(signal)) => {
+            println!("mesh: got {signal}; sending SIGTERM to the nodes");
+            stop_nodes(&mut nodes)?;
+            Ok(exit_code_for(signal))
+        }
+        // The nodes still running are killed and reaped as `nodes` is dropped.
+        Err(Stopped::Failed(failure)) => Err(failure),
     }
-    for node in &mut nodes {
-        let status = match node.status {
-            Some(status) => status,
-            None => wait_for(node.pid)?,
-        };
-        println!(
-            "mesh: node {} (pid {}) {}",
-            NAMES[node.index],
-            node.pid,
-            describe(&status)
-        );
-    }
-    match tallies? {
-        None => Ok(shutdown.exit_code()),
-        Some(tallies) => summarize(&queue, &tallies),
-    }
-    // `queue` is dropped here: the coordinator created it, so it removes it.
+    // `queue` is dropped last: the coordinator created it, so it removes it.
 }
 // ANCHOR_END: coordinate
 
-fn collect_tallies(
-    queue: &MessageQueue,
-    nodes: &mut [Node],
-    shutdown: &Shutdown,
-    child_ended: &AtomicBool,
-) -> Result<Option<Vec<Tally>>, Failure> {
-    let mut tallies = Vec::new();
-    while tallies.len() < nodes.len() {
-        // Stop the interval timer first, then look at the flags: a signal that comes after this
-        // line arms the timer again, so the msgrcv below cannot sleep through it.
-        shutdown.settle();
-        if shutdown.requested().is_some() {
-            println!("mesh: stopped by a signal; stopping the nodes");
-            return Ok(None);
-        }
-        if child_ended.swap(false, Ordering::SeqCst) {
-            // A node that ended well sent its tally first; one that failed never will.
-            for node in nodes.iter_mut().filter(|node| node.status.is_none()) {
-                match waitpid(node.pid, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
-                    Ok(status) => node.status = Some(status),
-                    Err(errno) => return Err(Failure::new(format!("waitpid: {errno}"))),
-                }
-                if let Some(status) = node
-                    .status
-                    .filter(|s| !matches!(s, WaitStatus::Exited(_, 0)))
-                {
-                    let name = NAMES[node.index];
-                    return Err(Failure::new(format!(
-                        "node {name} {} before it reported",
-                        describe(&status)
-                    )));
-                }
-            }
-        }
-        match queue.receive_typed::<Tally>(Select::Exact(COORDINATOR), Wait::Block) {
-            Ok((_, tally)) if (tally.node as usize) < NAMES.len() => tallies.push(tally),
-            Ok((_, tally)) => {
-                return Err(Failure::new(format!(
-                    "a tally from node {}, which does not exist: someone else writes to {queue}",
-                    tally.node
-                )));
-            }
-            Err(err) if err.errno() == Some(Errno::EINTR) => {}
-            Err(err) => return Err(err).context("wait for the tallies"),
+// ANCHOR: wait
+/// Reaps the nodes in the order they end. `waitid(P_ALL, WEXITED | WNOWAIT)` says which child
+/// ended without reaping it; that node's `waitpid` reaps it. A node that fails ends the run at
+/// once, instead of leaving the others to wait for its greetings forever.
+fn wait_for_nodes(nodes: &mut [Node], stop: &Stop) -> Result<(), Stopped> {
+    for _ in 0..nodes.len() {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+        let ended = stop.retry(|| waitid(Id::All, flags)).context("waitid")?;
+        let Some(node) = nodes
+            .iter_mut()
+            .find(|node| Some(node.child.pid()) == ended.pid())
+        else {
+            return Err(Stopped::Failed(Failure::new(format!(
+                "waitid: {ended:?} is not a node"
+            ))));
+        };
+        let status = node.child.waitpid(stop)?;
+        println!(
+            "mesh: node {} (pid {}) {}",
+            node.name,
+            node.child.pid(),
+            describe(&status)
+        );
+        if !matches!(status, WaitStatus::Exited(_, 0)) {
+            // Ctrl-C in the terminal reaches the nodes too: then this is a stop, not a failure.
+            stop.check()?;
+            let why = format!(
+                "node {} {} before it reported",
+                node.name,
+                describe(&status)
+            );
+            return Err(Stopped::Failed(Failure::new(why)));
         }
     }
-    Ok(Some(tallies))
+    Ok(())
 }
+// ANCHOR_END: wait
 
-fn stop_and_reap(nodes: &mut [Node]) {
-    for node in nodes.iter_mut().filter(|node| node.status.is_none()) {
-        let _ = kill(node.pid, Signal::SIGTERM);
-        node.status = wait_for(node.pid).ok();
+/// Passes a stop on to the nodes: SIGTERM to each one still running, then reaps them. A node
+/// stops at once (its own `Stop` ends its wait), or dies of the signal if it had not installed
+/// one yet.
+fn stop_nodes(nodes: &mut [Node]) -> Result<(), Failure> {
+    for node in nodes.iter().filter(|node| !node.child.is_reaped()) {
+        // Unreaped, so the pid is still ours (a zombie at worst, which ignores the signal).
+        let _ = kill(node.child.pid(), Signal::SIGTERM);
     }
+    for node in nodes.iter_mut().filter(|node| !node.child.is_reaped()) {
+        let status = node.child.wait(None)?;
+        println!(
+            "mesh: node {} (pid {}) {}",
+            node.name,
+            node.child.pid(),
+            describe(&status)
+        );
+    }
+    Ok(())
 }
 
 // ANCHOR: summarize
-fn summarize(queue: &MessageQueue, tallies: &[Tally]) -> Result<ExitCode, Failure> {
+fn summarize(queue: &MessageQueue) -> Result<ExitCode, Failure> {
     let mut heard = [[0u32; 4]; 4]; // heard[from][to]
-    for tally in tallies {
+    for _ in NAMES {
+        // Each node sent its tally before it exited with status 0: it waits in the queue.
+        let (_, tally) = queue.msgrcv_typed::<Tally>(Select::Exact(COORDINATOR), IPC_NOWAIT)?;
+        let to = tally.node as usize;
+        if to >= NAMES.len() {
+            return Err(Failure::new(format!(
+                "a tally from node {to}, which does not exist: someone else writes to {queue}"
+            )));
+        }
         for (from, count) in tally.from.iter().enumerate() {
-            heard[from][tally.node as usize] += count;
+            heard[from][to] += count;
         }
     }
     println!("mesh: greetings delivered (row: sender, column: receiver):");
@@ -163,14 +136,15 @@ fn summarize(queue: &MessageQueue, tallies: &[Tally]) -> Result<ExitCode, Failur
     }
     let delivered: u32 = heard.iter().flatten().sum();
     let exactly_once = (0..4).all(|f| (0..4).all(|t| heard[f][t] == u32::from(f != t)));
-    let left = queue.stat().context("inspect the queue")?.messages;
+    let left = queue.msgctl_stat()?.messages;
     if !exactly_once || left != 0 {
         return Err(Failure::new(format!(
             "{delivered} greetings delivered, {left} left in the queue: expected 12, each once"
         )));
     }
     println!(
-        "mesh: summary: 12 messages sent, {delivered} delivered, each exactly once; 0 left in {queue}, which I now remove"
+        "mesh: summary: 12 messages sent, {delivered} delivered, each exactly once; 0 left in \
+         {queue}, which I now remove"
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -4,12 +4,18 @@
 //! message queue): node A receives type 1, B type 2, C type 3, D type 4, so sending to C means
 //! sending a message of type 3. With no arguments, mesh creates a private queue, forks the four
 //! nodes, and each greets the three others and prints what it receives. A node that has its
-//! three greetings reports a typed tally (type 5) to the coordinator, which checks that all 12
-//! greetings arrived exactly once, reaps the nodes and removes the queue.
+//! three greetings reports a typed tally (type 5) to the coordinator and exits; the coordinator
+//! reaps the nodes as they end, takes the tallies, checks that all 12 greetings arrived exactly
+//! once and removes the queue.
 //!
 //! `mesh --node B` runs one node by hand on the queue of the key flags (`ftok("./file", 'a')` by
 //! default): lines like `C hello` go to C, and what arrives for B is printed. Four terminals,
 //! four nodes: the seed's scenario. The node that created the queue removes it when it quits.
+//!
+//! Signals: SIGINT, SIGTERM and SIGHUP stop it through `support::stop::Stop::install`
+//! (signal-hook), which starts no thread, so the coordinator may still fork. Each node installs
+//! its own in the child. A signal to the coordinator alone is passed on to the nodes as SIGTERM;
+//! the coordinator reaps them and removes the queue.
 //!
 //! The parts: `coordinator.rs` (the one-command run), `node.rs` (what each forked node does),
 //! `by_hand.rs` (`--node`).

@@ -1,61 +1,70 @@
-//! What each forked node does: greet the three others by type, take its own type until three
-//! greetings came, report a typed tally to the coordinator.
+//! What each forked node does: install its own stop handling, greet the three others by type,
+//! take its own type until three greetings came, report a typed tally to the coordinator.
 
 use std::time::Duration;
 
-use msgqueue::{MessageQueue, Select, Shutdown, Tally, Wait};
-use support::cli::{Context, Failure, report_error};
+use msgqueue::{Limits, MessageQueue, Select, Tally, with_nul};
+use support::cli::report_error;
+use support::stop::{Stop, StopContext, Stopped, exit_status_for};
 
 use crate::{COORDINATOR, NAMES, mtype};
 
 // ANCHOR: node
 pub fn run_node(queue: &MessageQueue, me: usize, interval: Duration) -> i32 {
     let name = NAMES[me];
-    let node = || -> Result<Option<()>, Failure> {
-        let shutdown = Shutdown::install()?;
-        for to in (0..4).filter(|&to| to != me) {
-            let text = format!("{name}: hello {}", NAMES[to]);
-            if !shutdown.pause(interval)
-                || shutdown
-                    .retry(|| queue.send_text(mtype(to), &text, Wait::Block))
-                    .context("send")?
-                    .is_none()
-            {
-                return Ok(None);
-            }
-            println!("{name}: sent type {} (to {}): {text}", mtype(to), NAMES[to]);
+    // The child's own stop handling: until this line, a signal would kill it (it owns nothing).
+    let outcome = Stop::install()
+        .map_err(Stopped::Failed)
+        .and_then(|stop| greet_and_tally(queue, me, interval, &stop));
+    match outcome {
+        Ok(()) => 0,
+        Err(Stopped::Signal(signal)) => {
+            println!("{name}: got {signal}; stopping");
+            i32::from(exit_status_for(signal))
         }
-        let mut tally = Tally {
-            node: me as u32,
-            from: [0; 4],
-        };
-        while tally.from.iter().sum::<u32>() < 3 {
-            let select = Select::Exact(mtype(me));
-            let Some(message) = shutdown
-                .retry(|| queue.receive(select, 256, Wait::Block, false))
-                .context("receive")?
-            else {
-                return Ok(None);
-            };
-            let text = message.text();
-            println!("{name}: received type {}: {text}", message.mtype);
-            if let Some(from) = NAMES.iter().position(|&n| text.starts_with(n)) {
-                tally.from[from] += 1;
-            }
-        }
-        shutdown
-            .retry(|| queue.send_typed(COORDINATOR, &tally, Wait::Block))
-            .context("report")?;
-        println!("{name}: got my 3 greetings; sent my tally to the coordinator (type 5)");
-        Ok(Some(()))
-    };
-    match node() {
-        Ok(Some(())) => 0,
-        Ok(None) => 130,
-        Err(failure) => {
+        Err(Stopped::Failed(failure)) => {
             report_error(format!("node {name}: {failure}"));
             1
         }
     }
 }
+
 // ANCHOR_END: node
+
+// ANCHOR: greet
+fn greet_and_tally(
+    queue: &MessageQueue,
+    me: usize,
+    interval: Duration,
+    stop: &Stop,
+) -> Result<(), Stopped> {
+    let name = NAMES[me];
+    for to in (0..4).filter(|&to| to != me) {
+        stop.sleep(interval)?;
+        let text = format!("{name}: hello {}", NAMES[to]);
+        let bytes = with_nul(text.as_bytes());
+        stop.retry(|| queue.msgsnd(mtype(to), &bytes, 0))
+            .context("greet")?;
+        println!("{name}: sent type {} (to {}): {text}", mtype(to), NAMES[to]);
+    }
+    let mut tally = Tally {
+        node: me as u32,
+        from: [0; 4],
+    };
+    let mine = Select::Exact(mtype(me));
+    while tally.from.iter().sum::<u32>() < 3 {
+        let message = stop
+            .retry(|| queue.msgrcv(mine, Limits::msgmax(), 0))
+            .context("receive")?;
+        let text = message.text();
+        println!("{name}: received type {}: {text}", message.mtype);
+        if let Some(from) = NAMES.iter().position(|&n| text.starts_with(n)) {
+            tally.from[from] += 1;
+        }
+    }
+    stop.retry(|| queue.msgsnd_typed(COORDINATOR, &tally, 0))
+        .context("report")?;
+    println!("{name}: got my 3 greetings; sent my tally to the coordinator (type 5)");
+    Ok(())
+}
+// ANCHOR_END: greet

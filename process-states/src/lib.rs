@@ -299,7 +299,7 @@ impl<'a> Watcher<'a> {
     ) -> Result<WaitStatus, Stopped> {
         let give_up = Instant::now() + deadline;
         loop {
-            let status = child.wait(Some(flags | WaitPidFlag::WNOHANG))?;
+            let status = child.waitpid_with(Some(flags | WaitPidFlag::WNOHANG))?;
             if status != WaitStatus::StillAlive {
                 return Ok(status);
             }

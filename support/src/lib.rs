@@ -176,9 +176,10 @@ impl Child {
         Ok(status)
     }
 
-    /// `waitpid(pid, flags)`, retried after EINTR, not ended by a stop signal. An exit or a death
-    /// by signal reaps the child; with `WNOHANG` the answer may be `StillAlive`.
-    pub fn wait(&mut self, flags: Option<WaitPidFlag>) -> Result<WaitStatus, Failure> {
+    /// `waitpid(pid, flags)`, retried after EINTR, not ended by a stop signal (for cleanup, and
+    /// for `WNOHANG` polls). An exit or a death by signal reaps the child; with `WNOHANG` the
+    /// answer may be `StillAlive`.
+    pub fn waitpid_with(&mut self, flags: Option<WaitPidFlag>) -> Result<WaitStatus, Failure> {
         loop {
             match waitpid(self.pid, flags) {
                 Err(Errno::EINTR) => continue,
@@ -201,7 +202,7 @@ impl Child {
     pub fn kill_and_reap(&mut self) -> Result<WaitStatus, Failure> {
         // A zombie can still be sent a signal, so ESRCH means "reaped already" only.
         let _ = kill(self.pid, Signal::SIGKILL);
-        self.wait(None)
+        self.waitpid_with(None)
     }
 }
 

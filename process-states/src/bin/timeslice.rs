@@ -140,7 +140,7 @@ fn phase(watcher: &Watcher, args: &Args, count: usize, pin: Option<usize>) -> Re
         kill(child.pid(), Signal::SIGKILL).context(format!("kill({})", child.pid()))?;
     }
     for mut child in children {
-        let status = child.wait(None)?;
+        let status = child.waitpid_with(None)?;
         println!("timeslice: child {} {}", child.pid(), describe(&status));
     }
     Ok(())

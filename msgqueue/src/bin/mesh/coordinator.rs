@@ -101,7 +101,7 @@ fn stop_nodes(nodes: &mut [Node]) -> Result<(), Failure> {
         let _ = kill(node.child.pid(), Signal::SIGTERM);
     }
     for node in nodes.iter_mut().filter(|node| !node.child.is_reaped()) {
-        let status = node.child.wait(None)?;
+        let status = node.child.waitpid_with(None)?;
         println!(
             "mesh: node {} (pid {}) {}",
             node.name,

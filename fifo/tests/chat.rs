@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::{assert_gone, assert_stopped_by, stop_as_a_user};
 use nix::sys::signal::Signal;
-use support::testing::{Running, TempDir};
+use testkit::{Running, TempDir};
 
 const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 

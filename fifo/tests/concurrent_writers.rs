@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::thread;
 
 use common::{assert_gone, example, fifo_in};
-use support::testing::{Running, TempDir};
+use testkit::{Running, TempDir};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_writer");
 const READER: &str = env!("CARGO_BIN_EXE_reader");

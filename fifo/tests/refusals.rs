@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileTypeExt, symlink};
 
 use common::{example, fifo_in};
 use nix::sys::stat::Mode;
-use support::testing::{TempDir, run};
+use testkit::{TempDir, run};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_writer");
 const READER: &str = env!("CARGO_BIN_EXE_reader");

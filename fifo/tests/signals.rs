@@ -22,7 +22,7 @@ use common::{
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
-use support::testing::{Finished, Running, TempDir, signal_row, stop_with, wait_until_blocked_in};
+use testkit::{Finished, Running, TempDir, signal_row, stop_with, wait_until_blocked_in};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_writer");
 const READER: &str = env!("CARGO_BIN_EXE_reader");

@@ -14,7 +14,7 @@ use common::{assert_fifo, assert_gone, example, fifo_in, stop_as_a_user};
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
-use support::testing::{Running, TempDir, wait_until_blocked_in};
+use testkit::{Running, TempDir, wait_until_blocked_in};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_writer");
 const READER: &str = env!("CARGO_BIN_EXE_reader");

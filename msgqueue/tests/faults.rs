@@ -8,7 +8,7 @@ mod common;
 
 use common::{TestKey, assert_one_line_failure, id_in, queue_exists, wait_until_blocked_in_msgrcv};
 use msgqueue::msgget;
-use support::testing::{Running, run, run_with_stdout_gone};
+use testkit::{Running, run, run_with_stdout_gone};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{RemoveOnDrop, TestKey, id_in, interrupt, queue_exists, wait_until_blocked_in_msgrcv};
 use nix::sys::signal::Signal;
-use support::testing::{Running, run};
+use testkit::{Running, run};
 
 const MESH: &str = env!("CARGO_BIN_EXE_mesh");
 const SEND: &str = env!("CARGO_BIN_EXE_send");
@@ -50,7 +50,7 @@ fn ctrl_c_stops_the_coordinator_and_every_node_within_a_second() {
     let created = mesh.expect_line("mesh: created queue");
     let _cleanup = RemoveOnDrop(id_in(&created));
     mesh.expect_line("waiting for the four nodes to finish");
-    support::testing::wait_until_blocked_in(mesh.pid(), libc::SYS_waitid);
+    testkit::wait_until_blocked_in(mesh.pid(), libc::SYS_waitid);
     let (finished, took) = interrupt(mesh, Signal::SIGINT);
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
     assert!(took < Duration::from_secs(1), "Ctrl-C took {took:?}");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{RemoveOnDrop, TestKey, id_in, interrupt, queue_exists, wait_until_blocked_in_msgrcv};
 use msgqueue::{Select, msgget};
 use nix::sys::signal::Signal;
-use support::testing::{Running, TempDir, run, stop_with, wait_until_blocked_in};
+use testkit::{Running, TempDir, run, stop_with, wait_until_blocked_in};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");

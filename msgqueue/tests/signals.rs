@@ -14,7 +14,7 @@ use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
 use msgqueue::{Limits, MessageQueue, msgget};
 use nix::errno::Errno;
 use nix::unistd::Pid;
-use support::testing::{Running, signal_row, stop_with, wait_until_blocked_in};
+use testkit::{Running, signal_row, stop_with, wait_until_blocked_in};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use support::testing::{run, run_with_stdout_gone};
+use testkit::{run, run_with_stdout_gone};
 
 fn parent_child(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_parent_child"));

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use support::testing::{TempDir, run};
+use testkit::{TempDir, run};
 
 fn pipeline(dir: &TempDir, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pipeline"));

@@ -10,7 +10,7 @@
 use std::process::Command;
 
 use nix::unistd::Pid;
-use support::testing::{Running, signal_row, stop_with, wait_until_blocked_in};
+use testkit::{Running, signal_row, stop_with, wait_until_blocked_in};
 
 fn example(program: &str, args: &[&str]) -> Command {
     let mut command = Command::new(program);

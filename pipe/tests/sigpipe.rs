@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use support::testing::run;
+use testkit::run;
 
 fn sigpipe(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sigpipe"));

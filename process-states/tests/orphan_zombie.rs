@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use support::testing::{Finished, Running, run, wait_until_blocked_in};
+use testkit::{Finished, Running, run, wait_until_blocked_in};
 
 /// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
 /// architecture has it, ppoll(2) elsewhere.

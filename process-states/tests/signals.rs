@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use support::testing::{DEADLINE, Running, signal_row, stop_with, wait_until_blocked_in};
+use testkit::{DEADLINE, Running, signal_row, stop_with, wait_until_blocked_in};
 
 /// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
 /// architecture has it, ppoll(2) elsewhere.

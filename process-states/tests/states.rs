@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use support::testing::{DEADLINE, Finished, Running, run, wait_until_blocked_in};
+use testkit::{DEADLINE, Finished, Running, run, wait_until_blocked_in};
 
 /// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
 /// architecture has it, ppoll(2) elsewhere.

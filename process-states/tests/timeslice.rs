@@ -6,7 +6,7 @@ use std::process::Command;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use process_states::{Seen, first_allowed_cpu, read_stat};
-use support::testing::{Running, run};
+use testkit::{Running, run};
 
 fn timeslice(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_timeslice"));

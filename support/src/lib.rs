@@ -12,14 +12,15 @@
 //! - [`Pipe`]: a pipe's two ends, close-on-exec.
 //! - [`LineReader`]: stdin read line by line with `read(2)`, so that a signal can end the wait.
 //! - [`describe`]: a `waitpid` result in words (`killed by signal 13 (SIGPIPE)`).
-//! - [`testing`]: what the integration tests use to drive the real binaries.
+//!
+//! The integration tests' harness is the separate `testkit` crate, a dev-dependency only, so
+//! that no example binary carries test code.
 //!
 //! This file holds the crate's only `unsafe` code, in the module `raw` at its end.
 
 pub mod cli;
 mod lines;
 pub mod stop;
-pub mod testing;
 
 pub use lines::{Input, LineReader};
 

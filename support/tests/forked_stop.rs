@@ -7,9 +7,7 @@ use std::process::Command;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::testing::{
-    Running, signal_row, stop_with, wait_until_blocked_in, wait_until_group_is_empty,
-};
+use testkit::{Running, signal_row, stop_with, wait_until_blocked_in, wait_until_group_is_empty};
 
 fn forked_stop(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_forked_stop"));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use support::testing::{DEADLINE, Finished, Running};
+use testkit::{DEADLINE, Finished, Running};
 
 /// A command that runs the example binary `path` on the FIFO at `fifo`.
 pub fn example(binary: &str, fifo: &Path) -> Command {

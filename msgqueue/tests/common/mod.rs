@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::testing::{Finished, Running, TempDir};
 use sysv::{Key, Kind};
+use testkit::{Finished, Running, TempDir};
 
 /// A key nobody else uses: ftok of a new empty file in a directory of this test's own.
 pub struct TestKey {
@@ -85,9 +85,9 @@ pub fn interrupt(running: Running, signal: nix::sys::signal::Signal) -> (Finishe
     (finished, started.elapsed())
 }
 
-/// Waits until process `pid` sleeps in `msgrcv` (see [`support::testing::wait_until_blocked_in`]).
+/// Waits until process `pid` sleeps in `msgrcv` (see [`testkit::wait_until_blocked_in`]).
 pub fn wait_until_blocked_in_msgrcv(pid: nix::unistd::Pid) {
-    support::testing::wait_until_blocked_in(pid, libc::SYS_msgrcv);
+    testkit::wait_until_blocked_in(pid, libc::SYS_msgrcv);
 }
 
 /// Asserts that the example failed with exactly one line on stderr containing each of `needles`.

@@ -1,4 +1,5 @@
-//! Driving the example binaries from integration tests.
+//! Driving the example binaries from integration tests. A dev-dependency only: no example
+//! binary links this code (threads, watchdogs).
 //!
 //! Every example runs in a process group of its own, so that a test can send Ctrl-C the way a
 //! terminal does (to the whole group) and so that nothing it forked outlives the test: a

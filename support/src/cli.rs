@@ -12,20 +12,46 @@ pub const USAGE_ERROR: u8 = 2;
 /// Parses the command line into `A`.
 ///
 /// `--help` and `--version` print and exit 0. Any other problem (an unknown flag, a value that
-/// is not a number) prints one line on stderr, `<program>: <what is wrong> (see --help)`, and
-/// exits with [`USAGE_ERROR`]: no usage dump, no panic.
+/// is not a number) prints `<program>: <what is wrong> (see --help)` on stderr, followed by
+/// clap's hints if it has any (the possible values, a tip such as `-- -1` for a negative
+/// number), and exits with [`USAGE_ERROR`]: no usage dump, no panic.
 pub fn parse_args<A: clap::Parser>() -> A {
     match A::try_parse() {
         Ok(args) => args,
         Err(err) if !err.use_stderr() => err.exit(),
         Err(err) => {
-            let rendered = err.to_string();
-            let first_line = rendered.lines().next().unwrap_or("invalid arguments");
-            let reason = first_line.strip_prefix("error: ").unwrap_or(first_line);
-            report_error(format!("{reason} (see --help)"));
+            report_error(usage_error(&err.to_string()));
             std::process::exit(USAGE_ERROR.into())
         }
     }
+}
+
+/// clap's error text, cut down to its first line and its hints: the usage block and the
+/// "For more information, try '--help'" line are replaced by "(see --help)".
+fn usage_error(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let reason = first.strip_prefix("error: ").unwrap_or(first);
+    let mut message = format!("{reason} (see --help)");
+    for line in lines {
+        let hint = line.trim();
+        if hint.starts_with('[') || hint.starts_with("tip:") {
+            message.push_str("\n  ");
+            message.push_str(hint);
+        }
+    }
+    // `--count -1`: clap takes "-1" for a flag and says only that it is unexpected.
+    let negative = reason
+        .strip_prefix("unexpected argument '")
+        .and_then(|rest| rest.strip_suffix("' found"))
+        .filter(|arg| arg.starts_with('-') && arg[1..].parse::<f64>().is_ok());
+    if let Some(number) = negative {
+        message.push_str(&format!(
+            "\n  tip: {number} is a negative number, which this flag does not take (and a \
+             value starting with '-' reads as a flag)"
+        ));
+    }
+    message
 }
 
 /// Prints `<program>: <message>` on stderr as one `write(2)`, so that the lines of a parent and
@@ -152,6 +178,29 @@ fn stop_quietly_when_stdout_is_gone() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_negative_number_gets_a_tip() {
+        let rendered = "error: unexpected argument '-1' found\n\nUsage: x [OPTIONS]\n";
+        assert!(usage_error(rendered).contains("tip: -1 is a negative number"));
+        let flag = "error: unexpected argument '--bogus' found\n\nUsage: x [OPTIONS]\n";
+        assert_eq!(
+            usage_error(flag),
+            "unexpected argument '--bogus' found (see --help)"
+        );
+    }
+
+    #[test]
+    fn usage_errors_keep_clap_hints_and_drop_the_usage_block() {
+        let rendered = "error: invalid value 'A' for '--side <SIDE>'\n  [possible values: a, b]\n\n  \
+                        tip: some tip\n\nUsage: chat [OPTIONS]\n\nFor more information, try \
+                        '--help'.\n";
+        assert_eq!(
+            usage_error(rendered),
+            "invalid value 'A' for '--side <SIDE>' (see --help)\n  [possible values: a, b]\n  \
+             tip: some tip"
+        );
+    }
 
     #[test]
     fn context_puts_the_operation_before_the_errno() {

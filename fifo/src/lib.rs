@@ -181,6 +181,25 @@ fn refuse_unless_fifo(path: &Path, found: &fs::Metadata) -> Result<(), Failure> 
     )))
 }
 
+/// The command that starts another of these examples, for the narration's "start one in
+/// another terminal": `cargo run -p fifo --bin <bin>`, then `--` and `flags` if there are any,
+/// each as `<name> <value>`, the value quoted when the shell would split it.
+pub fn cargo_run_command(bin: &str, flags: &[(&str, String)]) -> String {
+    let mut command = format!("cargo run -p fifo --bin {bin}");
+    if !flags.is_empty() {
+        command.push_str(" --");
+    }
+    for (name, value) in flags {
+        let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+        if !value.is_empty() && value.chars().all(plain) {
+            command.push_str(&format!(" {name} {value}"));
+        } else {
+            command.push_str(&format!(" {name} '{}'", value.replace('\'', r"'\''")));
+        }
+    }
+    command
+}
+
 // ANCHOR: encode
 /// Cuts a line into records of `record_size` bytes, ready to write one by one.
 ///
@@ -332,6 +351,22 @@ mod tests {
         assert!(parse_record_size("4097").is_err());
         assert!(parse_record_size("1").is_err());
         assert!(parse_record_size("x").is_err());
+    }
+
+    #[test]
+    fn the_command_for_the_other_side_quotes_what_the_shell_would_split() {
+        assert_eq!(
+            cargo_run_command("writer", &[]),
+            "cargo run -p fifo --bin writer"
+        );
+        let flags = [
+            ("--path", "/tmp/my fifo's".to_owned()),
+            ("--record-size", "64".to_owned()),
+        ];
+        assert_eq!(
+            cargo_run_command("reader", &flags),
+            r"cargo run -p fifo --bin reader -- --path '/tmp/my fifo'\''s' --record-size 64"
+        );
     }
 
     #[test]

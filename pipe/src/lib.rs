@@ -11,12 +11,13 @@
 use nix::sys::signal::{SigHandler, Signal};
 use support::cli::{Context, Failure};
 
-/// Gives SIGPIPE back its default action, "terminate the process".
+/// `signal(SIGPIPE, SIG_DFL)` (signal(2)): gives SIGPIPE back its default action, "terminate
+/// the process".
 ///
 /// Rust's runtime sets SIGPIPE to "ignore" before `main` runs (so that a write to a closed pipe
 /// returns the error EPIPE instead), and a forked child inherits that. A C program starts with
 /// the default action.
-pub fn restore_default_sigpipe() -> Result<(), Failure> {
+pub fn signal_sigpipe_default() -> Result<(), Failure> {
     // SAFETY: SIG_DFL installs no handler of ours, so no code of ours can ever run in signal
     // context; nothing else in the process depends on SIGPIPE being ignored.
     unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }

@@ -97,7 +97,11 @@ fn parent_child_parent_pausing_between_two_numbers() {
             running.expect_line("child:  received 1");
             wait_until_blocked_in(running.pid(), POLL);
             let finished = stop_with(running, signal);
-            assert!(!finished.stdout.contains("sent 2"), "{}", finished.stdout);
+            assert!(
+                !finished.stdout.contains("sending 2"),
+                "{}",
+                finished.stdout
+            );
         },
     );
 }
@@ -111,7 +115,7 @@ fn duplex_parent_blocked_in_read_of_stdin() {
         wait_until_blocked_in(running.pid(), libc::SYS_read);
         let finished = stop_with(running, signal);
         assert!(
-            !finished.stdout.contains("parent: sent"),
+            !finished.stdout.contains("parent: sending"),
             "{}",
             finished.stdout
         );

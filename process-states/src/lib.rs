@@ -287,11 +287,14 @@ impl<'a> Watcher<'a> {
     // ANCHOR_END: sample_until
 
     // ANCHOR: watcher_waitpid
-    /// `waitpid(2)` with a deadline: asks `waitpid(child, flags | WNOHANG)` at once, then again
-    /// each time SIGCHLD comes, until there is news, for at most `deadline`. Standard signals
-    /// do not queue (one SIGCHLD may stand for several changes, and one may have come before we
-    /// got here), so a SIGCHLD is a reason to ask `waitpid`, never something to count.
-    pub fn waitpid(
+    /// `waitpid(2)` within a deadline: waits until `waitpid` has news of `child`, for at most
+    /// `deadline`. Pass only the flags that say which news counts (`WaitPidFlag::empty()` for an
+    /// exit, `WUNTRACED` for a stop, `WCONTINUED` for a continue): this adds `WNOHANG` itself,
+    /// and asks `waitpid(child, flags | WNOHANG)` at once, then again each time SIGCHLD comes.
+    /// Standard signals do not queue (one SIGCHLD may stand for several changes, and one may
+    /// have come before we got here), so a SIGCHLD is a reason to ask `waitpid`, never something
+    /// to count.
+    pub fn waitpid_within(
         &self,
         child: &mut Child,
         flags: WaitPidFlag,
@@ -319,12 +322,21 @@ impl<'a> Watcher<'a> {
 }
 
 // ANCHOR: pin
+/// `sched_getaffinity(2)`: the CPUs this process may run on, lowest first (never none).
+pub fn allowed_cpus() -> Result<Vec<usize>, Failure> {
+    let allowed = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
+    let cpus: Vec<usize> = (0..CpuSet::count())
+        .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
+        .collect();
+    if cpus.is_empty() {
+        return Err(Failure::new("sched_getaffinity: no CPU allowed"));
+    }
+    Ok(cpus)
+}
+
 /// The lowest-numbered CPU this process may run on.
 pub fn first_allowed_cpu() -> Result<usize, Failure> {
-    let allowed = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
-    (0..CpuSet::count())
-        .find(|&cpu| allowed.is_set(cpu).unwrap_or(false))
-        .ok_or_else(|| Failure::new("sched_getaffinity: no CPU allowed"))
+    Ok(allowed_cpus()?[0])
 }
 
 /// Restricts the calling process to one CPU.

@@ -132,7 +132,7 @@ fn ctrl_c_while_the_orphan_lives(args: &[&str]) -> i32 {
     let finished = running.wait();
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
     assert!(
-        !finished.stdout.contains("I closed the lifeline"),
+        !finished.stdout.contains("closing the lifeline"),
         "{}",
         finished.stdout
     );

@@ -189,7 +189,7 @@ fn orphan_zombie_parent_holding_while_the_adopted_orphan_sleeps() {
             wait_until_blocked_in(running.pid(), POLL);
             let finished = stop_with(running, signal);
             assert!(
-                !finished.stdout.contains("I closed the lifeline"),
+                !finished.stdout.contains("closing the lifeline"),
                 "{}",
                 finished.stdout
             );

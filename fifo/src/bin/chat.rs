@@ -6,25 +6,29 @@
 //! `b` the other way round. Each line typed on one side appears on the other, as `b: hello`.
 //!
 //! Each side makes the two FIFOs with `mkfifo` unless the other side did, then `open`s both.
-//! Each blocking `open` waits for the other side to open the same FIFO the other way, so the two
-//! sides open them in opposite orders (side `a` its outgoing FIFO first, side `b` its incoming
-//! one), or each would wait for the other forever. Then one `poll` watches the keyboard and the
-//! incoming FIFO, and what is ready is `read`; typed lines are `write`n as records. Either side
-//! leaves on Ctrl-D, SIGINT (Ctrl-C), SIGTERM or SIGHUP; the other then sees end of file and
-//! leaves too. Each side removes the FIFOs it created.
+//! Each blocking `open` waits for the other side to open the same FIFO the other way, so both
+//! sides open `chat_a_to_b` first, then `chat_b_to_a` (side `a`: write, then read; side `b`:
+//! read, then write). If each opened its outgoing FIFO first, each would block in `open()`
+//! waiting for a reader forever. Then one `poll` watches the keyboard and the incoming FIFO, and
+//! what is ready is `read`; typed lines are `write`n as records. Either side leaves on Ctrl-D,
+//! SIGINT (Ctrl-C), SIGTERM or SIGHUP; the other then sees end of file and leaves too. Each side
+//! removes the FIFOs it created.
 //!
-//! Signals: the `signal-hook` crate, through `Stop::install`: the handler wakes the `poll`
-//! through a self-pipe, with no thread of its own.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), whose
+//! handler wakes the `poll` through a self-pipe; see the book's "Ctrl-C and cleanup".
 //!
 //! Run: `cargo run -p fifo --bin chat -- --side a` and, in another terminal,
 //! `cargo run -p fifo --bin chat -- --side b`.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use fifo::{Fifo, MAX_RECORD_SIZE, RecordReader, SEED_RECORD_SIZE, encode_line, parse_record_size};
+use fifo::{
+    Fifo, MAX_RECORD_SIZE, RecordReader, SEED_RECORD_SIZE, cargo_run_command, encode_line,
+    parse_record_size,
+};
 use nix::fcntl::{OFlag, open};
 use nix::poll::PollFlags;
 use nix::sys::stat::Mode;
@@ -79,8 +83,13 @@ fn main() -> ExitCode {
             "chat {me}: one FIFO per direction: on a single FIFO, whoever reads first takes the \
              bytes, so each side could read back its own lines"
         );
+        if outgoing.made_here() && incoming.made_here() {
+            // We made both FIFOs, so the other side has not started yet: say how to start it.
+            let command = other_side_command(&args);
+            println!("chat {me}: start side {other} in another terminal: {command}");
+        }
         let outcome = connect(args.side, &outgoing, &incoming, &stop).and_then(|(to, from)| {
-            talk(other, &to, &from, &stop, args.record_size).inspect(|_| {
+            talk(args.side, &to, &from, &stop, args.record_size).inspect(|_| {
                 println!("chat {me}: leaving; each side removes the FIFOs it created");
             })
         });
@@ -98,12 +107,9 @@ fn connect(
 ) -> Result<(OwnedFd, OwnedFd), Stopped> {
     let (me, other) = side.names();
     println!("chat {me}: waiting in open() for side {other} (Ctrl-C quits)");
-    println!(
-        "chat {me}: start it in another terminal: cargo run -p fifo --bin chat -- --side {other}"
-    );
     // Each open waits until the other side opens the same FIFO the other way. Both sides open
-    // chat_a_to_b first (a to write, b to read), then chat_b_to_a: no side waits for an open
-    // that the other has not reached yet, so they cannot deadlock.
+    // chat_a_to_b first, then chat_b_to_a (a: write, then read; b: read, then write). If each
+    // opened its outgoing FIFO first, each would block in open() waiting for a reader forever.
     let (to_other, from_other) = match side {
         Side::A => {
             let to_other = open_fifo(outgoing, OFlag::O_WRONLY, stop)?;
@@ -136,12 +142,13 @@ fn open_fifo(fifo: &Fifo, access: OFlag, stop: &Stop) -> Result<OwnedFd, Stopped
 
 // ANCHOR: talk
 fn talk(
-    other: &str,
+    side: Side,
     to_other: &OwnedFd,
     from_other: &OwnedFd,
     stop: &Stop,
     record_size: usize,
 ) -> Result<ExitCode, Stopped> {
+    let (me, other) = side.names();
     let stdin = std::io::stdin();
     let mut typed = LineReader::new();
     let mut received = RecordReader::new(record_size);
@@ -159,7 +166,7 @@ fn talk(
                 .retry(|| read(from_other, &mut buffer))
                 .context("read from the FIFO")?;
             if count == 0 {
-                println!("side {other} left the chat (end of file)");
+                println!("chat {me}: side {other} left the chat (end of file)");
                 return Ok(ExitCode::SUCCESS);
             }
             for text in received.push(&buffer[..count]) {
@@ -174,10 +181,10 @@ fn talk(
                 Input::EndOfFile(last) => (last.into_iter().collect(), true),
             };
             for line in lines {
-                send(to_other, &line, stop, record_size)?;
+                write_line(to_other, &line, stop, record_size)?;
             }
             if at_end {
-                println!("end of input");
+                println!("chat {me}: end of input");
                 return Ok(ExitCode::SUCCESS);
             }
         }
@@ -185,7 +192,12 @@ fn talk(
 }
 
 /// `write(2)` of a typed line into the FIFO, as one record or several.
-fn send(to_other: &OwnedFd, line: &[u8], stop: &Stop, record_size: usize) -> Result<(), Stopped> {
+fn write_line(
+    to_other: &OwnedFd,
+    line: &[u8],
+    stop: &Stop,
+    record_size: usize,
+) -> Result<(), Stopped> {
     match encode_line(line, record_size) {
         Ok(records) => {
             for record in &records {
@@ -199,3 +211,17 @@ fn send(to_other: &OwnedFd, line: &[u8], stop: &Stop, record_size: usize) -> Res
     Ok(())
 }
 // ANCHOR_END: typed
+
+/// How to start the other side so that it meets this one: `--side`, and the flags that must be
+/// the same on both sides when they differ from their defaults.
+fn other_side_command(args: &Args) -> String {
+    let (_, other) = args.side.names();
+    let mut flags = vec![("--side", other.to_owned())];
+    if args.dir != Path::new(".") {
+        flags.push(("--dir", args.dir.display().to_string()));
+    }
+    if args.record_size != SEED_RECORD_SIZE {
+        flags.push(("--record-size", args.record_size.to_string()));
+    }
+    cargo_run_command("chat", &flags)
+}

@@ -9,19 +9,20 @@
 //! file, status 0), and on SIGINT (Ctrl-C), SIGTERM or SIGHUP at any moment, even while it
 //! waits for a writer (status 128 + the signal's number). It removes the FIFO if it created it.
 //!
-//! Signals: the `signal-hook` crate, through `Stop::install`: the stop is recorded inside the
-//! signal handler itself, with no thread of its own (the writer shows the other crate, `ctrlc`).
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), which
+//! needs no thread (the writer shows `ctrlc`); see the book's "Ctrl-C and cleanup".
 //!
 //! Run: `cargo run -p fifo --bin reader`, and `cargo run -p fifo --bin writer` in another
 //! terminal.
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
 use fifo::{
-    DEFAULT_PATH, Fifo, MAX_RECORD_SIZE, RecordReader, SEED_RECORD_SIZE, parse_record_size,
+    DEFAULT_PATH, Fifo, MAX_RECORD_SIZE, RecordReader, SEED_RECORD_SIZE, cargo_run_command,
+    parse_record_size,
 };
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
@@ -49,6 +50,11 @@ fn main() -> ExitCode {
         // mkfifo(3), mode 0600; if a FIFO is there already, the writer made it: use that one.
         let fifo = Fifo::mkfifo_or_use(&args.path)?;
         println!("reader: {}", fifo.origin());
+        if fifo.made_here() {
+            // We made the FIFO, so no writer has started yet: say how to start one.
+            let command = writer_command(&args);
+            println!("reader: start a writer in another terminal: {command}");
+        }
         let outcome = open_for_reading(&fifo, &stop)
             .and_then(|from_writers| receive(&fifo, &from_writers, &stop, args.record_size));
         finish(outcome)
@@ -61,7 +67,6 @@ fn main() -> ExitCode {
 fn open_for_reading(fifo: &Fifo, stop: &Stop) -> Result<OwnedFd, Stopped> {
     let path = fifo.path().display();
     println!("reader: waiting in open() until a writer opens {path} (Ctrl-C quits)");
-    println!("reader: start one in another terminal: cargo run -p fifo --bin writer");
     // Blocks until a writer opens the FIFO. A stop signal makes it fail with EINTR.
     // O_NOFOLLOW: a symlink swapped in since mkfifo makes open fail instead of being followed.
     let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
@@ -110,3 +115,16 @@ fn receive(
     Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: receive
+
+/// How to start a writer that meets this reader: the flags that must be the same on both sides,
+/// when they differ from their defaults.
+fn writer_command(args: &Args) -> String {
+    let mut flags = Vec::new();
+    if args.path != Path::new(DEFAULT_PATH) {
+        flags.push(("--path", args.path.display().to_string()));
+    }
+    if args.record_size != SEED_RECORD_SIZE {
+        flags.push(("--record-size", args.record_size.to_string()));
+    }
+    cargo_run_command("writer", &flags)
+}

@@ -10,19 +10,20 @@
 //! SIGINT (Ctrl-C), SIGTERM or SIGHUP at any moment, even while it waits for a reader
 //! (status 128 + the signal's number). It removes the FIFO if it created it.
 //!
-//! Signals: the `ctrlc` crate, through `Stop::install_with_ctrlc`. Its closure runs on a thread
-//! of its own, which is fine here because the writer never forks (a child of a multithreaded
-//! process may only call async-signal-safe functions).
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with ctrlc (`Stop::install_with_ctrlc`),
+//! whose thread is fine as the writer never forks; see the book's "Ctrl-C and cleanup".
 //!
 //! Run: `cargo run -p fifo --bin writer`, and `cargo run -p fifo --bin reader` in another
 //! terminal.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use fifo::{DEFAULT_PATH, Fifo, SEED_RECORD_SIZE, encode_line, parse_record_size};
+use fifo::{
+    DEFAULT_PATH, Fifo, SEED_RECORD_SIZE, cargo_run_command, encode_line, parse_record_size,
+};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
@@ -52,6 +53,11 @@ fn main() -> ExitCode {
         // mkfifo(3), mode 0600; if a FIFO is there already, the reader made it: use that one.
         let fifo = Fifo::mkfifo_or_use(&args.path)?;
         println!("writer: {}", fifo.origin());
+        if fifo.made_here() {
+            // We made the FIFO, so no reader has started yet: say how to start one.
+            let command = reader_command(&args);
+            println!("writer: start a reader in another terminal: {command}");
+        }
         let outcome = open_for_writing(&fifo, &stop)
             .and_then(|to_reader| send_lines(&to_reader, &stop, args.record_size));
         finish(outcome)
@@ -65,7 +71,6 @@ fn main() -> ExitCode {
 fn open_for_writing(fifo: &Fifo, stop: &Stop) -> Result<OwnedFd, Stopped> {
     let path = fifo.path().display();
     println!("writer: waiting in open() until a reader opens {path} (Ctrl-C quits)");
-    println!("writer: start one in another terminal: cargo run -p fifo --bin reader");
     // Blocks until a reader opens the FIFO. A stop signal makes it fail with EINTR.
     // O_NOFOLLOW: a symlink swapped in since mkfifo makes open fail instead of being followed.
     let flags = OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
@@ -127,14 +132,7 @@ fn send_line(
 fn write_record(to_reader: &OwnedFd, record: &[u8], stop: &Stop) -> Result<(), Stopped> {
     // At most PIPE_BUF bytes: written whole, or (on EINTR) not at all. Blocks while full.
     match stop.retry(|| write(to_reader, record)) {
-        Ok(written) if written == record.len() => Ok(()),
-        Ok(written) => {
-            let short = format!(
-                "write to the FIFO: only {written} of {} bytes",
-                record.len()
-            );
-            Err(Failure::new(short).into())
-        }
+        Ok(_) => Ok(()),
         // Rust ignores SIGPIPE: a reader that went away gives EPIPE instead of killing us.
         Err(Stopped::Failed(Errno::EPIPE)) => {
             let gone = format!("write to the FIFO: the reader went away ({})", Errno::EPIPE);
@@ -144,3 +142,16 @@ fn write_record(to_reader: &OwnedFd, record: &[u8], stop: &Stop) -> Result<(), S
     }
 }
 // ANCHOR_END: write
+
+/// How to start a reader that meets this writer: the flags that must be the same on both sides,
+/// when they differ from their defaults.
+fn reader_command(args: &Args) -> String {
+    let mut flags = Vec::new();
+    if args.path != Path::new(DEFAULT_PATH) {
+        flags.push(("--path", args.path.display().to_string()));
+    }
+    if args.record_size != SEED_RECORD_SIZE {
+        flags.push(("--record-size", args.record_size.to_string()));
+    }
+    cargo_run_command("reader", &flags)
+}

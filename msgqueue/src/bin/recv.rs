@@ -10,9 +10,8 @@
 //! behind. A failure (a message too big for the buffer, say) never discards messages: then recv
 //! leaves a non-empty queue in place and says how to remove it.
 //!
-//! Signals: SIGINT, SIGTERM and SIGHUP stop it through `support::stop::Stop::install`
-//! (signal-hook), whose handler runs inside the signal and records which one came; `msgrcv`
-//! then fails with EINTR, and recv leaves through its main path, which removes the queue.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), whose
+//! handler makes `msgrcv` fail with EINTR; see the book's "Programs that stop cleanly".
 //!
 //! Run: `cargo run -p msgqueue --bin recv`, then `cargo run -p msgqueue --bin send -- 1 hello`
 //! in another terminal.

@@ -13,9 +13,8 @@
 //! after send exits if it holds messages (that is the point: they wait for a receiver), and
 //! send says how to remove it. An empty one (nothing could be sent) is removed.
 //!
-//! Signals: SIGINT, SIGTERM and SIGHUP stop it through `support::stop::Stop::install`
-//! (signal-hook), whose handler runs inside the signal: the `read` of stdin or a `msgsnd`
-//! waiting for room fails with EINTR at once, and send says how many messages it sent.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), whose
+//! handler makes a waiting `read` or `msgsnd` fail with EINTR; see "Programs that stop cleanly".
 //!
 //! Run: `cargo run -p msgqueue --bin send -- 1 hello` while `recv` runs in another terminal.
 

@@ -8,10 +8,8 @@
 //! With `--one-pipe` it shows why one pipe is not enough: the child sends a greeting and then
 //! reads its own greeting back, because a pipe does not know who wrote what.
 //!
-//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
-//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's `read` (of
-//! stdin or of an answer), its `write` or its `waitpid`; the child's guard kills and reaps the
-//! child, and the parent exits with 128 + the signal's number.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
+//! it forks; see the book's "Programs that stop cleanly".
 //!
 //! Run: `cargo run -p pipe --bin duplex`, or `printf 'a\nb\n' | cargo run -p pipe --bin duplex`.
 
@@ -60,6 +58,7 @@ fn two_pipes(stop: &Stop) -> Result<ExitCode, Stopped> {
     match fork()? {
         Forked::Child => {
             drop((to_child, from_child)); // close(2) the parent's ends
+            // Runs this, then `_exit(status)`: the child never returns into main.
             run_child(|| answer_in_upper_case(from_parent, to_parent))
         }
         Forked::Parent(mut child) => {
@@ -83,9 +82,9 @@ fn converse(
     let mut buffer = [0u8; 4096];
     let mut answers = Lines::new();
     for line in lines {
+        println!("parent: sending  {line:?}");
         write_all(stop, requests.as_fd(), format!("{line}\n").as_bytes())
             .context("write to the child")?;
-        println!("parent: sent     {line:?}");
         let reply = loop {
             if let Some(reply) = answers.next_line() {
                 break reply;
@@ -107,7 +106,7 @@ fn converse(
 // ANCHOR_END: converse
 
 /// `write(2)` until every byte is in the pipe: our signal handler can cut a write of more than
-/// PIPE_BUF (4096) bytes short, and the rest must follow.
+/// PIPE_BUF bytes (4096 on Linux) short, and the rest must follow.
 fn write_all(stop: &Stop, fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Stopped<Errno>> {
     while !bytes.is_empty() {
         let written = stop.retry(|| write(fd, bytes))?;
@@ -132,8 +131,9 @@ fn answer_in_upper_case(requests: OwnedFd, replies: OwnedFd) -> i32 {
         while let Some(line) = lines.next_line() {
             let answer = line.to_uppercase();
             println!("child:  received {line:?}, answering {answer:?}");
-            // A blocking write returns when every byte is in the pipe; only a signal handler
-            // could cut it short, and none runs in this child.
+            // A blocking write returns when every byte is in the pipe. Only a signal could cut
+            // it short, and a stop signal kills this child here (its inherited handler acts by
+            // default in a child).
             if let Err(errno) = write(&replies, format!("{answer}\n").as_bytes()) {
                 report_error(format!("child: write to the parent: {errno}"));
                 return 1;
@@ -181,7 +181,7 @@ fn lines_to_send(stop: &Stop) -> Result<Vec<String>, Stopped> {
 fn one_pipe(stop: &Stop) -> Result<ExitCode, Stopped> {
     // O_CLOEXEC: a program that either process might exec does not inherit a stray end.
     let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
-    println!("one pipe for both directions: parent and child each hold both ends");
+    println!("parent: one pipe for both directions: parent and child each hold both ends");
     match fork()? {
         Forked::Child => run_child(|| greet_and_listen(read_end, write_end)),
         Forked::Parent(mut child) => {
@@ -189,6 +189,8 @@ fn one_pipe(stop: &Stop) -> Result<ExitCode, Stopped> {
             // time. If both read at once, who gets which message would be a race.
             let status = child.waitpid(stop)?;
             println!("parent: child {} {}", child.pid(), describe(&status));
+            // O_NONBLOCK: reading the empty pipe returns EAGAIN instead of sleeping forever (we
+            // hold a write end ourselves, so no end-of-file comes).
             fcntl(&read_end, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("fcntl O_NONBLOCK")?;
             match read(&read_end, &mut [0; 64]) {
                 Err(Errno::EAGAIN) => println!(

@@ -6,10 +6,8 @@
 //! numbers the parent closes its write end, the child reads end-of-file and exits, and the
 //! parent reaps it and reports its exit status.
 //!
-//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
-//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's pause, its
-//! `write` or its `waitpid`; the child's guard kills and reaps the child, and the parent exits
-//! with 128 + the signal's number.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
+//! it forks; see the book's "Programs that stop cleanly".
 //!
 //! Run: `cargo run -p pipe --bin parent_child` (add `-- --help` for the flags).
 
@@ -55,6 +53,7 @@ fn parent_and_child(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
             // The child only reads. Its copy of the write end must go: end-of-file comes only
             // when every write end is closed, this one included. Dropping it is close(2).
             drop(write_end);
+            // Runs this, then `_exit(status)`: the child never returns into main.
             run_child(|| read_numbers(read_end))
         }
         Forked::Parent(mut child) => {
@@ -77,11 +76,13 @@ fn send_numbers(stop: &Stop, write_end: OwnedFd, args: &Args) -> Result<(), Stop
             stop.sleep(Duration::from_millis(args.interval_ms))?;
         }
         // A pipe carries bytes, not messages: without the newline the child could read "12"
-        // for 1 and 2. A write of at most PIPE_BUF (4096) bytes is never split.
+        // for 1 and 2. A write of at most PIPE_BUF bytes (4096 on Linux) is not interleaved
+        // with other writers' bytes, but a read may still return part of it, or several
+        // writes at once.
         let line = format!("{number}\n");
+        println!("parent: sending {number}");
         stop.retry(|| write(&write_end, line.as_bytes()))
             .context("write to the pipe")?;
-        println!("parent: sent {number}");
     }
     drop(write_end); // close(2): the last write end anywhere
     println!("parent: closed the write end; the child will read end-of-file");

@@ -5,10 +5,8 @@
 //! stdout the write end and the second child's stdin the read end (dup2), exec the commands,
 //! close every end in the parent, and wait for both. The exit status of each stage is reported.
 //!
-//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
-//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's `waitpid`;
-//! the stages' guards kill and reap both commands, and the parent exits with 128 + the signal's
-//! number. The stages themselves get SIGTERM from the kernel if the parent dies outright.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
+//! it forks; see the book's "Programs that stop cleanly".
 //!
 //! Run: `cargo run -p pipe --bin pipeline`, or `... --bin pipeline -- 'ls -l /' 'wc -l'`.
 
@@ -22,7 +20,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{dup2_stdin, dup2_stdout, execvp, pipe2};
-use pipe::restore_default_sigpipe;
+use pipe::signal_sigpipe_default;
 use support::cli::{Context, Failure, parse_args, report_error, run};
 use support::stop::{Stop, Stopped, finish};
 use support::{Child, Forked, describe, exit_child, fork};
@@ -141,15 +139,16 @@ fn start_stage(
                 report_error(format!("dup2: {errno}"));
                 exit_child(126);
             }
-            // exec keeps an ignored signal ignored, and Rust ignores SIGPIPE: without this,
-            // `yes` would not die when `head` is done, as it does under a shell.
-            if let Err(failure) = restore_default_sigpipe() {
+            // signal(SIGPIPE, SIG_DFL): back to the default action a C program starts with
+            // (exec keeps Rust's "ignore"). Without it, `yes` would get EPIPE once `head` is
+            // done and exit with an error, not die quietly of SIGPIPE as under a shell.
+            if let Err(failure) = signal_sigpipe_default() {
                 report_error(failure);
                 exit_child(126);
             }
             // The pipe's own descriptors are close-on-exec: after exec, the command holds the
-            // pipe only as its stdin or stdout. exec also keeps fork's request for SIGTERM
-            // when the parent dies. execvp returns only when it failed.
+            // pipe only as its stdin or stdout. support::fork's PR_SET_PDEATHSIG survives exec.
+            // execvp returns only when it failed.
             let Err(errno) = execvp(&words[0], words);
             report_error(format!(
                 "cannot run `{}`: {errno}",

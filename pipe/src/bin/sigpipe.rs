@@ -7,10 +7,8 @@
 //! setting (SIGPIPE ignored), so the write fails with EPIPE and the child stops on its own. The
 //! parent reports which of the two happened.
 //!
-//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
-//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's `read` or
-//! `waitpid`; the writer's guard kills and reaps it, and the parent exits with 128 + the
-//! signal's number.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
+//! it forks; see the book's "Programs that stop cleanly".
 //!
 //! Run: `cargo run -p pipe --bin sigpipe`, then `cargo run -p pipe --bin sigpipe -- --ignore`.
 
@@ -25,7 +23,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{pipe2, read, write};
-use pipe::{Lines, restore_default_sigpipe};
+use pipe::{Lines, signal_sigpipe_default};
 use support::cli::{Context, Failure, parse_args, report_error, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
 use support::{Forked, describe, fork, run_child};
@@ -59,6 +57,7 @@ fn writer_and_reader(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
     match fork()? {
         Forked::Child => {
             drop(read_end); // close(2): else this process itself would still be a reader
+            // Runs this, then `_exit(status)`: the child never returns into main.
             run_child(|| writer(write_end, args))
         }
         Forked::Parent(mut child) => {
@@ -75,18 +74,21 @@ fn writer_and_reader(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
 fn writer(write_end: OwnedFd, args: &Args) -> i32 {
     if args.ignore {
         println!("writer: SIGPIPE is ignored (Rust's runtime set that up before main)");
-    } else if let Err(failure) = restore_default_sigpipe() {
-        report_error(failure);
-        return 1;
     } else {
+        // signal(SIGPIPE, SIG_DFL): back to the default action a C program starts with
+        if let Err(failure) = signal_sigpipe_default() {
+            report_error(failure);
+            return 1;
+        }
         println!("writer: SIGPIPE restored to its default action: terminate the process");
     }
     let mut number = 0;
     loop {
         number += 1;
         let message = format!("message {number}\n");
+        println!("writer: sending message {number}");
         match write(&write_end, message.as_bytes()) {
-            Ok(_) => println!("writer: sent message {number}"),
+            Ok(_) => thread::sleep(Duration::from_millis(args.interval_ms)),
             Err(Errno::EPIPE) => {
                 println!("writer: write failed with EPIPE (Broken pipe): nobody reads any more");
                 return 0;
@@ -96,7 +98,6 @@ fn writer(write_end: OwnedFd, args: &Args) -> i32 {
                 return 1;
             }
         }
-        thread::sleep(Duration::from_millis(args.interval_ms));
     }
 }
 // ANCHOR_END: writer

@@ -8,10 +8,8 @@
 //! that subreaper, adopts the orphan and reaps it; without, it ends the orphan and leaves the
 //! reaping to the new parent. Nothing of ours outlives it, Ctrl-C included.
 //!
-//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
-//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends whatever the program waits
-//! for; the guards kill and reap its children (the adopted orphan too), and it exits with
-//! 128 + the signal's number.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
+//! it forks; see the book's "Programs that stop cleanly".
 //!
 //! Run: `cargo run -p process-states --bin orphan_zombie` (add `-- --subreaper`).
 
@@ -53,7 +51,7 @@ fn main() -> ExitCode {
             // Our children were killed (SIGKILL) and reaped as their guards went out of scope;
             // an orphan we did not adopt reads end-of-file on its lifeline, now closed, and
             // exits.
-            println!("orphan_zombie: {signal}: our children are killed and reaped");
+            println!("parent: {signal}: my children are killed and reaped");
         }
         finish(told.map(|()| ExitCode::SUCCESS))
     })
@@ -67,19 +65,19 @@ fn zombie(watcher: &Watcher, args: &Args) -> Result<(), Stopped> {
         Forked::Parent(child) => child,
     };
     let pid = child.pid();
-    println!("zombie: forked child {pid}, which exits at once with status 7; I do not wait yet");
+    println!("parent: forked child {pid}, which exits at once with status 7; I do not wait yet");
     let stat = watcher.sample_until(pid, deadline, "becoming a zombie", |seen| match seen {
         Seen::Alive(stat) if stat.state == 'Z' => Some(stat.clone()),
         _ => None,
     })?;
     let (state, ppid) = (stat.state, stat.ppid);
-    println!("zombie: /proc/{pid}/stat: state {state} (zombie), ppid {ppid} (me)");
-    println!("zombie: it has ended, but its entry keeps the exit status until its parent waits");
+    println!("parent: /proc/{pid}/stat: state {state} (zombie), ppid {ppid} (me)");
+    println!("parent: it has ended, but its entry keeps the exit status until its parent waits");
     watcher.hold(Duration::from_millis(args.pause_ms))?;
-    let status = watcher.waitpid(&mut child, WaitPidFlag::WNOHANG, deadline)?;
-    println!("zombie: waitpid({pid}): the child {}", describe(&status));
+    let status = watcher.waitpid_within(&mut child, WaitPidFlag::empty(), deadline)?;
+    println!("parent: waitpid({pid}): the child {}", describe(&status));
     match read_stat(pid)? {
-        Seen::Gone => println!("zombie: /proc/{pid} is gone: waitpid reaped the zombie"),
+        Seen::Gone => println!("parent: /proc/{pid} is gone: waitpid reaped the zombie"),
         Seen::Alive(stat) => {
             return Err(Failure::new(format!("{pid} is still here: {stat:?}")).into());
         }
@@ -93,7 +91,7 @@ fn orphan(watcher: &Watcher, args: &Args) -> Result<(), Stopped> {
     let deadline = Duration::from_millis(args.deadline_ms);
     if args.subreaper {
         set_child_subreaper(true).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
-        println!("orphan: I am a child subreaper now: orphans below me become my children");
+        println!("parent: I am a child subreaper now: orphans below me become my children");
     }
     // The orphan blocks reading `lifeline` until we close our end (or die): then it exits.
     let lifeline = Pipe::new()?;
@@ -116,9 +114,9 @@ fn orphan(watcher: &Watcher, args: &Args) -> Result<(), Stopped> {
         );
     }
     let orphan = Pid::from_raw(i32::from_ne_bytes(pid));
-    let status = watcher.waitpid(&mut middle, WaitPidFlag::WNOHANG, deadline)?;
+    let status = watcher.waitpid_within(&mut middle, WaitPidFlag::empty(), deadline)?;
     println!(
-        "orphan: {} {}; I reaped it",
+        "parent: the middle process {} {}; I reaped it",
         middle.pid(),
         describe(&status)
     );
@@ -143,10 +141,10 @@ fn orphan(watcher: &Watcher, args: &Args) -> Result<(), Stopped> {
             return Err(Failure::new(format!("{orphan} went to {new_parent}, not me")).into());
         }
     };
-    println!("orphan: /proc/{orphan}/stat: its ppid is now {new_parent} ({name}): {who}");
+    println!("parent: /proc/{orphan}/stat: its ppid is now {new_parent} ({name}): {who}");
     watcher.hold(Duration::from_millis(args.pause_ms))?;
+    println!("parent: closing the lifeline; {orphan} will read end-of-file and exit");
     drop(lifeline.write_end);
-    println!("orphan: I closed the lifeline; {orphan} reads end-of-file and exits");
     clean_up(watcher, orphan, adopted, deadline)
 }
 // ANCHOR_END: new_parent
@@ -181,11 +179,11 @@ fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
                 let _ = write(&report, &pid);
             }
             let (me, child) = (getpid(), child.pid());
-            println!("orphan: {me} forked {child} and exits now, without waiting for it");
+            println!("middle: {me} forked {child} and exits now, without waiting for it");
             exit_child(0) // the guard for `child` never runs: this process just ends
         }
         Err(failure) => {
-            eprintln!("orphan: {failure}");
+            eprintln!("middle: {failure}");
             1
         }
     }
@@ -203,15 +201,15 @@ fn clean_up(
     deadline: Duration,
 ) -> Result<(), Stopped> {
     if let Some(mut adopted) = adopted {
-        let status = watcher.waitpid(&mut adopted, WaitPidFlag::WNOHANG, deadline)?;
+        let status = watcher.waitpid_within(&mut adopted, WaitPidFlag::empty(), deadline)?;
         println!(
-            "orphan: waitpid({orphan}): my adopted child {}",
+            "parent: waitpid({orphan}): my adopted child {}",
             describe(&status)
         );
         return Ok(());
     }
     if let Err(errno) = waitpid(orphan, Some(WaitPidFlag::WNOHANG)) {
-        println!("orphan: waitpid({orphan}): {errno}: it is not my child any more");
+        println!("parent: waitpid({orphan}): {errno}: it is not my child any more");
     }
     let ended = watcher.sample_until(orphan, deadline, "ending", |seen| match seen {
         Seen::Alive(stat) if stat.state != 'Z' => None,
@@ -219,10 +217,10 @@ fn clean_up(
     })?;
     match ended {
         Seen::Gone => {
-            println!("orphan: /proc/{orphan} is gone: it ended, its new parent reaped it")
+            println!("parent: /proc/{orphan} is gone: it ended, its new parent reaped it")
         }
         Seen::Alive(stat) => println!(
-            "orphan: {orphan} has ended: state Z until its new parent {} reaps it",
+            "parent: {orphan} has ended: state Z until its new parent {} reaps it",
             stat.ppid
         ),
     }

@@ -8,9 +8,8 @@
 //! and prints the textbook name, the Linux letter and the cause; `waitpid` with `WUNTRACED` and
 //! `WCONTINUED`, woken by SIGCHLD, prints the parent's own view next to it.
 //!
-//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
-//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP at any time ends the parent's
-//! wait; it kills and reaps the child and exits with 128 + the signal's number (130 for Ctrl-C).
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
+//! it forks; see the book's "Programs that stop cleanly".
 //!
 //! Run: `cargo run -p process-states --bin states` (add `-- --help` for the flags).
 
@@ -99,7 +98,7 @@ fn child_life(control: OwnedFd) -> i32 {
             return 1;
         }
     }
-    0 // run_child ends the child with exit(0): state Z until the parent waits
+    0 // run_child ends the child with _exit(0): state Z until the parent waits
 }
 // ANCHOR_END: child_life
 
@@ -115,7 +114,7 @@ impl Story<'_> {
     // ANCHOR: story
     fn tell(&mut self, control: OwnedFd) -> Result<(), Stopped> {
         let pid = self.child.pid();
-        let send = |byte: &[u8]| {
+        let write_to_child = |byte: &[u8]| {
             write(&control, byte)
                 .map(drop)
                 .context("write to the child")
@@ -127,15 +126,12 @@ impl Story<'_> {
         self.expect("created", "RS", "fork() returned: no letter for 'created'")?;
         self.expect("running", "R", "the child spins in a busy loop")?;
         self.ready_or_running()?;
-        send(b"b")?;
+        write_to_child(b"b")?;
         self.expect("blocked", "S", "the child read()s an empty pipe and sleeps")?;
         self.watcher.hold(self.pause)?;
         kill(pid, Signal::SIGSTOP).context("kill(SIGSTOP)")?;
         self.expect("suspended", "T", "the parent sent SIGSTOP")?;
-        self.parents_view(
-            WaitPidFlag::WUNTRACED | WaitPidFlag::WNOHANG,
-            "waitpid(WUNTRACED)",
-        )?;
+        self.waitpid_and_show(WaitPidFlag::WUNTRACED, "waitpid(WUNTRACED)")?;
         // ANCHOR_END: story
         // ANCHOR: story_end
         self.watcher.hold(self.pause)?;
@@ -145,26 +141,23 @@ impl Story<'_> {
             "S",
             "SIGCONT: it resumes, still waiting in read()",
         )?;
-        self.parents_view(
-            WaitPidFlag::WCONTINUED | WaitPidFlag::WNOHANG,
-            "waitpid(WCONTINUED)",
-        )?;
+        self.waitpid_and_show(WaitPidFlag::WCONTINUED, "waitpid(WCONTINUED)")?;
         self.watcher.hold(self.pause)?;
-        send(b"r")?;
+        write_to_child(b"r")?;
         self.expect(
             "ready/run",
             "R",
             "a byte came: read() returned, it spins again",
         )?;
         self.watcher.hold(self.pause)?;
-        send(b"x")?;
+        write_to_child(b"x")?;
         self.expect(
             "terminated",
             "Z",
             "the child exited; nobody has waited for it yet",
         )?;
         self.watcher.hold(self.pause)?;
-        self.parents_view(WaitPidFlag::WNOHANG, "waitpid()")?;
+        self.waitpid_and_show(WaitPidFlag::empty(), "waitpid()")?;
         match read_stat(pid)? {
             Seen::Gone => self.line(
                 "reaped",
@@ -229,16 +222,17 @@ impl Story<'_> {
     }
     // ANCHOR_END: ready
 
-    // ANCHOR: parents_view
-    /// Prints what `waitpid` tells the parent, next to what /proc showed. WNOHANG: the call
-    /// answers at once, and the watcher asks again each time SIGCHLD comes.
-    fn parents_view(&mut self, flags: WaitPidFlag, call: &str) -> Result<(), Stopped> {
+    // ANCHOR: waitpid_and_show
+    /// `waitpid(2)` for the news `flags` ask for, then prints what it told the parent, next to
+    /// what /proc showed. `waitpid_within` adds WNOHANG: each call answers at once, and the
+    /// watcher asks again each time SIGCHLD comes, until the deadline.
+    fn waitpid_and_show(&mut self, flags: WaitPidFlag, call: &str) -> Result<(), Stopped> {
         let status = self
             .watcher
-            .waitpid(&mut self.child, flags, self.deadline)?;
+            .waitpid_within(&mut self.child, flags, self.deadline)?;
         let cause = format!("child {} (announced by SIGCHLD)", describe(&status));
         self.line("", &format!("{call} in the parent"), &cause);
         Ok(())
     }
-    // ANCHOR_END: parents_view
+    // ANCHOR_END: waitpid_and_show
 }

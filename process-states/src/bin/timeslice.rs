@@ -7,10 +7,8 @@
 //! and its voluntary and involuntary context switches. Then it does the same with the children
 //! free to use every CPU, for contrast.
 //!
-//! Signals: signal-hook, through `Stop::install`, because the program forks afterwards (ctrlc's
-//! thread would make the fork unsafe). SIGINT, SIGTERM or SIGHUP ends the parent's wait between
-//! two reports; the children's guards kill and reap every child, and the parent exits with
-//! 128 + the signal's number.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
+//! it forks; see the book's "Programs that stop cleanly".
 //!
 //! Run: `cargo run -p process-states --bin timeslice` (add `-- --help` for the flags).
 
@@ -19,11 +17,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use nix::sched::{CpuSet, sched_getaffinity};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use process_states::{
-    SchedStat, Seen, Watcher, first_allowed_cpu, pin_to_cpu, read_schedstat, read_stat,
+    SchedStat, Seen, Switches, Watcher, allowed_cpus, pin_to_cpu, read_schedstat, read_stat,
     read_switches, readable_now,
 };
 use support::cli::{Context, Failure, parse_args, run};
@@ -53,13 +50,11 @@ fn main() -> ExitCode {
     run(|| {
         let stop = Stop::install()?;
         let watcher = Watcher::new(&stop)?;
-        let allowed = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
-        let cpus = (0..CpuSet::count())
-            .filter(|&c| allowed.is_set(c).unwrap_or(false))
-            .count();
+        let allowed = allowed_cpus()?;
+        let cpus = allowed.len();
         let children = args.children.unwrap_or(cpus.max(2));
-        let cpu = args.cpu.map_or_else(first_allowed_cpu, Ok)?;
-        if !allowed.is_set(cpu).unwrap_or(false) {
+        let cpu = args.cpu.unwrap_or(allowed[0]);
+        if !allowed.contains(&cpu) {
             return Err(Failure::new(format!(
                 "--cpu {cpu}: not a CPU this program may use"
             )));
@@ -79,7 +74,7 @@ fn main() -> ExitCode {
 // ANCHOR: spin
 /// A child's whole life: compute, and nothing else (so it never gives the CPU up by itself).
 /// It stops when the parent's end of `lifeline` closes, or at `limit` if the parent is stuck;
-/// `run_child` then ends it with `exit`.
+/// `run_child` then ends it with `_exit`.
 fn spin(pin: Option<usize>, lifeline: &OwnedFd, limit: Duration) -> i32 {
     if let Some(cpu) = pin
         && let Err(failure) = pin_to_cpu(cpu)
@@ -115,7 +110,8 @@ fn phase(watcher: &Watcher, args: &Args, count: usize, pin: Option<usize>) -> Re
     drop(lifeline.read_end);
     let label = if pin.is_some() { "pinned" } else { "free" };
     let start = Instant::now();
-    let mut before: Vec<SchedStat> = vec![SchedStat::default(); count];
+    // What each child had got at the last report (zero at the fork).
+    let mut before: Vec<(SchedStat, Switches)> = vec![Default::default(); count];
     while start.elapsed() < duration {
         let left = duration.saturating_sub(start.elapsed());
         watcher.hold(left.min(Duration::from_millis(args.interval_ms)))?;
@@ -126,7 +122,7 @@ fn phase(watcher: &Watcher, args: &Args, count: usize, pin: Option<usize>) -> Re
     }
     // ANCHOR_END: phase
     // ANCHOR: phase_end
-    let total: Duration = before.iter().map(|sched| sched.on_cpu).sum();
+    let total: Duration = before.iter().map(|(sched, _)| sched.on_cpu).sum();
     let elapsed = start.elapsed();
     println!(
         "timeslice: {label}: together the children ran {} ms in {} ms: {:.1} CPUs' worth",
@@ -148,26 +144,33 @@ fn phase(watcher: &Watcher, args: &Args, count: usize, pin: Option<usize>) -> Re
 // ANCHOR_END: phase_end
 
 // ANCHOR: report
-/// One line for one child: CPU time, time slices and ready time since `before`, context
-/// switches so far, and the CPU it ran on last. A child that vanished gets a line that says so.
-fn report(pid: Pid, label: &str, at: f64, before: &mut SchedStat) -> Result<(), Failure> {
+/// One line for one child: CPU time, time slices, ready time and context switches since
+/// `before` (the last report), and the CPU it ran on last. A child that vanished gets a line
+/// that says so.
+fn report(
+    pid: Pid,
+    label: &str,
+    at: f64,
+    before: &mut (SchedStat, Switches),
+) -> Result<(), Failure> {
     let (Seen::Alive(sched), Seen::Alive(switches), Seen::Alive(stat)) =
         (read_schedstat(pid)?, read_switches(pid)?, read_stat(pid)?)
     else {
         println!("{at:6.2}s  child {pid} ({label}): gone");
         return Ok(());
     };
+    let (sched_before, switches_before) = before;
     println!(
         "{at:6.2}s  child {pid} ({label}): ran {:4} ms in {:3} slices, ready {:4} ms; switches: \
          {} voluntary, {} involuntary; last on CPU {}",
-        (sched.on_cpu - before.on_cpu).as_millis(),
-        sched.slices - before.slices,
-        (sched.waiting - before.waiting).as_millis(),
-        switches.voluntary,
-        switches.involuntary,
+        (sched.on_cpu - sched_before.on_cpu).as_millis(),
+        sched.slices - sched_before.slices,
+        (sched.waiting - sched_before.waiting).as_millis(),
+        switches.voluntary - switches_before.voluntary,
+        switches.involuntary - switches_before.involuntary,
         stat.processor
     );
-    *before = sched;
+    *before = (sched, switches);
     Ok(())
 }
 // ANCHOR_END: report

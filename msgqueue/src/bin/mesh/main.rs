@@ -12,10 +12,8 @@
 //! default): lines like `C hello` go to C, and what arrives for B is printed. Four terminals,
 //! four nodes: the seed's scenario. The node that created the queue removes it when it quits.
 //!
-//! Signals: SIGINT, SIGTERM and SIGHUP stop it through `support::stop::Stop::install`
-//! (signal-hook), which starts no thread, so the coordinator may still fork. Each node installs
-//! its own in the child. A signal to the coordinator alone is passed on to the nodes as SIGTERM;
-//! the coordinator reaps them and removes the queue.
+//! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
+//! it forks; a stop of the coordinator alone reaches the nodes as SIGTERM.
 //!
 //! The parts: `coordinator.rs` (the one-command run), `node.rs` (what each forked node does),
 //! `by_hand.rs` (`--node`).

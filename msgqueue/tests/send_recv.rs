@@ -196,3 +196,33 @@ fn a_line_that_is_not_utf8_is_sent_as_bytes_between_the_others() {
         ]
     );
 }
+
+#[test]
+fn send_create_makes_the_default_key_file_in_an_empty_directory() {
+    // As a student would run it first: `send --create` where no ./file exists yet.
+    let dir = TempDir::new("mq-send-create-keyfile");
+    let mut command = Command::new(SEND);
+    command
+        .current_dir(dir.path())
+        .args(["--create", "5", "hi"]);
+    let finished = run(command, "");
+    let key_file = dir.path().join("file");
+    let key = key_file
+        .exists()
+        .then(|| sysv::ftok(&key_file, b'a').expect("ftok"));
+    // Removed first, so that a failed assertion below leaks nothing.
+    let left = common::queue_ids(|object| Some(object.key) == key);
+    for id in &left {
+        drop(RemoveOnDrop(*id));
+    }
+    assert!(finished.status.success(), "{finished:?}");
+    assert!(
+        finished.stdout.contains("created the key file ./file"),
+        "{finished:?}"
+    );
+    assert_eq!(
+        left.len(),
+        1,
+        "send --create leaves its message queued: {finished:?}"
+    );
+}

@@ -70,6 +70,10 @@ fn main() -> ExitCode {
 
 // ANCHOR: open
 fn open(args: &Args) -> Result<MessageQueue, Failure> {
+    if args.create {
+        // Only a sender that may create the queue makes the key file ftok needs.
+        args.queue.make_default_key_file()?;
+    }
     let key = match args.queue.key {
         Some(number) => number,
         None => ftok(&args.queue.key_path, args.queue.proj)?,

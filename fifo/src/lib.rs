@@ -14,6 +14,8 @@
 //! make a blocking `open()`, `read()` or `write()` fail with EINTR. The crate has no `unsafe`
 //! code.
 
+#![forbid(unsafe_code)]
+
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::os::fd::AsFd;

@@ -2,6 +2,8 @@
 //! one side leaves (end of input or Ctrl-C) the other sees end of file and leaves too, and no
 //! FIFO is left.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::process::Command;

@@ -4,6 +4,8 @@
 //! two of the other's: otherwise nothing was shown.
 //! Checked with the seed's 100-byte records and with records of PIPE_BUF (4096) bytes.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::collections::HashMap;

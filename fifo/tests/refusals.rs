@@ -1,6 +1,8 @@
 //! A regular file or a symbolic link at the FIFO's path is refused with a clear error by both
 //! the writer and the reader, and left exactly as it was: never followed, written or deleted.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::os::unix::fs::{FileTypeExt, symlink};

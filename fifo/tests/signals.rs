@@ -9,6 +9,8 @@
 //! other one created it, what the other side then sees, and a signal that comes together with
 //! the end of input.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::os::fd::OwnedFd;

@@ -3,6 +3,8 @@
 //! behind. Also: the FIFO is 0600 whatever the umask, a FIFO made by someone else is used and
 //! left in place, long lines are split, and a writer whose reader dies reports EPIPE.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::fs::File;

@@ -4,6 +4,8 @@
 //! gives one clear line and a non-zero status where it is an error, loses no message, and
 //! leaves no queue behind.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use common::{TestKey, assert_one_line_failure, id_in, queue_exists, wait_until_blocked_in_msgrcv};

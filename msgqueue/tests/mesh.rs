@@ -2,6 +2,8 @@
 //! ends the run (coordinator and nodes) within a second; `mesh --node` sends typed lines to
 //! other nodes, receives its own type, and removes the queue it created on Ctrl-C.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! exact type and by `--below`, stdin lines sent one by one as they arrive (bytes that are
 //! not UTF-8 included), the default key file, and Ctrl-C on a blocked recv and send. Every test uses a key of its own and checks that no queue is left behind.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::process::Command;

@@ -5,6 +5,8 @@
 //! queue left with the case's key (or id). Every case has a key of its own, so the three
 //! signals of a row run in parallel.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 use std::process::Command;

@@ -1,6 +1,8 @@
 //! `duplex`: with two pipes every line makes the round trip; with one, the child reads its own
 //! message back.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use testkit::run;

@@ -1,6 +1,8 @@
 //! `parent_child`: every number reaches the child in order, the child sees end-of-file, and the
 //! parent reports its exit status.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use testkit::{run, run_with_stdout_gone};

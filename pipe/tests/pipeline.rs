@@ -1,6 +1,8 @@
 //! `pipeline`: the hand-built `ls | wc -l` prints what the shell prints, reports both stages,
 //! and fails clearly on a command that does not exist.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use testkit::{TempDir, run};

@@ -7,6 +7,8 @@
 //! lock-step with a child that answers at once. `parent_child` waits long only in its pause
 //! between two numbers.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use nix::unistd::Pid;

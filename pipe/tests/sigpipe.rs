@@ -1,6 +1,8 @@
 //! `sigpipe`: a writer whose reader has gone is killed by SIGPIPE, or with `--ignore` gets
 //! EPIPE; the parent says which.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use testkit::run;

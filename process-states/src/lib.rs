@@ -9,6 +9,8 @@
 //! guarded [`Child`] and the stop mechanism are the workspace's own, in the `support` crate.
 //! This crate has no `unsafe` code.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,8 @@
 //! new parent (the example itself with `--subreaper`, else the nearest subreaper: this test
 //! process), and neither outlives the example, even after Ctrl-C.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use nix::sys::prctl::set_child_subreaper;

@@ -6,6 +6,8 @@
 //! The parent's long waits are its pauses (`--pause-ms`, `--interval-ms`): poll(2) on the stop
 //! mechanism's self-pipe, which SIGCHLD or a stop signal ends.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 

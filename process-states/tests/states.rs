@@ -2,6 +2,8 @@
 //! reaped, and Ctrl-C (to the parent alone, or to the whole group as a terminal sends it) at any
 //! point leaves no child behind.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 

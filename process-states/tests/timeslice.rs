@@ -1,6 +1,8 @@
 //! Tests of the `timeslice` example: children pinned to one CPU are preempted (involuntary
 //! context switches) and stay on that CPU; every child is killed and reaped, Ctrl-C included.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use nix::sys::signal::Signal;

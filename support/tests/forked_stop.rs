@@ -3,6 +3,8 @@
 //! parent's, and not the default action). Also: a child that did not register dies by default,
 //! a signal to the parent alone leaves no child behind, and neither does SIGKILL.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use nix::sys::signal::{Signal, kill};

@@ -6,6 +6,8 @@
 //! watchdog kills the group when the test overruns, and dropping a [`Running`] kills whatever is
 //! left. Waiting is always for an event (a line, an exit) with a deadline, never a sleep.
 
+#![forbid(unsafe_code)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,8 @@
 //! - `book-includes`: only the check that every `{{#include}}` in the book resolves to text.
 //! - `leaks`: lists the System V objects and FIFOs that the leak check would see now.
 
+#![forbid(unsafe_code)]
+
 mod includes;
 mod leaks;
 

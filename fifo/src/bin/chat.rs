@@ -20,6 +20,8 @@
 //! Run: `cargo run -p fifo --bin chat -- --side a` and, in another terminal,
 //! `cargo run -p fifo --bin chat -- --side b`.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

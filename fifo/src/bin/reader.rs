@@ -15,6 +15,8 @@
 //! Run: `cargo run -p fifo --bin reader`, and `cargo run -p fifo --bin writer` in another
 //! terminal.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

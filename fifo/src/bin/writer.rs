@@ -16,6 +16,8 @@
 //! Run: `cargo run -p fifo --bin writer`, and `cargo run -p fifo --bin reader` in another
 //! terminal.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -11,6 +11,8 @@
 //!
 //! Run: `cargo run -p msgqueue --bin msg_ls`.
 
+#![forbid(unsafe_code)]
+
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -11,6 +11,8 @@
 //!
 //! Run: `cargo run -p msgqueue --bin msg_rm -- --id 3` (ids from msg_ls).
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -16,6 +16,8 @@
 //! Run: `cargo run -p msgqueue --bin recv`, then `cargo run -p msgqueue --bin send -- 1 hello`
 //! in another terminal.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -18,6 +18,8 @@
 //!
 //! Run: `cargo run -p msgqueue --bin send -- 1 hello` while `recv` runs in another terminal.
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
 use std::process::ExitCode;

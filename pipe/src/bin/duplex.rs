@@ -13,6 +13,8 @@
 //!
 //! Run: `cargo run -p pipe --bin duplex`, or `printf 'a\nb\n' | cargo run -p pipe --bin duplex`.
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::ExitCode;

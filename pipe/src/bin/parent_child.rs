@@ -11,6 +11,8 @@
 //!
 //! Run: `cargo run -p pipe --bin parent_child` (add `-- --help` for the flags).
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::Duration;

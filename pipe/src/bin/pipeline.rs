@@ -10,6 +10,8 @@
 //!
 //! Run: `cargo run -p pipe --bin pipeline`, or `... --bin pipeline -- 'ls -l /' 'wc -l'`.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;

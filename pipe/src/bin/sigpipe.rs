@@ -12,6 +12,8 @@
 //!
 //! Run: `cargo run -p pipe --bin sigpipe`, then `cargo run -p pipe --bin sigpipe -- --ignore`.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::thread;

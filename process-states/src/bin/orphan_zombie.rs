@@ -13,6 +13,8 @@
 //!
 //! Run: `cargo run -p process-states --bin orphan_zombie` (add `-- --subreaper`).
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -13,6 +13,8 @@
 //!
 //! Run: `cargo run -p process-states --bin states` (add `-- --help` for the flags).
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

@@ -12,6 +12,8 @@
 //!
 //! Run: `cargo run -p process-states --bin timeslice` (add `-- --help` for the flags).
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

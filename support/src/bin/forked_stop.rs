@@ -15,6 +15,8 @@
 //! Run: `cargo run -p support --bin forked_stop`, then `kill -TERM <child pid>` in another
 //! terminal (or Ctrl-C, which the terminal sends to both).
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

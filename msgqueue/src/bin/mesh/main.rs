@@ -20,6 +20,8 @@
 //!
 //! Run: `cargo run -p msgqueue --bin mesh`, or `... --bin mesh -- --node A` in four terminals.
 
+#![forbid(unsafe_code)]
+
 mod by_hand;
 mod coordinator;
 mod node;

@@ -16,18 +16,11 @@ use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
 use msgqueue::{Limits, MessageQueue, msgget};
 use nix::errno::Errno;
 use nix::unistd::Pid;
-use testkit::{Running, signal_row, stop_with, wait_until_blocked_in};
+use testkit::{Running, SYS_POLL, signal_row, stop_with, wait_until_blocked_in};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");
 const MESH: &str = env!("CARGO_BIN_EXE_mesh");
-
-/// `poll(2)` as /proc shows it: glibc's poll is the poll system call where the architecture has
-/// one, and ppoll elsewhere (arm64).
-#[cfg(target_arch = "x86_64")]
-const SYS_POLL: libc::c_long = libc::SYS_poll;
-#[cfg(not(target_arch = "x86_64"))]
-const SYS_POLL: libc::c_long = libc::SYS_ppoll;
 
 #[test]
 fn recv_blocked_in_msgrcv() {

@@ -12,20 +12,13 @@
 use std::process::Command;
 
 use nix::unistd::Pid;
-use testkit::{Running, signal_row, stop_with, wait_until_blocked_in};
+use testkit::{Running, SYS_POLL, signal_row, stop_with, wait_until_blocked_in};
 
 fn example(program: &str, args: &[&str]) -> Command {
     let mut command = Command::new(program);
     command.args(args);
     command
 }
-
-/// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
-/// architecture has it, ppoll(2) elsewhere.
-#[cfg(target_arch = "x86_64")]
-const POLL: libc::c_long = libc::SYS_poll;
-#[cfg(not(target_arch = "x86_64"))]
-const POLL: libc::c_long = libc::SYS_ppoll;
 
 /// The pid that follows `marker` in `line`: `started `cat` as pid 42; ...`.
 fn pid_after(line: &str, marker: &str) -> Pid {
@@ -97,7 +90,7 @@ fn parent_child_parent_pausing_between_two_numbers() {
                 &["--count", "3", "--interval-ms", "60000"],
             ));
             running.expect_line("child:  received 1");
-            wait_until_blocked_in(running.pid(), POLL);
+            wait_until_blocked_in(running.pid(), SYS_POLL);
             let finished = stop_with(running, signal);
             assert!(
                 !finished.stdout.contains("sending 2"),

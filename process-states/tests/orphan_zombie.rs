@@ -11,29 +11,12 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use testkit::{Finished, Running, run, wait_until_blocked_in};
-
-/// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
-/// architecture has it, ppoll(2) elsewhere.
-#[cfg(target_arch = "x86_64")]
-const POLL: libc::c_long = libc::SYS_poll;
-#[cfg(not(target_arch = "x86_64"))]
-const POLL: libc::c_long = libc::SYS_ppoll;
+use testkit::{Finished, Running, SYS_POLL, number_after, run, wait_until_blocked_in};
 
 fn orphan_zombie(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_orphan_zombie"));
     command.args(args);
     command
-}
-
-/// The number right after `before` in `line`.
-fn number_after(line: &str, before: &str) -> i32 {
-    line.split_once(before)
-        .and_then(|(_, rest)| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        })
-        .unwrap_or_else(|| panic!("no number after {before:?} in {line:?}"))
 }
 
 fn line_with<'a>(finished: &'a Finished, needle: &str) -> &'a str {
@@ -72,10 +55,10 @@ fn the_zombie_is_reaped_and_the_orphan_gets_a_new_parent() {
     line_with(&finished, "the child exited with status 7");
     assert_eq!(read_stat(Pid::from_raw(zombie)).unwrap(), Seen::Gone);
 
-    let first_parent = number_after(line_with(&finished, "here, my parent is"), "parent is ");
+    let first_parent: i32 = number_after(line_with(&finished, "here, my parent is"), "parent is ");
     let adopted = line_with(&finished, "its ppid is now");
     let orphan = number_after(adopted, "/proc/");
-    let new_parent = number_after(adopted, "its ppid is now ");
+    let new_parent: i32 = number_after(adopted, "its ppid is now ");
     assert_ne!(new_parent, first_parent, "{adopted}");
     assert_eq!(
         new_parent,
@@ -98,7 +81,11 @@ fn a_subreaper_adopts_the_orphan_and_reaps_it() {
     let finished = running.wait();
     assert!(finished.status.success(), "{finished:?}");
     let adopted = line_with(&finished, "its ppid is now");
-    assert_eq!(number_after(adopted, "its ppid is now "), me, "{adopted}");
+    assert_eq!(
+        number_after::<i32>(adopted, "its ppid is now "),
+        me,
+        "{adopted}"
+    );
     line_with(&finished, "my adopted child exited with status 0");
     let orphan = number_after(adopted, "/proc/");
     assert_eq!(read_stat(Pid::from_raw(orphan)).unwrap(), Seen::Gone);
@@ -110,7 +97,7 @@ fn ctrl_c_while_the_zombie_waits_reaps_it() {
     let zombie = number_after(&running.expect_line("forked child"), "forked child ");
     running.expect_line("state Z");
     // The parent now leaves the zombie there for 20 s, asleep in poll.
-    wait_until_blocked_in(running.pid(), POLL);
+    wait_until_blocked_in(running.pid(), SYS_POLL);
     running.signal_group(Signal::SIGINT);
     let finished = running.wait();
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
@@ -129,7 +116,7 @@ fn ctrl_c_while_the_orphan_lives(args: &[&str]) -> i32 {
     let mut running = Running::spawn(orphan_zombie(&args));
     let orphan = number_after(&running.expect_line("its ppid is now"), "/proc/");
     wait_until_blocked_in(Pid::from_raw(orphan), libc::SYS_read);
-    wait_until_blocked_in(running.pid(), POLL);
+    wait_until_blocked_in(running.pid(), SYS_POLL);
     running.signal(Signal::SIGINT);
     let finished = running.wait();
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");

@@ -9,50 +9,17 @@
 #![forbid(unsafe_code)]
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use testkit::{DEADLINE, Running, signal_row, stop_with, wait_until_blocked_in};
-
-/// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
-/// architecture has it, ppoll(2) elsewhere.
-#[cfg(target_arch = "x86_64")]
-const POLL: libc::c_long = libc::SYS_poll;
-#[cfg(not(target_arch = "x86_64"))]
-const POLL: libc::c_long = libc::SYS_ppoll;
+use testkit::{
+    Running, SYS_POLL, number_after, signal_row, stop_with, wait_until_blocked_in, wait_until_state,
+};
 
 fn example(program: &str, args: &[&str]) -> Command {
     let mut command = Command::new(program);
     command.args(args);
     command
-}
-
-/// The number right after `before` in `line`.
-fn number_after(line: &str, before: &str) -> i32 {
-    line.split_once(before)
-        .and_then(|(_, rest)| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        })
-        .unwrap_or_else(|| panic!("no number after {before:?} in {line:?}"))
-}
-
-/// Waits until `/proc/<pid>/stat` shows the state `letter`. Fails the test after [`DEADLINE`].
-fn wait_until_state(pid: Pid, letter: char) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let seen = read_stat(pid).expect("read /proc");
-        if matches!(&seen, Seen::Alive(stat) if stat.state == letter) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{pid} never showed state {letter}: {seen:?}"
-        );
-        // Waits for a state it can see; the millisecond only spares the CPU.
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// One `states` case: run with `pause_ms`, wait for the line with `at`, for the child to show
@@ -68,7 +35,7 @@ fn states_case(signal: nix::sys::signal::Signal, pause_ms: &str, at: &str, lette
     ));
     running.expect_line(at);
     wait_until_state(child, letter);
-    wait_until_blocked_in(running.pid(), POLL);
+    wait_until_blocked_in(running.pid(), SYS_POLL);
     let finished = stop_with(running, signal);
     assert!(
         finished.stdout.contains("; reaped, nothing left"),
@@ -140,7 +107,7 @@ fn timeslice_parent_waiting_while_the_children_spin() {
             ));
             let first = number_after(&running.expect_line("(pinned):"), "child ");
             wait_until_state(Pid::from_raw(first), 'R');
-            wait_until_blocked_in(running.pid(), POLL);
+            wait_until_blocked_in(running.pid(), SYS_POLL);
             let finished = stop_with(running, signal);
             assert!(
                 finished
@@ -164,7 +131,7 @@ fn orphan_zombie_parent_holding_while_its_child_is_a_zombie() {
             ));
             let zombie = number_after(&running.expect_line("forked child"), "forked child ");
             running.expect_line("state Z");
-            wait_until_blocked_in(running.pid(), POLL);
+            wait_until_blocked_in(running.pid(), SYS_POLL);
             let finished = stop_with(running, signal);
             assert!(!finished.stdout.contains("waitpid("), "{}", finished.stdout);
             assert_eq!(
@@ -188,7 +155,7 @@ fn orphan_zombie_parent_holding_while_the_adopted_orphan_sleeps() {
             ));
             let orphan = number_after(&running.expect_line("its ppid is now"), "/proc/");
             wait_until_blocked_in(Pid::from_raw(orphan), libc::SYS_read);
-            wait_until_blocked_in(running.pid(), POLL);
+            wait_until_blocked_in(running.pid(), SYS_POLL);
             let finished = stop_with(running, signal);
             assert!(
                 !finished.stdout.contains("closing the lifeline"),

@@ -5,19 +5,11 @@
 #![forbid(unsafe_code)]
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use testkit::{DEADLINE, Finished, Running, run, wait_until_blocked_in};
-
-/// The system call a `poll()` shows in /proc/<pid>/syscall: glibc calls poll(2) where the
-/// architecture has it, ppoll(2) elsewhere.
-#[cfg(target_arch = "x86_64")]
-const POLL: libc::c_long = libc::SYS_poll;
-#[cfg(not(target_arch = "x86_64"))]
-const POLL: libc::c_long = libc::SYS_ppoll;
+use testkit::{Finished, Running, SYS_POLL, run, wait_until_blocked_in, wait_until_state};
 
 fn states(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_states"));
@@ -91,23 +83,6 @@ fn the_child_goes_through_s_t_z_and_is_reaped() {
     assert_gone(child, &finished);
 }
 
-/// Waits until `/proc/<pid>/stat` shows the state `letter`. Fails the test after [`DEADLINE`].
-fn wait_until_state(pid: Pid, letter: char) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let seen = read_stat(pid).expect("read /proc");
-        if matches!(&seen, Seen::Alive(stat) if stat.state == letter) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{pid} never showed state {letter}: {seen:?}"
-        );
-        // Waits for a state it can see; the millisecond only spares the CPU.
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// Who gets the signal.
 #[derive(Clone, Copy)]
 enum Send {
@@ -130,7 +105,7 @@ fn interrupt(at: &str, letter: char, signal: Signal, send: Send, killed_by: &[&s
     let child = child_pid(&running.expect_line("child pid"));
     running.expect_line(at);
     wait_until_state(child, letter);
-    wait_until_blocked_in(running.pid(), POLL);
+    wait_until_blocked_in(running.pid(), SYS_POLL);
     match send {
         Send::Parent => running.signal(signal),
         Send::Group => running.signal_group(signal),

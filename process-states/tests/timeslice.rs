@@ -8,22 +8,12 @@ use std::process::Command;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use process_states::{Seen, first_allowed_cpu, read_stat};
-use testkit::{Running, run};
+use testkit::{Running, number_after, run};
 
 fn timeslice(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_timeslice"));
     command.args(args);
     command
-}
-
-/// The number right after `before` in `line`.
-fn number_after(line: &str, before: &str) -> u64 {
-    line.split_once(before)
-        .and_then(|(_, rest)| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        })
-        .unwrap_or_else(|| panic!("no number after {before:?} in {line:?}"))
 }
 
 /// The number right before `after` in `line`.
@@ -65,7 +55,11 @@ fn children_pinned_to_one_cpu_are_preempted_and_stay_there() {
     assert!(pinned.len() >= 2, "{}", finished.stdout);
     for line in &pinned {
         assert!(number_before(line, " involuntary") > 0, "{line}");
-        assert_eq!(number_after(line, "last on CPU "), cpu as u64, "{line}");
+        assert_eq!(
+            number_after::<u64>(line, "last on CPU "),
+            cpu as u64,
+            "{line}"
+        );
     }
     let free = finished.stdout.matches("(free):").count();
     assert!(free >= 2, "{}", finished.stdout);
@@ -92,7 +86,7 @@ fn ctrl_c_kills_and_reaps_every_child() {
     let finished = running.wait();
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
     for line in [first, second] {
-        let child = Pid::from_raw(number_after(&line, "child ") as i32);
+        let child = Pid::from_raw(number_after(&line, "child "));
         assert_eq!(read_stat(child).unwrap(), Seen::Gone, "{line}");
     }
 }

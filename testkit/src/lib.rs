@@ -468,3 +468,45 @@ pub fn assert_stopped_cleanly(finished: &Finished, signal: Signal, group: Pid) {
         "processes {left:?} are still running in the example's group after it exited"
     );
 }
+
+/// `poll(2)` as `/proc/<pid>/syscall` shows it: glibc's poll is the poll system call where the
+/// architecture has one, and ppoll elsewhere (arm64).
+#[cfg(target_arch = "x86_64")]
+pub const SYS_POLL: libc::c_long = libc::SYS_poll;
+/// `poll(2)` as `/proc/<pid>/syscall` shows it (ppoll: this architecture has no poll call).
+#[cfg(not(target_arch = "x86_64"))]
+pub const SYS_POLL: libc::c_long = libc::SYS_ppoll;
+
+/// The number right after `before` in `line` (`number_after("child 42 exited", "child ")`).
+/// Fails the test if there is none.
+pub fn number_after<T: std::str::FromStr>(line: &str, before: &str) -> T {
+    line.split_once(before)
+        .and_then(|(_, rest)| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no number after {before:?} in {line:?}"))
+}
+
+/// Waits until `/proc/<pid>/stat` shows the state `letter` (`S`, `T`, `Z`...). Fails the test
+/// after [`DEADLINE`].
+pub fn wait_until_state(pid: Pid, letter: char) {
+    let path = format!("/proc/{pid}/stat");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let stat = std::fs::read_to_string(&path).unwrap_or_default();
+        // The command name may hold spaces and parentheses: the state follows the last ')'.
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        if state == Some(letter.encode_utf8(&mut [0; 4])) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pid} never showed state {letter}; {path}: {stat:?}"
+        );
+        // Waits for a state it can see; the millisecond only spares the CPU.
+        thread::sleep(Duration::from_millis(1));
+    }
+}

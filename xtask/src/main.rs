@@ -2,12 +2,15 @@
 //! does.
 //!
 //! - `ci`: everything CI checks, in order: formatting, clippy, the tests, rustdoc with warnings
-//!   denied, the book build, the book's includes, and a leak check around all of it.
+//!   denied, the book build, the book's includes, every page in headless Chromium, and a leak
+//!   check around all of it.
 //! - `book-includes`: only the check that every `{{#include}}` in the book resolves to text.
+//! - `book-browser`: only the check of the built book's pages in headless Chromium.
 //! - `leaks`: lists the System V objects and FIFOs that the leak check would see now.
 
 #![forbid(unsafe_code)]
 
+mod browser;
 mod includes;
 mod leaks;
 
@@ -20,13 +23,14 @@ fn main() -> ExitCode {
     let outcome = match command.as_deref() {
         Some("ci") => ci(&root),
         Some("book-includes") => includes::check(&root),
+        Some("book-browser") => browser::check(&root),
         Some("leaks") => leaks::snapshot(&root).map(|objects| {
             for object in objects {
                 println!("{object}");
             }
         }),
         _ => {
-            eprintln!("usage: cargo xtask <ci | book-includes | leaks>");
+            eprintln!("usage: cargo xtask <ci | book-includes | book-browser | leaks>");
             return ExitCode::from(2);
         }
     };
@@ -91,7 +95,9 @@ fn run_checks(root: &Path) -> Result<(), String> {
     )?;
     build_book(root)?;
     println!("==> book includes");
-    includes::check(root)
+    includes::check(root)?;
+    println!("==> the book in headless Chromium at 1280 px");
+    browser::check(root)
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {

@@ -1,0 +1,290 @@
+//! The book as a student sees it: every page rendered by headless Chromium at 1280 px.
+//!
+//! A copy of the built book goes to `target/book-check/`, with a small checker script added to
+//! each page (the book a student reads never carries it). Chromium loads each page, lets its
+//! scripts run (`--virtual-time-budget`), and prints the page's DOM (`--dump-dom`), in which the
+//! checker has left one line per finding. The checks:
+//! - a code block wider than its column;
+//! - an image that does not load;
+//! - raw `{{#` text (an mdBook directive that was not expanded);
+//! - an empty code block;
+//! - a page with no heading;
+//! - a search for "SIGPIPE" that finds nothing.
+//!
+//! Three screenshots are kept in `target/book-screenshots/` for people to look at.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The width a student's browser window has in the check.
+const WINDOW: &str = "--window-size=1280,1000";
+
+/// Pages whose screenshots CI keeps: the start, a chapter page, and the signals part.
+const SCREENSHOTS: [&str; 3] = [
+    "introduction.html",
+    "fifo/writer.html",
+    "stopping/index.html",
+];
+
+/// Runs in every page of the copy. Waits for the page's own scripts (highlighting, search),
+/// then writes one `IPC-CHECK` line per finding, and the page's figures, into a `<pre>`.
+const CHECKER: &str = r#"(function () {
+  function check() {
+    var lines = [];
+    var main = document.querySelector('main') || document.body;
+    var blocks = main.querySelectorAll('pre');
+    var longest = 0;
+    blocks.forEach(function (pre, i) {
+      var first = pre.textContent.trim().split('\n')[0].slice(0, 70);
+      // mdBook scrolls the <code> inside the <pre>: either may be the one that overflows.
+      [pre, pre.querySelector('code')].forEach(function (box) {
+        if (box && box.scrollWidth > box.clientWidth + 1) {
+          lines.push('PROBLEM code block ' + (i + 1) + ' is ' + box.scrollWidth + ' px wide in a '
+            + box.clientWidth + ' px column: ' + first);
+        }
+      });
+      if (pre.textContent.trim() === '') lines.push('PROBLEM code block ' + (i + 1) + ' is empty');
+      longest = Math.max(longest, pre.textContent.replace(/\n$/, '').split('\n').length);
+    });
+    main.querySelectorAll('img').forEach(function (img) {
+      if (!img.complete || img.naturalWidth === 0) {
+        lines.push('PROBLEM an image does not load: ' + img.getAttribute('src'));
+      }
+    });
+    if (main.textContent.indexOf('{{#') >= 0) lines.push('PROBLEM raw {{# text on the page');
+    if (!main.querySelector('h1, h2')) lines.push('PROBLEM the page has no heading');
+    lines.push('BLOCKS ' + blocks.length);
+    lines.push('LONGEST ' + longest);
+    if (new URLSearchParams(location.search).has('search')) {
+      var results = document.getElementById('mdbook-searchresults')
+        || document.getElementById('searchresults');
+      lines.push('SEARCH ' + (results ? results.children.length : 0));
+    }
+    var out = document.createElement('pre');
+    out.id = 'ipc-labs-check';
+    out.textContent = '\n' + lines.map(function (l) { return 'IPC-CHECK ' + l; }).join('\n') + '\n';
+    document.body.appendChild(out);
+  }
+  window.addEventListener('load', function () { setTimeout(check, 1000); });
+})();
+"#;
+
+/// What the check found on one page.
+#[derive(Default)]
+struct Page {
+    problems: Vec<String>,
+    blocks: usize,
+    longest: usize,
+    search_hits: Option<usize>,
+    checked: bool,
+}
+
+/// Checks every page of the built book (`book/book`, made by `mdbook build book`).
+pub fn check(root: &Path) -> Result<(), String> {
+    let chromium = find_chromium()?;
+    let built = root.join("book/book");
+    if !built.join("index.html").exists() {
+        return Err("no built book in book/book: run `mdbook build book` first".to_owned());
+    }
+    let copy = root.join("target/book-check");
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_dir(&built, &copy)?;
+    std::fs::write(copy.join("ipc-check.js"), CHECKER).map_err(|err| err.to_string())?;
+    let mut pages = Vec::new();
+    for page in html_pages(&copy)? {
+        inject_checker(&copy, &page)?;
+        pages.push(page);
+    }
+    let mut problems = Vec::new();
+    let (mut blocks, mut longest) = (0, (0, String::new()));
+    for page in &pages {
+        let name = page
+            .strip_prefix(&copy)
+            .unwrap_or(page)
+            .display()
+            .to_string();
+        let found = load(&chromium, &format!("file://{}", page.display()))?;
+        if !found.checked {
+            problems.push(format!("{name}: the checker did not run"));
+        }
+        problems.extend(found.problems.iter().map(|p| format!("{name}: {p}")));
+        blocks += found.blocks;
+        if found.longest > longest.0 {
+            longest = (found.longest, name);
+        }
+    }
+    let search = load(
+        &chromium,
+        &format!(
+            "file://{}?search=SIGPIPE",
+            copy.join("index.html").display()
+        ),
+    )?;
+    match search.search_hits {
+        Some(hits) if hits > 0 => println!("search for SIGPIPE: {hits} results"),
+        _ => problems.push("a search for SIGPIPE finds nothing".to_owned()),
+    }
+    screenshots(&chromium, root, &copy)?;
+    println!(
+        "{} pages, {blocks} code blocks, {} too wide; the longest block has {} lines ({})",
+        pages.len(),
+        problems.iter().filter(|p| p.contains(" px wide ")).count(),
+        longest.0,
+        longest.1
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the book in Chromium at 1280 px:\n  {}",
+            problems.join("\n  ")
+        ))
+    }
+}
+
+fn find_chromium() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Ok(PathBuf::from(path));
+    }
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file());
+        if let Some(path) = found {
+            return Ok(path);
+        }
+    }
+    Err("no Chromium found (apt-get install chromium, or set CHROMIUM)".to_owned())
+}
+
+/// Chromium's common flags: headless, no GPU, a profile of its own (two at once must not
+/// share one), and no sandbox (CI runs as root, where Chromium refuses its sandbox).
+fn chromium_command(chromium: &Path, profile: &Path) -> Command {
+    let mut command = Command::new(chromium);
+    command
+        .arg("--headless")
+        .arg("--no-sandbox")
+        .arg("--disable-gpu")
+        .arg("--hide-scrollbars")
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(WINDOW);
+    command
+}
+
+fn load(chromium: &Path, url: &str) -> Result<Page, String> {
+    let profile = std::env::temp_dir().join(format!("ipc-labs-chromium-{}", std::process::id()));
+    let output = chromium_command(chromium, &profile)
+        .arg("--virtual-time-budget=5000")
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .map_err(|err| format!("cannot run Chromium: {err}"))?;
+    let _ = std::fs::remove_dir_all(&profile);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let mut page = Page::default();
+    for line in dom.lines() {
+        let Some(finding) = line.trim().strip_prefix("IPC-CHECK ") else {
+            continue;
+        };
+        page.checked = true;
+        let finding = unescape(finding);
+        if let Some(problem) = finding.strip_prefix("PROBLEM ") {
+            page.problems.push(problem.to_owned());
+        } else if let Some(n) = finding.strip_prefix("BLOCKS ") {
+            page.blocks = n.parse().unwrap_or(0);
+        } else if let Some(n) = finding.strip_prefix("LONGEST ") {
+            page.longest = n.parse().unwrap_or(0);
+        } else if let Some(n) = finding.strip_prefix("SEARCH ") {
+            page.search_hits = n.parse().ok();
+        }
+    }
+    Ok(page)
+}
+
+fn screenshots(chromium: &Path, root: &Path, copy: &Path) -> Result<(), String> {
+    let dir = root.join("target/book-screenshots");
+    std::fs::create_dir_all(&dir).map_err(|err| err.to_string())?;
+    for page in SCREENSHOTS {
+        let png = dir.join(page.replace('/', "-").replace(".html", ".png"));
+        let profile = std::env::temp_dir().join(format!("ipc-labs-shot-{}", std::process::id()));
+        let status = chromium_command(chromium, &profile)
+            .arg("--window-size=1280,2400")
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(format!("file://{}", copy.join(page).display()))
+            .output()
+            .map_err(|err| format!("cannot run Chromium: {err}"))?;
+        let _ = std::fs::remove_dir_all(&profile);
+        if !png.exists() {
+            return Err(format!(
+                "no screenshot of {page}: {}",
+                String::from_utf8_lossy(&status.stderr)
+            ));
+        }
+    }
+    println!("screenshots in {}", dir.display());
+    Ok(())
+}
+
+/// The text Chromium printed inside `<pre>`, with HTML's escapes undone.
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Adds the checker to one page of the copy, by a path relative to the page.
+fn inject_checker(copy: &Path, page: &Path) -> Result<(), String> {
+    let depth = page
+        .strip_prefix(copy)
+        .map(|rel| rel.components().count() - 1)
+        .unwrap_or(0);
+    let script = format!(
+        "<script src=\"{}ipc-check.js\"></script>",
+        "../".repeat(depth)
+    );
+    let html = std::fs::read_to_string(page).map_err(|err| format!("{}: {err}", page.display()))?;
+    let html = match html.rfind("</body>") {
+        Some(end) => format!("{}{script}{}", &html[..end], &html[end..]),
+        None => return Err(format!("{}: no </body>", page.display())),
+    };
+    std::fs::write(page, html).map_err(|err| format!("{}: {err}", page.display()))
+}
+
+/// The book's content pages: every `.html` but the print version, the 404 page and the table
+/// of contents that mdBook generates for browsers without scripts.
+fn html_pages(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut pages = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            pages.extend(html_pages(&path)?);
+        } else if path.extension().is_some_and(|ext| ext == "html")
+            && !matches!(
+                path.file_name().and_then(|n| n.to_str()),
+                Some("print.html" | "404.html" | "toc.html")
+            )
+        {
+            pages.push(path);
+        }
+    }
+    pages.sort();
+    Ok(pages)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|err| format!("{}: {err}", to.display()))?;
+    let entries = std::fs::read_dir(from).map_err(|err| format!("{}: {err}", from.display()))?;
+    for entry in entries.flatten() {
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if source.is_dir() {
+            copy_dir(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target)
+                .map_err(|err| format!("copy {}: {err}", source.display()))?;
+        }
+    }
+    Ok(())
+}

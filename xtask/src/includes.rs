@@ -4,7 +4,7 @@
 //! mdBook includes nothing, silently, when an anchor is missing or misspelled: a page would
 //! lose its code without anyone noticing. An anchor that no page includes is the other half of
 //! the same mistake (a page that meant to show it shows something else), or dead weight in a
-//! file that students read.
+//! file that students read. An anchored excerpt is also at most 40 lines long.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -81,6 +81,9 @@ fn directives(text: &str) -> Vec<&str> {
     found
 }
 
+/// The longest excerpt a page may include by anchor: longer ones bury the lesson.
+const MAX_EXCERPT_LINES: usize = 40;
+
 /// Checks one directive; returns the file and anchor it includes, if it names an anchor.
 fn resolve(page_dir: &Path, directive: &str) -> Result<Option<(PathBuf, String)>, String> {
     let target = directive
@@ -114,6 +117,12 @@ fn resolve(page_dir: &Path, directive: &str) -> Result<Option<(PathBuf, String)>
     };
     if included.trim().is_empty() {
         return Err("includes no text".to_owned());
+    }
+    let lines = included.trim_end().lines().count();
+    if anchor_used.is_some() && lines > MAX_EXCERPT_LINES {
+        return Err(format!(
+            "includes {lines} lines; an excerpt in a chapter stays under {MAX_EXCERPT_LINES}"
+        ));
     }
     Ok(anchor_used)
 }

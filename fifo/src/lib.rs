@@ -17,15 +17,15 @@
 #![forbid(unsafe_code)]
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::os::fd::AsFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::AT_FDCWD;
-use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, fstat};
-use support::cli::{Context, Failure, program_name};
+use nix::fcntl::{OFlag, open};
+use nix::sys::stat::{Mode, SFlag, fchmod, fstat};
+use support::cli::{Context, Failure, explain};
 
 /// The seed's FIFO: `./mfifo` in the current directory.
 pub const DEFAULT_PATH: &str = "./mfifo";
@@ -40,12 +40,14 @@ pub const MAX_RECORD_SIZE: usize = libc::PIPE_BUF;
 // ANCHOR: fifo
 /// A FIFO at a path in the file system, which this process either made or found.
 ///
-/// Dropping it removes the FIFO if this process made it and the path still names that same FIFO.
-/// The drop happens on the main thread when the example's main body returns, whichever way it
-/// ends: end of file, a stop signal, or an error.
+/// [`Fifo::remove`] removes the FIFO if this process made it and the path still names that same
+/// FIFO; the examples call it on the main thread when their work has ended, whichever way it
+/// ended: end of file, a stop signal, or an error. Dropping it does the same, silently, on a way
+/// out that skips `remove` (a panic), so that nothing is left behind.
 pub struct Fifo {
     path: PathBuf,
-    /// Device and inode numbers of the FIFO this process made; `None` if another process made it.
+    /// Device and inode numbers of the FIFO this process made; `None` if another process made
+    /// it, or once it was removed.
     made_here: Option<(u64, u64)>,
 }
 // ANCHOR_END: fifo
@@ -84,8 +86,7 @@ impl Fifo {
 
     // ANCHOR: take_charge
     /// Takes charge of the FIFO that `mkfifo` just made at `path`: notes which file it is, so
-    /// that only this one is removed, and gives it mode 0600, because `mkfifo`'s mode went
-    /// through the umask.
+    /// that only this one is removed, and makes its mode 0600 if the umask took bits away.
     fn take_charge(path: &Path) -> Result<Self, Failure> {
         let shown = path.display();
         let made = fs::symlink_metadata(path).context(format!("lstat {shown}"))?;
@@ -95,14 +96,38 @@ impl Fifo {
             path: path.to_owned(),
             made_here: Some((made.dev(), made.ino())),
         };
-        // The umask can only take bits away from 0600 (leaving, say, 0400); set them back.
-        // NoFollowSymlink: if someone swapped in a symlink meanwhile, this fails instead of
-        // changing the mode of the file the link points to.
-        fchmodat(AT_FDCWD, path, OWNER_ONLY, FchmodatFlags::NoFollowSymlink)
-            .context(format!("chmod 0600 {shown}"))?;
+        // mkfifo's mode went through the umask, which can only take bits away from 0600
+        // (umask 0277 leaves 0400, which the owner cannot open for writing): set them back.
+        // Only then: for an instant, the open that this takes makes us a reader of the FIFO.
+        if made.permissions().mode() & 0o777 != 0o600 {
+            fifo.fchmod_owner_only()?;
+        }
         Ok(fifo)
     }
     // ANCHOR_END: take_charge
+
+    // ANCHOR: fchmod
+    /// `fchmod(2)` to 0600 through a descriptor of the FIFO this process made, never through
+    /// the path, which someone could have swapped for a symlink. (`fchmodat` with
+    /// `AT_SYMLINK_NOFOLLOW` would do it by path, but glibc ≤ 2.31 refuses it with ENOTSUP, and
+    /// later versions too where /proc is not mounted.)
+    fn fchmod_owner_only(&self) -> Result<(), Failure> {
+        let shown = self.path.display();
+        // O_NONBLOCK: a FIFO's read-only open then returns at once, instead of waiting for a
+        // writer. O_NOFOLLOW: a symlink at the path makes it fail (ELOOP) instead.
+        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let opened = open(&self.path, flags, Mode::empty()).context(format!("open {shown}"))?;
+        let found = fstat(&opened).context(format!("fstat {shown}"))?;
+        // Same device and inode: the very FIFO that mkfifo made, not a file put there since.
+        if Some((found.st_dev as u64, found.st_ino as u64)) != self.made_here {
+            return Err(Failure::new(format!(
+                "{shown}: refused: it was replaced since mkfifo made it; its mode was not changed"
+            )));
+        }
+        fchmod(&opened, OWNER_ONLY).context(format!("fchmod 0600 {shown}"))
+        // `opened` is closed here.
+    }
+    // ANCHOR_END: fchmod
 
     /// The FIFO's path.
     pub fn path(&self) -> &Path {
@@ -143,22 +168,35 @@ impl Fifo {
 }
 
 // ANCHOR: drop
-impl Drop for Fifo {
-    fn drop(&mut self) {
-        let Some(made) = self.made_here else { return };
+impl Fifo {
+    /// Removes the FIFO if this process made it and the path still names that same FIFO, and
+    /// says what it did, for the example to print: `None` if another process made it (that one
+    /// removes it). The examples call it last thing on their main path; on a way out that skips
+    /// it (a panic), `Drop` does the same without a word.
+    pub fn remove(mut self) -> Option<String> {
+        self.remove_if_made_here()
+    }
+
+    fn remove_if_made_here(&mut self) -> Option<String> {
+        // take(): once removed (or not), the Drop that follows has nothing left to do.
+        let made = self.made_here.take()?;
         let shown = self.path.display();
-        let report = match fs::symlink_metadata(&self.path) {
+        Some(match fs::symlink_metadata(&self.path) {
             Ok(now) if now.file_type().is_fifo() && (now.dev(), now.ino()) == made => {
                 match fs::remove_file(&self.path) {
                     Ok(()) => format!("removed {shown}, the FIFO it created"),
-                    Err(err) => format!("could not remove {shown}: {err}"),
+                    Err(err) => format!("could not remove {shown}: {}", explain(&err)),
                 }
             }
             Ok(_) => format!("left {shown} alone: it is no longer the FIFO this program made"),
             Err(_) => format!("{shown} is already gone; another process removed it"),
-        };
-        // writeln! rather than println!: with the terminal gone (SIGHUP), println! would panic.
-        let _ = writeln!(std::io::stdout(), "{}: {report}", program_name());
+        })
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        let _ = self.remove_if_made_here(); // silently: library code does not print
     }
 }
 // ANCHOR_END: drop
@@ -369,6 +407,36 @@ mod tests {
             cargo_run_command("reader", &flags),
             r"cargo run -p fifo --bin reader -- --path '/tmp/my fifo'\''s' --record-size 64"
         );
+    }
+
+    #[test]
+    fn remove_says_what_it_did_and_drop_removes_silently() {
+        let dir = testkit::TempDir::new("fifo-lib-remove");
+        let path = dir.path().join("mfifo");
+        let made = Fifo::mkfifo_or_use(&path).unwrap();
+        let found = Fifo::mkfifo_or_use(&path).unwrap();
+        assert!(made.made_here() && !found.made_here());
+        assert_eq!(
+            found.remove(),
+            None,
+            "not its FIFO: nothing to say, nothing done"
+        );
+        let said = made.remove().expect("its own FIFO: it says what it did");
+        assert_eq!(
+            said,
+            format!("removed {}, the FIFO it created", path.display())
+        );
+        assert!(fs::symlink_metadata(&path).is_err());
+        // Replaced by another kind of file since: left alone.
+        let made = Fifo::mkfifo_or_use(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, "someone else's").unwrap();
+        assert!(made.remove().unwrap().contains("left"));
+        assert!(fs::symlink_metadata(&path).is_ok());
+        fs::remove_file(&path).unwrap();
+        // The fallback: dropped without remove(), it still removes what it made.
+        drop(Fifo::mkfifo_or_use(&path).unwrap());
+        assert!(fs::symlink_metadata(&path).is_err());
     }
 
     #[test]

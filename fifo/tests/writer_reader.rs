@@ -16,7 +16,7 @@ use common::{assert_fifo, assert_gone, example, fifo_in, stop_as_a_user};
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
-use testkit::{Running, TempDir, wait_until_blocked_in};
+use testkit::{Running, TempDir, run_with_stdout_gone, wait_until_blocked_in};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_writer");
 const READER: &str = env!("CARGO_BIN_EXE_reader");
@@ -169,5 +169,18 @@ fn a_writer_whose_reader_dies_reports_the_broken_pipe() {
             .contains("the reader went away (EPIPE: Broken pipe)"),
         "{finished:?}"
     );
+    assert_gone(&path);
+}
+
+/// A way out that skips the main path's `remove`: stdout is a pipe nobody reads, so the first
+/// line the writer prints (after it made the FIFO) panics. The `Drop` of `Fifo` still removes
+/// the FIFO, silently.
+#[test]
+fn a_writer_whose_stdout_is_gone_still_removes_its_fifo() {
+    let dir = TempDir::new("fifo-stdout-gone");
+    let path = fifo_in(dir.path());
+    let finished = run_with_stdout_gone(example(WRITER, &path));
+    assert_eq!(finished.status.code(), Some(1), "{finished:?}");
+    assert!(finished.stderr.contains("EPIPE"), "{finished:?}");
     assert_gone(&path);
 }

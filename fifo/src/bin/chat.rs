@@ -9,10 +9,13 @@
 //! Each blocking `open` waits for the other side to open the same FIFO the other way, so both
 //! sides open `chat_a_to_b` first, then `chat_b_to_a` (side `a`: write, then read; side `b`:
 //! read, then write). If each opened its outgoing FIFO first, each would block in `open()`
-//! waiting for a reader forever. Then one `poll` watches the keyboard and the incoming FIFO, and
-//! what is ready is `read`; typed lines are `write`n as records. Either side leaves on Ctrl-D,
-//! SIGINT (Ctrl-C), SIGTERM or SIGHUP; the other then sees end of file and leaves too. Each side
-//! removes the FIFOs it created.
+//! waiting for a reader forever. Then one `poll` watches the keyboard, the incoming FIFO and
+//! (while typed records wait for room) the outgoing one; typed lines are `write`n as records,
+//! without ever blocking, so two sides that paste a lot at once never both wait in `write`.
+//! Ctrl-D (the end of input) closes only this side's direction: the other side reads end of
+//! file there, and this side goes on printing what arrives until the other direction ends too
+//! (a half-close). SIGINT (Ctrl-C), SIGTERM or SIGHUP close both at once. Chat leaves when both
+//! directions are closed. Each side removes the FIFOs it created.
 //!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), whose
 //! handler wakes the `poll` through a self-pipe; see the book's "Ctrl-C and cleanup".
@@ -22,6 +25,8 @@
 
 #![forbid(unsafe_code)]
 
+use std::collections::VecDeque;
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,11 +36,12 @@ use fifo::{
     Fifo, MAX_RECORD_SIZE, RecordReader, SEED_RECORD_SIZE, cargo_run_command, encode_line,
     parse_record_size,
 };
-use nix::fcntl::{OFlag, open};
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
 use nix::poll::PollFlags;
 use nix::sys::stat::Mode;
 use nix::unistd::{read, write};
-use support::cli::{parse_args, report_error, run};
+use support::cli::{Context, Failure, parse_args, report_error, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
 use support::{Input, LineReader};
 
@@ -49,7 +55,7 @@ struct Args {
     /// The directory that holds the two FIFOs.
     #[arg(long, default_value = ".")]
     dir: PathBuf,
-    /// Bytes per record, at most PIPE_BUF; both sides must use the same.
+    /// Bytes per record, 2 to 4096 (PIPE_BUF); both sides must use the same.
     #[arg(long, default_value_t = SEED_RECORD_SIZE, value_parser = parse_record_size)]
     record_size: usize,
 }
@@ -91,11 +97,16 @@ fn main() -> ExitCode {
             println!("chat {me}: start side {other} in another terminal: {command}");
         }
         let outcome = connect(args.side, &outgoing, &incoming, &stop).and_then(|(to, from)| {
-            talk(args.side, &to, &from, &stop, args.record_size).inspect(|_| {
-                println!("chat {me}: leaving; each side removes the FIFOs it created");
+            talk(args.side, to, from, &stop, args.record_size).inspect(|_| {
+                println!("chat {me}: both directions are closed; leaving");
             })
         });
-        finish(outcome)
+        let status = finish(outcome);
+        // Each side removes the FIFOs it created. (writeln!: println! panics on a lost terminal.)
+        for removal in [outgoing.remove(), incoming.remove()].into_iter().flatten() {
+            let _ = writeln!(std::io::stdout(), "chat {me}: {removal}");
+        }
+        status
         // ANCHOR_END: main
     })
 }
@@ -122,7 +133,9 @@ fn connect(
             (open_fifo(outgoing, OFlag::O_WRONLY, stop)?, from_other)
         }
     };
-    println!("chat {me}: connected to side {other}; type lines (Ctrl-D or Ctrl-C leaves)");
+    println!(
+        "chat {me}: connected to side {other}; type lines (Ctrl-D: done typing, Ctrl-C quits)"
+    );
     Ok((to_other, from_other))
 }
 
@@ -145,74 +158,177 @@ fn open_fifo(fifo: &Fifo, access: OFlag, stop: &Stop) -> Result<OwnedFd, Stopped
 // ANCHOR: talk
 fn talk(
     side: Side,
-    to_other: &OwnedFd,
-    from_other: &OwnedFd,
+    to_other: OwnedFd,
+    from_other: OwnedFd,
     stop: &Stop,
     record_size: usize,
 ) -> Result<ExitCode, Stopped> {
     let (me, other) = side.names();
+    // Each direction ends on its own: ours at the end of our input, theirs at end of file.
+    // None: that direction is closed. Chat leaves when both are.
+    let mut outgoing = Some(Outgoing::new(to_other, me, other)?);
+    let mut incoming = Some(from_other);
     let stdin = std::io::stdin();
     let mut typed = LineReader::new();
     let mut received = RecordReader::new(record_size);
-    let mut buffer = [0; MAX_RECORD_SIZE * 4];
-    loop {
-        // Two descriptors to watch, so poll() (with the stop's self-pipe) rather than a read.
-        let watched = [
-            (stdin.as_fd(), PollFlags::POLLIN),
-            (from_other.as_fd(), PollFlags::POLLIN),
-        ];
-        let ready = stop.wait(&watched, None)?;
-        if ready[1] {
-            // poll() said it is ready: this read returns at once, 0 when the other side left.
-            let count = stop
-                .retry(|| read(from_other, &mut buffer))
-                .context("read from the FIFO")?;
-            if count == 0 {
-                println!("chat {me}: side {other} left the chat (end of file)");
-                return Ok(ExitCode::SUCCESS);
+    while outgoing.is_some() || incoming.is_some() {
+        // One poll() (with the stop's self-pipe) over what is still open: the keyboard, once
+        // every typed record is written; the outgoing FIFO, for room (POLLOUT) while records
+        // wait; the incoming FIFO. Writes never block, so two sides that both paste more than
+        // a FIFO holds go on reading each other instead of both waiting in write().
+        let mut watched = Vec::new();
+        if let Some(out) = &outgoing {
+            if out.wants_input() {
+                watched.push((stdin.as_fd(), PollFlags::POLLIN));
             }
-            for text in received.push(&buffer[..count]) {
-                println!("{other}: {}", String::from_utf8_lossy(&text));
+            watched.push((out.fd.as_fd(), out.events()));
+        }
+        if let Some(from) = &incoming {
+            watched.push((from.as_fd(), PollFlags::POLLIN));
+        }
+        let mut ready = stop.wait(&watched, None)?.into_iter();
+        // ANCHOR_END: talk
+        // ANCHOR: ready
+        if let Some(out) = &mut outgoing {
+            let keyboard = out.wants_input() && ready.next() == Some(true);
+            // Ready with no POLLOUT asked for: POLLERR, the other side closed its reading end.
+            let reader_gone = ready.next() == Some(true) && out.unsent.is_empty();
+            if keyboard {
+                match typed.read_from(stdin.as_fd())? {
+                    Input::Lines(lines) => out.queue(&lines, record_size),
+                    Input::EndOfFile(last) => out.end_of_input(last, record_size),
+                }
+            }
+            if !out.send_what_fits(reader_gone, stop)? {
+                outgoing = None; // dropping the descriptor closes our direction
             }
         }
-        // ANCHOR_END: talk
-        // ANCHOR: typed
-        if ready[0] {
-            let (lines, at_end) = match typed.read_from(stdin.as_fd())? {
-                Input::Lines(lines) => (lines, false),
-                Input::EndOfFile(last) => (last.into_iter().collect(), true),
-            };
-            for line in lines {
-                write_line(to_other, &line, stop, record_size)?;
-            }
-            if at_end {
-                println!("chat {me}: end of input");
-                return Ok(ExitCode::SUCCESS);
-            }
+        if let Some(from) = &incoming
+            && ready.next() == Some(true)
+            && !receive(from, &mut received, side, stop)?
+        {
+            incoming = None;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+// ANCHOR_END: ready
+
+/// `read(2)` of what poll() said has arrived: it returns at once. Prints each whole record;
+/// false at end of file (the other side closed its direction).
+fn receive(
+    from_other: &OwnedFd,
+    received: &mut RecordReader,
+    side: Side,
+    stop: &Stop,
+) -> Result<bool, Stopped> {
+    let (me, other) = side.names();
+    let mut buffer = [0; MAX_RECORD_SIZE * 4];
+    let count = stop
+        .retry(|| read(from_other, &mut buffer))
+        .context("read from the FIFO")?;
+    for text in received.push(&buffer[..count]) {
+        println!("{other}: {}", String::from_utf8_lossy(&text));
+    }
+    if count == 0 {
+        println!("chat {me}: side {other} closed chat_{other}_to_{me}: it sends no more");
+    }
+    Ok(count > 0)
 }
 
-/// `write(2)` of a typed line into the FIFO, as one record or several.
-fn write_line(
-    to_other: &OwnedFd,
-    line: &[u8],
-    stop: &Stop,
-    record_size: usize,
-) -> Result<(), Stopped> {
-    match encode_line(line, record_size) {
-        Ok(records) => {
-            for record in &records {
-                // At most PIPE_BUF bytes: written whole, or (on EINTR) not at all.
-                stop.retry(|| write(to_other, record))
-                    .context("write to the FIFO")?;
+// ANCHOR: typed
+/// Our direction: the outgoing FIFO, made non-blocking, and the records typed but not yet
+/// written because the FIFO was full.
+struct Outgoing {
+    fd: OwnedFd,
+    unsent: VecDeque<Vec<u8>>,
+    input_ended: bool,
+    names: (&'static str, &'static str),
+}
+
+impl Outgoing {
+    fn new(fd: OwnedFd, me: &'static str, other: &'static str) -> Result<Self, Failure> {
+        // O_NONBLOCK: a write() that does not fit fails with EAGAIN instead of waiting; a
+        // record of at most PIPE_BUF bytes is still written whole or not at all.
+        let flags = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL).context("fcntl")?);
+        fcntl(&fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).context("fcntl O_NONBLOCK")?;
+        let (unsent, input_ended) = (VecDeque::new(), false);
+        Ok(Self {
+            fd,
+            unsent,
+            input_ended,
+            names: (me, other),
+        })
+    }
+    // ANCHOR_END: typed
+
+    /// Reads the keyboard only when everything typed so far is written: a paste waits in
+    /// stdin's pipe, not in our memory.
+    fn wants_input(&self) -> bool {
+        !self.input_ended && self.unsent.is_empty()
+    }
+
+    /// POLLOUT while records wait. poll() reports POLLERR anyway, asked or not, once the other
+    /// side has closed its reading end.
+    fn events(&self) -> PollFlags {
+        if self.unsent.is_empty() {
+            PollFlags::empty()
+        } else {
+            PollFlags::POLLOUT
+        }
+    }
+
+    fn queue(&mut self, lines: &[Vec<u8>], record_size: usize) {
+        for line in lines {
+            match encode_line(line, record_size) {
+                Ok(records) => self.unsent.extend(records),
+                Err(refused) => report_error(refused),
             }
         }
-        Err(refused) => report_error(refused),
     }
-    Ok(())
+
+    fn end_of_input(&mut self, last: Option<Vec<u8>>, record_size: usize) {
+        self.queue(&Vec::from_iter(last), record_size);
+        self.input_ended = true;
+    }
+
+    // ANCHOR: send
+    /// `write(2)`s the waiting records while they fit. Returns false once our direction is
+    /// done: the input ended and all of it was written (dropping the descriptor then closes our
+    /// write end, and the other side reads end of file), or the other side stopped reading.
+    fn send_what_fits(&mut self, reader_gone: bool, stop: &Stop) -> Result<bool, Stopped> {
+        let (me, other) = self.names;
+        let mut gone = reader_gone;
+        while !gone && let Some(record) = self.unsent.front() {
+            match stop.retry(|| write(&self.fd, record)) {
+                Ok(_) => drop(self.unsent.pop_front()),
+                Err(Stopped::Failed(Errno::EAGAIN)) => break, // full: poll() for POLLOUT
+                Err(Stopped::Failed(Errno::EPIPE)) => gone = true,
+                Err(stopped) => return Err(stopped.context("write to the FIFO")),
+            }
+        }
+        if gone {
+            let lost = match self.unsent.len() {
+                0 => String::new(),
+                count => format!(" ({count} records not sent)"),
+            };
+            println!(
+                "chat {me}: side {other} closed its end of chat_{me}_to_{other}: nobody reads \
+                 what this side types any more{lost}"
+            );
+            return Ok(false);
+        }
+        if self.input_ended && self.unsent.is_empty() {
+            println!(
+                "chat {me}: end of input: closing chat_{me}_to_{other}, so side {other} reads end \
+                 of file; what it still sends is printed (Ctrl-C quits)"
+            );
+            return Ok(false);
+        }
+        Ok(true)
+    }
+    // ANCHOR_END: send
 }
-// ANCHOR_END: typed
 
 /// How to start the other side so that it meets this one: `--side`, and the flags that must be
 /// the same on both sides when they differ from their defaults.

@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,7 +40,7 @@ struct Args {
     /// The FIFO's path; created (mode 0600) if nothing is there.
     #[arg(long, default_value = DEFAULT_PATH)]
     path: PathBuf,
-    /// Bytes per record, at most PIPE_BUF; the writer must use the same.
+    /// Bytes per record, 2 to 4096 (PIPE_BUF); the writer must use the same.
     #[arg(long, default_value_t = SEED_RECORD_SIZE, value_parser = parse_record_size)]
     record_size: usize,
 }
@@ -59,8 +60,13 @@ fn main() -> ExitCode {
         }
         let outcome = open_for_reading(&fifo, &stop)
             .and_then(|from_writers| receive(&fifo, &from_writers, &stop, args.record_size));
-        finish(outcome)
-        // `fifo` is dropped here: the FIFO is removed if this process created it.
+        let status = finish(outcome);
+        // On the main thread, after the work ended however it ended: removes the FIFO if this
+        // process created it. (writeln!: after SIGHUP, println! would panic on a lost terminal.)
+        if let Some(removal) = fifo.remove() {
+            let _ = writeln!(std::io::stdout(), "reader: {removal}");
+        }
+        status
         // ANCHOR_END: main
     })
 }

@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,7 +42,7 @@ struct Args {
     /// The FIFO's path; created (mode 0600) if nothing is there.
     #[arg(long, default_value = DEFAULT_PATH)]
     path: PathBuf,
-    /// Bytes per record (text, NUL, padding), at most PIPE_BUF; the reader must use the same.
+    /// Bytes per record (text, NUL, padding): 2 to 4096 (PIPE_BUF); the reader must use the same.
     #[arg(long, default_value_t = SEED_RECORD_SIZE, value_parser = parse_record_size)]
     record_size: usize,
 }
@@ -62,9 +63,13 @@ fn main() -> ExitCode {
         }
         let outcome = open_for_writing(&fifo, &stop)
             .and_then(|to_reader| send_lines(&to_reader, &stop, args.record_size));
-        finish(outcome)
-        // `fifo` is dropped here, on the main thread, after the work ended however it ended:
-        // that removes the FIFO if this process created it.
+        let status = finish(outcome);
+        // On the main thread, after the work ended however it ended: removes the FIFO if this
+        // process created it. (writeln!: after SIGHUP, println! would panic on a lost terminal.)
+        if let Some(removal) = fifo.remove() {
+            let _ = writeln!(std::io::stdout(), "writer: {removal}");
+        }
+        status
         // ANCHOR_END: main
     })
 }

@@ -6,14 +6,16 @@
 //! a [`Key`] and lives until someone removes it, whether or not any process has it open.
 //!
 //! Each system call has a thin wrapper named after it, whose doc names its man page:
-//! [`ftok`] (from `sysv`) and [`msgget`] make the key and open the queue; the
-//! [`MessageQueue`] it returns has [`msgsnd`](MessageQueue::msgsnd),
-//! [`msgrcv`](MessageQueue::msgrcv), [`msgctl_stat`](MessageQueue::msgctl_stat) and
+//! [`ftok`] (from `sysv`, as [`NamedKey::ftok`], which keeps the key file's absolute path for
+//! messages) and [`msgget`] make the key and open the queue; the [`MessageQueue`] it returns
+//! has [`msgsnd`](MessageQueue::msgsnd), [`msgrcv`](MessageQueue::msgrcv),
+//! [`msgctl_stat`](MessageQueue::msgctl_stat), [`msgctl_set`](MessageQueue::msgctl_set) and
 //! [`msgctl_rmid`](MessageQueue::msgctl_rmid). The wrappers turn -1 and errno into an
 //! [`Error`] that says what went wrong in words; they never retry and never wait for a signal:
 //! the examples run them under `support::stop::Stop::retry`, which ends a blocked call on
-//! SIGINT, SIGTERM or SIGHUP. [`QueueArgs`] are the key flags every binary shares. This file
-//! holds the crate's only `unsafe` code.
+//! SIGINT, SIGTERM or SIGHUP. [`QueueArgs`] are the key flags every binary shares. Nothing
+//! here prints: the examples print what the functions return. This file holds the crate's only
+//! `unsafe` code.
 
 use std::borrow::Cow;
 use std::fmt::{self, Display};
@@ -25,13 +27,18 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use support::cli::{Context, Failure};
 
-pub use sysv::{Error, Key, ftok};
+pub use sysv::{Error, Key, NamedKey, ftok};
 
 /// The seed's key file: `ftok("./file", 'a')`.
 pub const DEFAULT_KEY_PATH: &str = "./file";
 
 /// The seed's project id, `'a'`.
 pub const DEFAULT_PROJ: u8 = b'a';
+
+/// The largest message type: `mtype` and `msgtyp` are C `long`s (LONG_MAX, 2^63 - 1 on 64-bit
+/// Linux).
+#[allow(clippy::unnecessary_cast)] // c_long is i32 on 32-bit targets
+pub const MTYPE_MAX: i64 = c_long::MAX as i64;
 
 // ANCHOR: envelope
 /// A message as `msgsnd` and `msgrcv` see it: the type, then the body, laid out like C's
@@ -188,7 +195,7 @@ impl Limits {
             let text = std::fs::read_to_string(&path).context(format!("read {path}"))?;
             text.trim()
                 .parse()
-                .map_err(|_| Failure::new(format!("{path}: not a number: {text:?}")))
+                .map_err(|_| Failure::new(format!("read {path}: not a number: {text:?}")))
         };
         Ok(Limits {
             msgmax: read("msgmax")?,
@@ -206,15 +213,17 @@ impl Limits {
 // ANCHOR: msgget
 /// `msgget(2)`: the queue with `key`. `flags` are `IPC_CREAT` (create it if it is missing),
 /// `IPC_EXCL` (with `IPC_CREAT`: fail with EEXIST if it exists) and the mode bits of a new
-/// queue (`0o600`); `0` opens an existing queue.
+/// queue (`0o600`); `0` opens an existing queue, whatever its mode. `key` is a [`Key`] or a
+/// [`NamedKey`], whose key file every message names.
 ///
 /// The handle removes the queue when it is dropped if this call certainly created it: with
 /// `IPC_CREAT | IPC_EXCL`, or with [`Key::PRIVATE`], which always makes a new queue.
-pub fn msgget(key: Key, flags: c_int) -> Result<MessageQueue, Error> {
+pub fn msgget(key: impl Into<NamedKey>, flags: c_int) -> Result<MessageQueue, Error> {
+    let key = key.into();
     // SAFETY: msgget takes two integers and touches no memory of ours.
-    let id = unsafe { libc::msgget(key.raw(), flags) };
+    let id = unsafe { libc::msgget(key.key().raw(), flags) };
     if id == -1 {
-        let err = Error::last(format!("msgget key {key}"));
+        let err = Error::last(format!("msgget {key}"));
         return Err(match err.errno() {
             Some(Errno::ENOENT) => err.because("no queue has this key"),
             Some(Errno::EEXIST) => err.because("a queue with this key exists already"),
@@ -222,8 +231,12 @@ pub fn msgget(key: Key, flags: c_int) -> Result<MessageQueue, Error> {
         });
     }
     let exclusive = libc::IPC_CREAT | libc::IPC_EXCL;
-    let created = key.is_private() || flags & exclusive == exclusive;
-    Ok(MessageQueue { id, key, created })
+    let created = key.key().is_private() || flags & exclusive == exclusive;
+    Ok(MessageQueue {
+        id,
+        key: Some(key),
+        created,
+    })
 }
 // ANCHOR_END: msgget
 
@@ -235,37 +248,37 @@ pub fn msgget(key: Key, flags: c_int) -> Result<MessageQueue, Error> {
 #[derive(Debug)]
 pub struct MessageQueue {
     id: c_int,
-    key: Key,
+    key: Option<NamedKey>,
     created: bool,
 }
 
 impl MessageQueue {
-    /// The queue with identifier `id` (as `ipcs -q` and msg_ls show it), checked like
-    /// [`check_owner`](MessageQueue::check_owner). This handle never removes it on drop.
-    pub fn from_id(id: i32, accept_foreign: bool) -> Result<Self, Error> {
-        let mut queue = Self {
+    /// The queue with identifier `id`, as `ipcs -q` and msg_ls show it. No system call: whether
+    /// such a queue exists shows at the first call on it. This handle never removes it on drop.
+    pub fn from_id(id: i32) -> Self {
+        Self {
             id,
-            key: Key::PRIVATE,
+            key: None,
             created: false,
-        };
-        queue.key = queue.msgctl_stat()?.key;
-        queue.check_owner(accept_foreign)
+        }
     }
 
-    /// The safety check for a queue this process did not create: asks `IPC_STAT` who owns it,
-    /// and refuses one that another user owns or created, or that others may write to, unless
-    /// `accept_foreign` (see `sysv::check_owner`). A queue this handle created passes.
-    pub fn check_owner(self, accept_foreign: bool) -> Result<Self, Error> {
-        if !self.created {
-            let owner = self.msgctl_stat()?.owner;
-            sysv::check_owner(
-                &self.to_string(),
-                &owner,
-                sysv::effective_uid(),
-                accept_foreign,
-            )?;
+    /// The safety check for a queue this process did not create: asks `IPC_STAT` who owns it.
+    /// A queue of your own passes, with a warning if its mode lets others write to it (the
+    /// seeds' 0664); another user's is refused, and so is one that `IPC_STAT` may not read
+    /// (EACCES), unless `accept_foreign`, which uses it with a note. See `sysv::check_owner`.
+    /// A queue this handle created passes. `Ok(Some(line))`: a line for the example to print.
+    pub fn check_owner(&self, accept_foreign: bool) -> Result<Option<String>, Error> {
+        if self.created {
+            return Ok(None);
         }
-        Ok(self)
+        let owner = self.msgctl_stat().map(|stat| stat.owner);
+        sysv::check_owner(
+            &self.to_string(),
+            owner,
+            sysv::effective_uid(),
+            accept_foreign,
+        )
     }
 
     /// The identifier `msgget` returned.
@@ -273,9 +286,9 @@ impl MessageQueue {
         self.id
     }
 
-    /// The key it was opened with.
-    pub fn key(&self) -> Key {
-        self.key
+    /// The key it was opened with, and where that came from (none for [`MessageQueue::from_id`]).
+    pub fn key(&self) -> Option<&NamedKey> {
+        self.key.as_ref()
     }
 
     /// Whether this handle created the queue (and so removes it when dropped).
@@ -286,8 +299,9 @@ impl MessageQueue {
     /// A second handle on the same queue, for another thread, which never removes it.
     pub fn handle(&self) -> MessageQueue {
         Self {
+            id: self.id,
+            key: self.key.clone(),
             created: false,
-            ..*self
         }
     }
 
@@ -422,8 +436,11 @@ impl MessageQueue {
         let mut ds = MaybeUninit::<libc::msqid_ds>::uninit();
         // SAFETY: `ds` has room for a `msqid_ds`, which IPC_STAT fills in whole on success.
         if unsafe { libc::msgctl(self.id, libc::IPC_STAT, ds.as_mut_ptr()) } == -1 {
-            let operation = format!("msgctl IPC_STAT id={}", self.id);
-            return Err(gone_or(Error::last(operation)));
+            let err = Error::last(format!("msgctl IPC_STAT id={}", self.id));
+            return Err(match err.errno() {
+                Some(Errno::EACCES) => err.because("IPC_STAT needs read permission on the queue"),
+                _ => gone_or(err),
+            });
         }
         // SAFETY: msgctl returned 0, so the kernel filled `ds`.
         let ds = unsafe { ds.assume_init() };
@@ -439,6 +456,34 @@ impl MessageQueue {
     }
     // ANCHOR_END: stat
 
+    /// `msgctl(2)` with `IPC_SET`: gives the queue to user `uid` and group `gid`, with the
+    /// read/write bits `mode` (the other fields stay as `IPC_STAT` reads them). Only the queue's
+    /// owner or creator may, or a privileged process; others get EPERM.
+    pub fn msgctl_set(&self, uid: libc::uid_t, gid: libc::gid_t, mode: u16) -> Result<(), Error> {
+        let operation = format!("msgctl IPC_SET id={}", self.id);
+        let mut ds = MaybeUninit::<libc::msqid_ds>::uninit();
+        // SAFETY: as in msgctl_stat: IPC_STAT fills the whole `msqid_ds` on success.
+        if unsafe { libc::msgctl(self.id, libc::IPC_STAT, ds.as_mut_ptr()) } == -1 {
+            return Err(gone_or(Error::last(operation)));
+        }
+        // SAFETY: msgctl returned 0, so the kernel filled `ds`.
+        let mut ds = unsafe { ds.assume_init() };
+        ds.msg_perm.uid = uid;
+        ds.msg_perm.gid = gid;
+        ds.msg_perm.mode = mode & 0o777;
+        // SAFETY: `ds` is a valid `msqid_ds`; IPC_SET only reads it during the call.
+        if unsafe { libc::msgctl(self.id, libc::IPC_SET, &mut ds) } == -1 {
+            let err = Error::last(operation);
+            return Err(match err.errno() {
+                Some(Errno::EPERM) => {
+                    err.because("only the queue's owner or creator may change it")
+                }
+                _ => gone_or(err),
+            });
+        }
+        Ok(())
+    }
+
     // ANCHOR: remove
     /// `msgctl(2)` with `IPC_RMID`: removes the queue now, with any messages in it. Processes
     /// blocked on it wake up with EIDRM. Takes the handle: the queue is gone afterwards.
@@ -450,8 +495,13 @@ impl MessageQueue {
     fn remove_now(&self) -> Result<(), Error> {
         // SAFETY: IPC_RMID does not use the buffer argument, so NULL is allowed.
         if unsafe { libc::msgctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) } == -1 {
-            let operation = format!("msgctl IPC_RMID id={}", self.id);
-            return Err(gone_or(Error::last(operation)));
+            let err = Error::last(format!("msgctl IPC_RMID id={}", self.id));
+            return Err(match err.errno() {
+                Some(Errno::EPERM) => err.because(
+                    "only the queue's owner or creator may remove it, whatever its mode says",
+                ),
+                _ => gone_or(err),
+            });
         }
         Ok(())
     }
@@ -468,8 +518,13 @@ impl Drop for MessageQueue {
 // ANCHOR_END: remove
 
 impl Display for MessageQueue {
+    /// `queue id=7 with key 0x61001234 = ftok("/home/me/file", 'a')`, or `queue id=7`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "queue id={} key={}", self.id, self.key)
+        match &self.key {
+            Some(key) if key.key().is_private() => write!(f, "queue id={} ({key})", self.id),
+            Some(key) => write!(f, "queue id={} with {key}", self.id),
+            None => write!(f, "queue id={}", self.id),
+        }
     }
 }
 
@@ -483,12 +538,12 @@ pub fn spawn_with_stop_signals_blocked(
     let stop_signals: SigSet = support::stop::STOP_SIGNALS.into_iter().collect();
     let before = stop_signals
         .thread_swap_mask(SigmaskHow::SIG_BLOCK)
-        .context("block the stop signals")?;
+        .context("pthread_sigmask SIG_BLOCK")?;
     let spawned = std::thread::Builder::new().spawn(body);
     before
         .thread_set_mask()
-        .context("unblock the stop signals")?;
-    spawned.context("start a thread")
+        .context("pthread_sigmask SIG_SETMASK")?;
+    spawned.context("pthread_create")
 }
 
 /// `text` and a final NUL byte, the way a C program sends a string (`strlen + 1` bytes), so
@@ -513,6 +568,7 @@ fn send_error(mtype: i64, len: usize) -> Error {
     let err = Error::last("msgsnd");
     match err.errno() {
         Some(Errno::EAGAIN) => err.because("the queue is full, and IPC_NOWAIT says not to wait"),
+        Some(Errno::EACCES) => err.because("you may not write to this queue: its mode says so"),
         Some(Errno::EINVAL) if mtype < 1 => err.because(format!(
             "message type {mtype}: types start at 1 (0 and below mean something else to msgrcv)"
         )),
@@ -533,6 +589,7 @@ fn receive_error(select: Select, max_len: usize) -> Error {
              in the queue"
         )),
         Some(Errno::ENOMSG) => err.because(format!("no message ({select}) is waiting")),
+        Some(Errno::EACCES) => err.because("you may not read this queue: its mode says so"),
         _ => gone_or(err),
     }
 }
@@ -542,7 +599,8 @@ fn receive_error(select: Select, max_len: usize) -> Error {
 #[derive(clap::Args, Debug, Clone)]
 pub struct QueueArgs {
     /// The key file for ftok: its inode number goes into the key. The default, the seed's
-    /// ./file, is created if missing; any other path must exist.
+    /// ./file, is in the current directory: programs started in two directories get two keys.
+    /// It is created if missing (by those that may create the queue); any other path must exist.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_KEY_PATH)]
     pub key_path: PathBuf,
     /// ftok's project id: one character (the seed's 'a') or a number from 1 to 255.
@@ -551,7 +609,8 @@ pub struct QueueArgs {
     /// Use this key instead of ftok: decimal, or hex with 0x.
     #[arg(long, value_parser = parse_key, conflicts_with_all = ["key_path", "proj"])]
     pub key: Option<Key>,
-    /// Use a queue that another user owns or that others may write to (refused by default).
+    /// Use a queue that another user owns, or whose owner cannot be checked because you may
+    /// not read it (both refused by default). A queue of your own is used whatever its mode.
     #[arg(long)]
     pub accept_foreign: bool,
 }
@@ -559,20 +618,17 @@ pub struct QueueArgs {
 impl QueueArgs {
     /// Creates the seed's `./file` if it is the key file in use and is missing: ftok needs an
     /// existing file. Any other path must exist (a typo should fail, not make a new key).
-    pub fn make_default_key_file(&self) -> Result<(), Failure> {
+    /// Returns the absolute path of the file it created, for the example to say so.
+    pub fn make_default_key_file(&self) -> Result<Option<PathBuf>, Failure> {
         let path = &self.key_path;
         if self.key.is_some() || path != Path::new(DEFAULT_KEY_PATH) || path.exists() {
-            return Ok(());
+            return Ok(None);
         }
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
         // create_new: never through a symlink planted at the path, never over a file.
         let created = std::fs::File::create_new(path);
-        created.context(format!("create the key file {}", path.display()))?;
-        println!(
-            "created the key file {}: ftok needs an existing file, whose inode number goes into \
-             the key",
-            path.display()
-        );
-        Ok(())
+        created.context(format!("create the key file {}", absolute.display()))?;
+        Ok(Some(absolute))
     }
 }
 // ANCHOR_END: queue_args
@@ -725,9 +781,12 @@ mod tests {
         let queue = private_queue();
         let id = queue.id();
         drop(queue.handle());
-        assert!(MessageQueue::from_id(id, false).is_ok(), "still there");
+        assert!(
+            MessageQueue::from_id(id).msgctl_stat().is_ok(),
+            "still there"
+        );
         drop(queue);
-        let gone = MessageQueue::from_id(id, false).unwrap_err();
+        let gone = MessageQueue::from_id(id).msgctl_stat().unwrap_err();
         assert_eq!(gone.errno(), Some(Errno::EINVAL));
     }
 

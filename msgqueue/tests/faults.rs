@@ -1,20 +1,29 @@
 //! Bad input and faults, one test each: a message type of 0, a message over msgmax, a receive
 //! buffer too small (E2BIG), ftok on a missing path, the queue removed under a blocked recv
-//! (EIDRM), a full queue with IPC_NOWAIT (EAGAIN), and a queue that others may write to. Each
-//! gives one clear line and a non-zero status where it is an error, loses no message, and
-//! leaves no queue behind.
+//! (EIDRM), a full queue with IPC_NOWAIT (EAGAIN), a queue of your own that others may write
+//! to, msg_rm on a key or an id that has no queue, and numeric flags out of range. Each gives
+//! one clear line and a non-zero status where it is an error, loses no message, and leaves no
+//! queue behind. The limits (msgmax, msgmnb) are read from /proc/sys/kernel, not assumed.
 
 #![forbid(unsafe_code)]
 
 mod common;
 
-use common::{TestKey, assert_one_line_failure, id_in, queue_exists, wait_until_blocked_in_msgrcv};
-use msgqueue::msgget;
+use common::{
+    TestKey, assert_failure_starts, assert_one_line_failure, assert_usage_error, id_in,
+    queue_exists, wait_until_blocked_in_msgrcv,
+};
+use msgqueue::{Limits, msgget};
 use testkit::{Running, run, run_with_stdout_gone};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");
 const MSG_RM: &str = env!("CARGO_BIN_EXE_msg_rm");
+const MESH: &str = env!("CARGO_BIN_EXE_mesh");
+
+fn limits() -> Limits {
+    Limits::read().expect("read /proc/sys/kernel/msg{max,mnb,mni}")
+}
 
 fn remove_queue(key: &TestKey) {
     let removed = run(key.command(MSG_RM, &[]), "");
@@ -42,11 +51,17 @@ fn a_message_type_below_1_is_refused_and_nothing_is_left() {
 #[test]
 fn a_message_over_msgmax_is_refused_and_the_earlier_ones_stay() {
     let key = TestKey::new("mq-big");
-    let input = format!("small\n{}\n", "x".repeat(9000));
+    let msgmax = limits().msgmax;
+    // msgmax bytes of text and the final NUL: one byte over.
+    let input = format!("small\n{}\n", "x".repeat(msgmax));
     let finished = run(key.command(SEND, &["--create", "4"]), &input);
+    assert_failure_starts(&finished, "send: msgsnd: EINVAL: Invalid argument");
     assert_one_line_failure(
         &finished,
-        &["message 2: msgsnd: EINVAL", "more than msgmax (8192"],
+        &[
+            &format!("more than msgmax ({msgmax} bytes"),
+            "message 2 was not sent; the 1 before it were",
+        ],
     );
     assert!(finished.stdout.contains("send: sent type=4 small"));
     let rest = run(key.command(RECV, &["--nowait"]), "");
@@ -142,50 +157,99 @@ fn removing_the_queue_under_a_blocked_recv_ends_it_cleanly_with_eidrm() {
 #[test]
 fn a_full_queue_with_nowait_says_queue_full() {
     let key = TestKey::new("mq-full");
-    let line = "y".repeat(8000);
-    let input = format!("{line}\n{line}\n{line}\n");
+    // Messages of `body` bytes (the text and its NUL): `fit` of them fill a new queue of
+    // msgmnb bytes, and the next one finds no room.
+    let Limits { msgmax, msgmnb, .. } = limits();
+    let body = msgmax.min(msgmnb);
+    let fit = msgmnb / body;
+    let line = "y".repeat(body - 1);
+    let input = format!("{line}\n").repeat(fit + 1);
     let finished = run(key.command(SEND, &["--create", "--nowait", "6"]), &input);
+    assert_failure_starts(&finished, "send: msgsnd: EAGAIN");
     assert_one_line_failure(
         &finished,
-        &["message 3: msgsnd: EAGAIN", "the queue is full"],
+        &[
+            "the queue is full",
+            &format!("message {} was not sent", fit + 1),
+        ],
     );
     let queue = msgget(key.key(), 0).expect("the queue is still there");
     assert_eq!(
         queue.msgctl_stat().unwrap().messages,
-        2,
-        "the two that fit are still queued"
+        fit as u64,
+        "the ones that fit are still queued"
     );
     drop(queue);
     remove_queue(&key);
 }
 
 #[test]
-fn a_queue_that_others_may_write_to_is_refused_unless_accepted() {
+fn a_queue_of_your_own_that_others_may_write_to_is_used_with_a_one_line_warning() {
     let key = TestKey::new("mq-0666");
-    // As the seed does it: mode 0666. The test's handle created it, so it removes it on drop.
+    // As a C program of yours makes it: mode 0666 (the seed's 0664 is in permissions.rs). The
+    // test's handle created it, so it removes it on drop.
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o666;
     let queue = msgget(key.key(), flags).unwrap();
-    for binary in [RECV, SEND, MSG_RM] {
-        let refused = run(
-            key.command(binary, &["1", "x"][..if binary == SEND { 2 } else { 0 }]),
-            "",
-        );
-        assert_one_line_failure(
-            &refused,
-            &[
-                "refused",
-                "mode 0666 lets other users write",
-                "--accept-foreign",
-            ],
-        );
-    }
-    let accepted = run(key.command(RECV, &["--accept-foreign", "--nowait"]), "");
-    assert!(accepted.status.success(), "{accepted:?}");
+    let warning = "has mode 0666, which lets your group and every other user write to it";
+    let sent = run(key.command(SEND, &["1", "x"]), "");
+    assert!(sent.status.success(), "{sent:?}");
+    assert_eq!(sent.stdout.matches(warning).count(), 1, "{sent:?}");
+    let received = run(key.command(RECV, &["--nowait"]), "");
+    assert!(received.status.success(), "{received:?}");
+    assert!(received.stdout.contains(warning), "{received:?}");
+    assert!(received.stdout.contains("type=1 x"), "{received:?}");
     assert!(
         queue_exists(queue.id()),
-        "refusing never removes someone else's queue"
+        "recv did not create it, so it stays"
     );
-    drop(queue);
+    let removed = run(key.command(MSG_RM, &[]), "");
+    assert!(removed.status.success(), "{removed:?}");
+    assert!(removed.stdout.contains(warning), "{removed:?}");
+    assert!(key.queues().is_empty());
+}
+
+#[test]
+fn msg_rm_on_a_key_without_a_queue_names_the_key_and_its_file() {
+    let key = TestKey::new("mq-rm-nokey");
+    let finished = run(key.command(MSG_RM, &[]), "");
+    let path = key.path.canonicalize().unwrap();
+    assert_failure_starts(
+        &finished,
+        &format!(
+            "msg_rm: no queue has key {} = ftok({path:?}, 'a') (msgget: ENOENT)",
+            key.key()
+        ),
+    );
+}
+
+#[test]
+fn msg_rm_on_an_id_without_a_queue_says_so_with_one_operation() {
+    // Ids are never negative and not this large while fewer than 65536 queues were ever made.
+    let finished = run(
+        {
+            let mut command = std::process::Command::new(MSG_RM);
+            command.args(["--id", "2147483646"]);
+            command
+        },
+        "",
+    );
+    assert_failure_starts(&finished, "msg_rm: msgctl IPC_STAT id=2147483646: EINVAL");
+    assert_one_line_failure(&finished, &["no queue has this id"]);
+}
+
+#[test]
+fn numeric_flags_out_of_range_are_one_usage_line() {
+    let key = TestKey::new("mq-ranges");
+    let cases: [(&str, &[&str], &str); 4] = [
+        (SEND, &["9223372036854775808", "x"], "[TYPE]"),
+        (RECV, &["--count", "1000001"], "not in 1..=1000000"),
+        (MSG_RM, &["--id=-1"], "not in 0..=2147483647"),
+        (MESH, &["--interval-ms", "60001"], "not in 0..=60000"),
+    ];
+    for (binary, args, needle) in cases {
+        let finished = run(key.command(binary, args), "");
+        assert_usage_error(&finished, &["invalid value", needle]);
+    }
     assert!(key.queues().is_empty());
 }
 

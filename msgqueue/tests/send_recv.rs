@@ -1,6 +1,8 @@
 //! send and recv, driven as a student would drive them from two terminals: messages chosen by
 //! exact type and by `--below`, stdin lines sent one by one as they arrive (bytes that are
-//! not UTF-8 included), the default key file, and Ctrl-C on a blocked recv and send. Every test uses a key of its own and checks that no queue is left behind.
+//! not UTF-8 included), the default key file, a recv and a send started in two directories
+//! (whose messages name both key files), msg_ls's table, and Ctrl-C on a blocked recv and send.
+//! Every test uses a key of its own and checks that no queue is left behind.
 
 #![forbid(unsafe_code)]
 
@@ -9,14 +11,18 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{RemoveOnDrop, TestKey, id_in, interrupt, queue_exists, wait_until_blocked_in_msgrcv};
-use msgqueue::{Select, msgget};
+use common::{
+    RemoveOnDrop, TestKey, assert_one_line_failure, id_in, interrupt, queue_exists,
+    wait_until_blocked_in_msgrcv,
+};
+use msgqueue::{Key, Select, msgget};
 use nix::sys::signal::Signal;
 use testkit::{Running, TempDir, run, stop_with, wait_until_blocked_in};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");
 const MSG_RM: &str = env!("CARGO_BIN_EXE_msg_rm");
+const MSG_LS: &str = env!("CARGO_BIN_EXE_msg_ls");
 
 fn sent_ok(key: &TestKey, args: &[&str], input: &str) {
     let finished = run(key.command(SEND, args), input);
@@ -110,8 +116,16 @@ fn with_no_arguments_the_seeds_key_file_is_created_in_the_current_directory() {
     recv.current_dir(dir.path()).arg("--nowait");
     let finished = run(recv, "");
     assert!(finished.status.success(), "{finished:?}");
-    assert!(finished.stdout.contains("created the key file ./file"));
-    assert!(dir.path().join("file").exists());
+    // The example says so, with the absolute path; the library only returns it.
+    let file = dir.path().canonicalize().unwrap().join("file");
+    assert!(
+        finished.stdout.starts_with(&format!(
+            "recv: created the key file {}: ftok needs",
+            file.display()
+        )),
+        "{finished:?}"
+    );
+    assert!(file.exists());
     let created = finished
         .stdout_lines()
         .into_iter()
@@ -209,7 +223,7 @@ fn send_create_makes_the_default_key_file_in_an_empty_directory() {
         .args(["--create", "5", "hi"]);
     let finished = run(command, "");
     let key_file = dir.path().join("file");
-    let key = key_file
+    let key: Option<Key> = key_file
         .exists()
         .then(|| sysv::ftok(&key_file, b'a').expect("ftok"));
     // Removed first, so that a failed assertion below leaks nothing.
@@ -218,8 +232,12 @@ fn send_create_makes_the_default_key_file_in_an_empty_directory() {
         drop(RemoveOnDrop(*id));
     }
     assert!(finished.status.success(), "{finished:?}");
+    let absolute = dir.path().canonicalize().unwrap().join("file");
     assert!(
-        finished.stdout.contains("created the key file ./file"),
+        finished.stdout.contains(&format!(
+            "send: created the key file {}",
+            absolute.display()
+        )),
         "{finished:?}"
     );
     assert_eq!(
@@ -227,4 +245,73 @@ fn send_create_makes_the_default_key_file_in_an_empty_directory() {
         1,
         "send --create leaves its message queued: {finished:?}"
     );
+}
+
+#[test]
+fn a_send_started_in_another_directory_names_both_key_files_and_keys() {
+    // A student starts recv in one directory and send in another: two ./file, two keys.
+    let recv_dir = TempDir::new("mq-dir-recv");
+    let send_dir = TempDir::new("mq-dir-send");
+    let recv_file = recv_dir.path().canonicalize().unwrap().join("file");
+    let send_file = send_dir.path().canonicalize().unwrap().join("file");
+    // send's directory has its ./file from an earlier run.
+    std::fs::write(&send_file, b"").unwrap();
+    let mut command = Command::new(RECV);
+    command.current_dir(recv_dir.path());
+    let mut recv = Running::spawn(command);
+    let created = recv.expect_line("recv: created queue");
+    let _cleanup = RemoveOnDrop(id_in(&created));
+    let recv_key = sysv::ftok(&recv_file, b'a').unwrap();
+    assert!(
+        created.contains(&format!("key {recv_key} = ftok({recv_file:?}, 'a')")),
+        "{created}"
+    );
+    recv.expect_line("waiting for messages");
+
+    let mut command = Command::new(SEND);
+    command.current_dir(send_dir.path()).args(["1", "hello"]);
+    let refused = run(command, "");
+    let send_key = sysv::ftok(&send_file, b'a').unwrap();
+    assert_ne!(send_key, recv_key);
+    assert_one_line_failure(
+        &refused,
+        &[
+            &format!("send: msgget key {send_key} = ftok({send_file:?}, 'a'): ENOENT"),
+            "start `recv` first with the same key file",
+            &format!("--key-path {}", send_file.display()),
+            "pass --create to make a NEW queue with this key",
+        ],
+    );
+    wait_until_blocked_in_msgrcv(recv.pid());
+    let (finished, _) = interrupt(recv, Signal::SIGINT);
+    assert_eq!(finished.status.code(), Some(130), "{finished:?}");
+    assert!(!queue_exists(id_in(&created)));
+}
+
+#[test]
+fn msg_ls_keeps_its_columns_aligned_for_the_ids_the_kernel_gives() {
+    let queue = msgget(Key::PRIVATE, libc::IPC_CREAT | 0o600).expect("msgget IPC_PRIVATE");
+    queue.msgsnd(1, b"hi\0", libc::IPC_NOWAIT).unwrap();
+    let id = queue.id().to_string();
+    let mut command = Command::new(MSG_LS);
+    command.arg("--quiet");
+    let listed = run(command, "");
+    assert!(listed.status.success(), "{listed:?}");
+    let lines = listed.stdout_lines();
+    let header = lines[0];
+    let row = lines
+        .iter()
+        .find(|line| line.split_whitespace().nth(1) == Some(id.as_str()))
+        .unwrap_or_else(|| panic!("a row for id {id}: {listed:?}"));
+    // Each right-aligned number ends where its header ends, however many digits it has.
+    let end = |column: &str| header.find(column).unwrap() + column.len();
+    assert_eq!(&row[end("id") - id.len()..end("id")], id, "{listed:?}");
+    assert_eq!(
+        &row[end("messages") - 1..end("messages")],
+        "1",
+        "{listed:?}"
+    );
+    assert_eq!(&row[end("bytes") - 1..end("bytes")], "3", "{listed:?}");
+    let mode = header.find("mode").unwrap();
+    assert_eq!(&row[mode..mode + 4], "0600", "{listed:?}");
 }

@@ -4,11 +4,14 @@
 //! identifier (`msgget`, `shmget`, `semget`), and the object lives in the kernel until someone
 //! removes it with `IPC_RMID` or the machine reboots. This crate holds the pieces around that:
 //!
-//! - [`Key`]: from [`ftok`], from an explicit number, or [`Key::PRIVATE`].
+//! - [`Key`]: from [`ftok`], from an explicit number, or [`Key::PRIVATE`]; a [`NamedKey`] also
+//!   remembers where it came from, so that every message can say `key 0x61001234 =
+//!   ftok("/home/me/file", 'a')` and a student sees at once why two programs did not meet.
 //! - [`Permissions`]: 0600 unless asked. The `*get` calls themselves (`msgget`, later
 //!   `semget` and `shmget`) live in each crate, named after the call, so that an example shows
 //!   them.
-//! - [`check_owner`]: refuse an object that another user owns or that others may write to.
+//! - [`check_owner`]: refuse an object that another user owns (unless `--accept-foreign`), and
+//!   warn about one of your own that others may write to.
 //! - [`Error`]: names the operation and the errno, `msgsnd: EIDRM: Identifier removed`; it
 //!   converts into a `support::cli::Failure`, so an example can write `ftok(path, proj)?`.
 //! - `Error` is a `support::stop::Interrupted`: `Stop::retry` runs `msgrcv`, `msgsnd` or
@@ -21,7 +24,7 @@
 use std::ffi::CString;
 use std::fmt::{self, Display};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
@@ -134,10 +137,11 @@ impl Display for Key {
 /// existing file and the same `proj_id` get the same key. Deleting and re-creating the file
 /// changes its inode, and so the key; two different files can collide.
 ///
-/// A missing path fails with ENOENT, naming the path: `ftok ./file: ENOENT: No such file or
-/// directory (the key file must exist: ...)`.
+/// A missing path fails with ENOENT, naming the absolute path (a relative one such as `./file`
+/// depends on the current directory): `ftok /home/me/file: ENOENT: No such file or directory
+/// (the key file must exist: ...)`. [`NamedKey::ftok`] keeps that path for later messages.
 pub fn ftok(path: &Path, proj_id: u8) -> Result<Key, Error> {
-    let operation = format!("ftok {}", path.display());
+    let operation = format!("ftok {}", absolute(path).display());
     let c_path = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| Error::refused(&operation, "the path contains a NUL byte"))?;
     // SAFETY: `c_path` is a valid NUL-terminated string that lives across the call; ftok only
@@ -153,6 +157,69 @@ pub fn ftok(path: &Path, proj_id: u8) -> Result<Key, Error> {
         });
     }
     Ok(Key(key))
+}
+
+/// `path` made absolute against the current directory (without resolving symlinks), or as it
+/// is if the current directory cannot be found.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// A [`Key`] and where it came from, for messages: `key 0x61001234 = ftok("/home/me/file",
+/// 'a')`, `key 0x000004d2` for a number given with `--key`, or `IPC_PRIVATE`.
+///
+/// `ftok("./file", 'a')` gives another key in every directory: a receiver started in one
+/// directory and a sender started in another never meet. Naming the absolute path of the key
+/// file in every message shows why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedKey {
+    key: Key,
+    ftok: Option<(PathBuf, u8)>,
+}
+
+impl NamedKey {
+    /// [`ftok`] of `path` and `proj_id`, remembering the absolute path of the key file.
+    pub fn ftok(path: &Path, proj_id: u8) -> Result<NamedKey, Error> {
+        Ok(NamedKey {
+            key: ftok(path, proj_id)?,
+            ftok: Some((absolute(path), proj_id)),
+        })
+    }
+
+    /// The key itself.
+    pub fn key(&self) -> Key {
+        self.key
+    }
+
+    /// The absolute path of the key file, for a key made by ftok.
+    pub fn path(&self) -> Option<&Path> {
+        self.ftok.as_ref().map(|(path, _)| path.as_path())
+    }
+}
+
+impl From<Key> for NamedKey {
+    /// A key that came from a number (`--key 1234`) or [`Key::PRIVATE`]: no file behind it.
+    fn from(key: Key) -> Self {
+        NamedKey { key, ftok: None }
+    }
+}
+
+impl Display for NamedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.ftok {
+            _ if self.key.is_private() => write!(f, "{}", self.key),
+            None => write!(f, "key {}", self.key),
+            Some((path, proj)) if proj.is_ascii_graphic() => {
+                write!(
+                    f,
+                    "key {} = ftok({path:?}, '{}')",
+                    self.key,
+                    char::from(*proj)
+                )
+            }
+            Some((path, proj)) => write!(f, "key {} = ftok({path:?}, {proj})", self.key),
+        }
+    }
 }
 
 /// The read/write bits of a new object, like a file's mode (the execute bits mean nothing).
@@ -206,43 +273,72 @@ impl From<&libc::ipc_perm> for Owner {
     }
 }
 
-/// Checks an object that this process opened but did not create: refuses it when another user
-/// owns or created it, or when its mode lets the group or other users write to it (they could
-/// then inject messages or change the memory), unless `accept_foreign` says to use it anyway.
-/// `what` names the object in the message; `me` is this process's effective user id.
+/// What every refusal of the owner check tells the user to type.
+pub const ACCEPT_FOREIGN_HINT: &str = "pass --accept-foreign to use it anyway";
+
+/// The owner check for an object that this process opened but did not create, given what
+/// `IPC_STAT` said about it (`stat`). `what` names the object in messages; `me` is this
+/// process's effective user id; `accept_foreign` is the binaries' `--accept-foreign` flag.
 ///
-/// The convention in ipc-labs is that the binaries pass their `--accept-foreign` flag here.
+/// - Yours (you own it and created it): used whatever its mode, so that the seeds' C programs,
+///   which create their queues 0664, and the ports can talk. If its mode lets your group or other
+///   users write to it, the answer is a one-line warning for the example to print.
+/// - Another user's: refused, unless `accept_foreign`; then used, with a one-line note.
+/// - `IPC_STAT` refused with EACCES (it needs read permission, which a writer-only user lacks):
+///   who owns it cannot be checked. Refused, unless `accept_foreign`; then used, with a note.
+///
+/// Every refusal ends with [`ACCEPT_FOREIGN_HINT`]. Any other `IPC_STAT` error is returned as it
+/// is. `Ok(None)`: nothing to say.
 pub fn check_owner(
     what: &str,
-    owner: &Owner,
+    stat: Result<Owner, Error>,
     me: libc::uid_t,
     accept_foreign: bool,
-) -> Result<(), Error> {
-    if accept_foreign {
-        return Ok(());
-    }
-    let operation = format!("check the owner of {what}");
-    let hint = "use it only if you trust its owner (--accept-foreign)";
+) -> Result<Option<String>, Error> {
+    let owner = match stat {
+        Ok(owner) => owner,
+        Err(err) if err.errno() == Some(Errno::EACCES) && accept_foreign => {
+            return Ok(Some(format!(
+                "warning: could not check who owns {what} ({err}: IPC_STAT needs read \
+                 permission); using it anyway, as --accept-foreign asks"
+            )));
+        }
+        Err(err) if err.errno() == Some(Errno::EACCES) => {
+            return Err(err.because(format!(
+                "you may not read {what}, so who owns it cannot be checked; \
+                 {ACCEPT_FOREIGN_HINT}"
+            )));
+        }
+        Err(err) => return Err(err),
+    };
     if owner.uid != me || owner.cuid != me {
+        let whose = if owner.uid == owner.cuid {
+            format!("uid {}", owner.uid)
+        } else {
+            format!("uid {} (created by uid {})", owner.uid, owner.cuid)
+        };
+        if accept_foreign {
+            return Ok(Some(format!(
+                "warning: {what} belongs to {whose}, not to you (uid {me}); using it, as \
+                 --accept-foreign asks"
+            )));
+        }
         return Err(Error::refused(
-            operation,
-            format!(
-                "refused: it belongs to uid {} and was created by uid {}, not by you (uid {me}); \
-                 {hint}",
-                owner.uid, owner.cuid
-            ),
+            format!("check the owner of {what}"),
+            format!("refused: it belongs to {whose}, not to you (uid {me}); {ACCEPT_FOREIGN_HINT}"),
         ));
     }
-    if owner.mode & 0o022 != 0 {
-        return Err(Error::refused(
-            operation,
-            format!(
-                "refused: its mode {:04o} lets other users write to it; {hint}",
-                owner.mode
-            ),
-        ));
-    }
-    Ok(())
+    let writers = match (owner.mode & 0o020 != 0, owner.mode & 0o002 != 0) {
+        (true, true) => "your group and every other user",
+        (true, false) => "your group",
+        (false, true) => "every other user",
+        (false, false) => return Ok(None),
+    };
+    Ok(Some(format!(
+        "warning: {what} has mode {:04o}, which lets {writers} write to it; the programs here \
+         create theirs with 0600",
+        owner.mode
+    )))
 }
 
 /// This process's effective user id, the one the kernel checks permissions against.
@@ -460,33 +556,133 @@ mod tests {
         assert!(parse_table(Kind::Sem, "").is_err());
     }
 
+    const ME: libc::uid_t = 1000;
+
+    fn mine(mode: u16) -> Result<Owner, Error> {
+        Ok(Owner {
+            uid: ME,
+            cuid: ME,
+            mode,
+        })
+    }
+
     #[test]
-    fn the_owner_check_refuses_foreign_and_writable_objects() {
-        let mine = Owner {
-            uid: 1000,
-            cuid: 1000,
-            mode: 0o600,
-        };
-        assert!(check_owner("queue", &mine, 1000, false).is_ok());
-        let foreign = check_owner("queue", &mine, 1001, false).unwrap_err();
-        assert!(
-            foreign
-                .to_string()
-                .contains("created by uid 1000, not by you (uid 1001)")
+    fn your_own_object_is_used_whatever_its_mode_with_a_warning_if_others_may_write() {
+        assert_eq!(check_owner("queue 3", mine(0o600), ME, false), Ok(None));
+        assert_eq!(check_owner("queue 3", mine(0o640), ME, false), Ok(None));
+        // The seeds create their queues 0664: theirs and ours must talk.
+        let seed = check_owner("queue 3", mine(0o664), ME, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            seed,
+            "warning: queue 3 has mode 0664, which lets your group write to it; the programs \
+             here create theirs with 0600"
         );
-        let given_away = Owner { uid: 1001, ..mine };
-        assert!(check_owner("queue", &given_away, 1000, false).is_err());
-        let writable = Owner {
-            mode: 0o666,
-            ..mine
-        };
-        let err = check_owner("queue", &writable, 1000, false).unwrap_err();
-        assert!(err.to_string().contains("mode 0666 lets other users write"));
-        let group_readable = Owner {
-            mode: 0o640,
-            ..mine
-        };
-        assert!(check_owner("queue", &group_readable, 1000, false).is_ok());
-        assert!(check_owner("queue", &writable, 1001, true).is_ok());
+        let open = check_owner("queue 3", mine(0o666), ME, false)
+            .unwrap()
+            .unwrap();
+        assert!(open.contains("mode 0666, which lets your group and every other user write"));
+        let others = check_owner("queue 3", mine(0o602), ME, true)
+            .unwrap()
+            .unwrap();
+        assert!(others.contains("lets every other user write"), "{others}");
+    }
+
+    #[test]
+    fn another_users_object_is_refused_unless_accepted_and_the_refusal_says_what_to_type() {
+        let theirs = Ok(Owner {
+            uid: 0,
+            cuid: 0,
+            mode: 0o644,
+        });
+        let refused = check_owner("queue 3", theirs.clone(), ME, false).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "check the owner of queue 3: refused: it belongs to uid 0, not to you (uid 1000); \
+             pass --accept-foreign to use it anyway"
+        );
+        let accepted = check_owner("queue 3", theirs, ME, true).unwrap().unwrap();
+        assert!(
+            accepted.contains("belongs to uid 0, not to you"),
+            "{accepted}"
+        );
+        assert!(accepted.contains("as --accept-foreign asks"), "{accepted}");
+        // Given to you with IPC_SET, but created by someone else, who keeps every right on it.
+        let given = Ok(Owner {
+            uid: ME,
+            cuid: 0,
+            mode: 0o600,
+        });
+        let err = check_owner("queue 3", given, ME, false).unwrap_err();
+        assert!(
+            err.to_string().contains("uid 1000 (created by uid 0)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_object_you_may_not_read_is_refused_unless_accepted() {
+        let unreadable = || Err(Error::new("msgctl IPC_STAT id=3", Errno::EACCES));
+        let refused = check_owner("queue 3", unreadable(), ME, false).unwrap_err();
+        assert_eq!(refused.errno(), Some(Errno::EACCES));
+        assert_eq!(
+            refused.to_string(),
+            "msgctl IPC_STAT id=3: EACCES: Permission denied (you may not read queue 3, so who \
+             owns it cannot be checked; pass --accept-foreign to use it anyway)"
+        );
+        let accepted = check_owner("queue 3", unreadable(), ME, true)
+            .unwrap()
+            .unwrap();
+        assert!(
+            accepted.starts_with("warning: could not check who owns queue 3"),
+            "{accepted}"
+        );
+        assert!(
+            accepted.ends_with("using it anyway, as --accept-foreign asks"),
+            "{accepted}"
+        );
+        // Any other error is no question of trust: it stays an error.
+        let gone = Err(Error::new("msgctl IPC_STAT id=3", Errno::EIDRM));
+        assert_eq!(
+            check_owner("queue 3", gone, ME, true).unwrap_err().errno(),
+            Some(Errno::EIDRM)
+        );
+    }
+
+    #[test]
+    fn a_named_key_says_where_it_came_from() {
+        let key = NamedKey::ftok(Path::new("/proc/self"), b'a').unwrap();
+        let raw = ftok(Path::new("/proc/self"), b'a').unwrap();
+        assert_eq!(key.key(), raw);
+        assert_eq!(
+            key.to_string(),
+            format!("key {raw} = ftok(\"/proc/self\", 'a')")
+        );
+        let seven = NamedKey::ftok(Path::new("/proc/self"), 7).unwrap();
+        assert!(
+            seven.to_string().ends_with("ftok(\"/proc/self\", 7)"),
+            "{seven}"
+        );
+        assert_eq!(
+            NamedKey::from(Key::from_number(1234)).to_string(),
+            "key 0x000004d2"
+        );
+        assert_eq!(NamedKey::from(Key::PRIVATE).to_string(), "IPC_PRIVATE");
+    }
+
+    #[test]
+    fn a_relative_key_path_is_named_absolute() {
+        // A relative path depends on the current directory: messages name the absolute one.
+        let cwd = std::env::current_dir().unwrap();
+        let err = ftok(Path::new("./no-such-key-file"), b'a').unwrap_err();
+        let absolute = cwd.join("no-such-key-file");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("ftok {}: ENOENT", absolute.display())),
+            "{err}"
+        );
+        let key = NamedKey::ftok(Path::new("Cargo.toml"), b'a').unwrap();
+        assert_eq!(key.path(), Some(cwd.join("Cargo.toml").as_path()));
     }
 }

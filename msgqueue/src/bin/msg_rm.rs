@@ -4,8 +4,9 @@
 //! whose last step, `msgctl(id, IPC_RMID, NULL)`, its programs never reach. msg_rm finds the
 //! queue by the same key flags as send and recv (`ftok("./file", 'a')` by default), or by the id
 //! that msg_ls shows, says what is discarded with it, and removes it. Processes blocked on the
-//! queue wake up with EIDRM. A queue of another user, or one that others may write to, is
-//! refused unless `--accept-foreign`. Named msg_rm, not rm, so that it never hides coreutils.
+//! queue wake up with EIDRM. A queue of another user, or one whose owner cannot be checked
+//! (IPC_STAT needs read permission), is refused unless `--accept-foreign`. Named msg_rm, not
+//! rm, so that it never hides coreutils.
 //!
 //! Signals: none handled; msg_rm never waits, so the default action (the end) is right.
 //!
@@ -16,8 +17,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use msgqueue::{MessageQueue, QueueArgs, ftok, msgget};
-use support::cli::{Context, parse_args, run};
+use msgqueue::{MessageQueue, NamedKey, QueueArgs, msgget};
+use nix::errno::Errno;
+use support::cli::{Failure, parse_args, run};
 
 /// Removes a System V message queue, named by key (like send and recv) or by id.
 #[derive(Parser)]
@@ -25,8 +27,10 @@ use support::cli::{Context, parse_args, run};
 struct Args {
     #[command(flatten)]
     queue: QueueArgs,
-    /// Remove the queue with this id (as msg_ls shows it) instead of looking up a key.
-    #[arg(long, conflicts_with_all = ["key_path", "proj", "key"])]
+    /// Remove the queue with this id (as msg_ls shows it; 0 to 2147483647) instead of looking
+    /// up a key.
+    #[arg(long, conflicts_with_all = ["key_path", "proj", "key"],
+          value_parser = clap::value_parser!(i32).range(0..))]
     id: Option<i32>,
 }
 
@@ -34,23 +38,40 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         // ANCHOR: remove
-        let accept_foreign = args.queue.accept_foreign;
-        let queue = match (args.id, args.queue.key) {
-            (Some(id), _) => MessageQueue::from_id(id, accept_foreign),
-            (None, Some(key)) => msgget(key, 0).and_then(|q| q.check_owner(accept_foreign)),
-            (None, None) => ftok(&args.queue.key_path, args.queue.proj)
-                .and_then(|key| msgget(key, 0))
-                .and_then(|q| q.check_owner(accept_foreign)),
+        let queue = match args.id {
+            Some(id) => MessageQueue::from_id(id),
+            None => {
+                let key = match args.queue.key {
+                    Some(number) => NamedKey::from(number),
+                    None => NamedKey::ftok(&args.queue.key_path, args.queue.proj)?,
+                };
+                match msgget(key.clone(), 0) {
+                    Err(err) if err.errno() == Some(Errno::ENOENT) => {
+                        let why = format!("no queue has {key} (msgget: ENOENT)");
+                        return Err(Failure::new(format!("{why}; `msg_ls` lists the queues")));
+                    }
+                    found => found?,
+                }
+            }
+        };
+        // The owner check: another user's queue is refused unless --accept-foreign.
+        if let Some(warning) = queue.check_owner(args.queue.accept_foreign)? {
+            println!("msg_rm: {warning}");
         }
-        .context("find the queue")?;
-        let stat = queue.msgctl_stat().context("inspect the queue")?;
-        println!(
-            "msg_rm: {queue} holds {} messages ({} bytes); they are discarded with it, and any \
-             process blocked on it wakes up with EIDRM",
-            stat.messages, stat.bytes
-        );
+        match queue.msgctl_stat() {
+            Ok(stat) => println!(
+                "msg_rm: {queue} holds {} messages ({} bytes); they are discarded with it, and \
+                 any process blocked on it wakes up with EIDRM",
+                stat.messages, stat.bytes
+            ),
+            // Accepted although IPC_STAT may not read it: removed without counting.
+            Err(err) if err.errno() == Some(Errno::EACCES) => {
+                println!("msg_rm: I may not read {queue}, so I cannot count what goes with it")
+            }
+            Err(err) => return Err(err.into()),
+        }
         let id = queue.id();
-        queue.msgctl_rmid().context("remove the queue")?;
+        queue.msgctl_rmid()?;
         println!("msg_rm: removed queue id={id}");
         // ANCHOR_END: remove
         Ok(ExitCode::SUCCESS)

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT, MSG_NOERROR};
-use msgqueue::{Limits, MessageQueue, QueueArgs, Select, ftok, msgget};
+use msgqueue::{Limits, MTYPE_MAX, MessageQueue, NamedKey, QueueArgs, Select, msgget};
 use nix::errno::Errno;
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, exit_code_for};
@@ -33,18 +33,19 @@ use support::stop::{Stop, Stopped, exit_code_for};
 struct Args {
     #[command(flatten)]
     queue: QueueArgs,
-    /// Take only messages of type N.
+    /// Take only messages of type N (1 to 9223372036854775807, C's LONG_MAX).
     #[arg(long = "type", value_name = "N", conflicts_with = "below",
-          value_parser = clap::value_parser!(i64).range(1..))]
+          value_parser = clap::value_parser!(i64).range(1..=MTYPE_MAX))]
     mtype: Option<i64>,
-    /// Take the lowest type first among types 1 to N (msgrcv with msgtyp = -N).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    /// Take the lowest type first among types 1 to N (msgrcv with msgtyp = -N; N at most
+    /// 9223372036854775807, C's LONG_MAX).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=MTYPE_MAX))]
     below: Option<i64>,
-    /// Stop after N messages (default: run until Ctrl-C).
-    #[arg(long, value_name = "N")]
+    /// Stop after N messages, 1 to 1000000 (default: run until Ctrl-C).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     count: Option<u64>,
-    /// The longest message body to accept, in bytes (default: msgmax from /proc). The kernel
-    /// caps msgmax at 2^31 - 1, so no larger buffer is ever needed.
+    /// The longest message body to accept, in bytes, at most 2147483647 (default: msgmax from
+    /// /proc). The kernel caps msgmax at 2^31 - 1, so no larger buffer is ever needed.
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
     max_size: Option<u32>,
     /// Cut longer messages to --max-size (MSG_NOERROR) instead of refusing them (E2BIG).
@@ -60,22 +61,30 @@ fn main() -> ExitCode {
     run(|| {
         let stop = Stop::install()?;
         // ANCHOR: open
-        args.queue.make_default_key_file()?;
+        if let Some(path) = args.queue.make_default_key_file()? {
+            println!(
+                "recv: created the key file {}: ftok needs an existing file",
+                path.display()
+            );
+        }
         let key = match args.queue.key {
-            Some(number) => number,
-            None => ftok(&args.queue.key_path, args.queue.proj)?,
+            Some(number) => NamedKey::from(number),
+            None => NamedKey::ftok(&args.queue.key_path, args.queue.proj)?,
         };
         // IPC_EXCL, then a plain open (the seed's IPC_CREAT alone hides who created the queue).
-        let queue = match msgget(key, IPC_CREAT | IPC_EXCL | 0o600) {
-            Err(err) if err.errno() == Some(Errno::EEXIST) => {
-                msgget(key, 0).and_then(|queue| queue.check_owner(args.queue.accept_foreign))
-            }
-            created => created,
-        }?;
+        let queue = match msgget(key.clone(), IPC_CREAT | IPC_EXCL | 0o600) {
+            Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0)?,
+            created => created?,
+        };
         if queue.created() {
-            println!("recv: created {queue} with mode 0600; I remove it when I stop");
+            println!("recv: created {queue} and mode 0600; I remove it when I stop");
         } else {
+            // The owner check: another user's queue is refused unless --accept-foreign.
+            let warning = queue.check_owner(args.queue.accept_foreign)?;
             println!("recv: opened {queue}, which another process created; I leave it there");
+            if let Some(warning) = warning {
+                println!("recv: {warning}");
+            }
         }
         // ANCHOR_END: open
         let outcome = receive_all(&queue, &args, &stop);

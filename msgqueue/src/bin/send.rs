@@ -26,7 +26,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
-use msgqueue::{MessageQueue, QueueArgs, ftok, msgget, with_nul};
+use msgqueue::{Error, MTYPE_MAX, MessageQueue, NamedKey, QueueArgs, msgget, with_nul};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use support::LineReader;
@@ -39,11 +39,13 @@ use support::stop::{Stop, Stopped, exit_code_for};
 struct Args {
     #[command(flatten)]
     queue: QueueArgs,
-    /// The message type, 1 or more (0 and below are rejected by the kernel).
+    /// The message type, 1 to 9223372036854775807 (C's LONG_MAX); 0 and below go to msgsnd
+    /// anyway, to show that the kernel rejects them.
     #[arg(
         value_name = "TYPE",
         allow_negative_numbers = true,
-        default_value_t = 1
+        default_value_t = 1,
+        value_parser = clap::value_parser!(i64).range(..=MTYPE_MAX)
     )]
     mtype: i64,
     /// The text to send, as one message. Without it, each line of stdin is one message.
@@ -72,36 +74,60 @@ fn main() -> ExitCode {
 
 // ANCHOR: open
 fn open(args: &Args) -> Result<MessageQueue, Failure> {
-    if args.create {
-        // Only a sender that may create the queue makes the key file ftok needs.
-        args.queue.make_default_key_file()?;
+    // Only a sender that may create the queue makes the key file ftok needs.
+    if args.create
+        && let Some(path) = args.queue.make_default_key_file()?
+    {
+        println!(
+            "send: created the key file {}: ftok needs an existing file",
+            path.display()
+        );
     }
     let key = match args.queue.key {
-        Some(number) => number,
-        None => ftok(&args.queue.key_path, args.queue.proj)?,
+        Some(number) => NamedKey::from(number),
+        None => NamedKey::ftok(&args.queue.key_path, args.queue.proj)?,
     };
     let flags = if args.create {
         IPC_CREAT | IPC_EXCL | 0o600
     } else {
         0
     };
-    let queue = match msgget(key, flags) {
+    let queue = match msgget(key.clone(), flags) {
         // --create found one: open it as it is.
-        Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0),
-        Err(err) if err.errno() == Some(Errno::ENOENT) => {
-            return Err(Failure::new(format!(
-                "{err}; start `recv` first (it creates the queue and removes it when it stops), \
-                 or pass --create"
-            )));
-        }
-        tried => tried,
-    }?;
-    let queue = queue.check_owner(args.queue.accept_foreign)?;
-    let how = if queue.created() { "created" } else { "opened" };
-    println!("send: {how} {queue}");
+        Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0)?,
+        Err(err) if err.errno() == Some(Errno::ENOENT) => return Err(no_queue(&err, &key)),
+        tried => tried?,
+    };
+    // The owner check: another user's queue is refused unless --accept-foreign.
+    let warning = queue.check_owner(args.queue.accept_foreign)?;
+    if queue.created() {
+        println!("send: created {queue} (a NEW queue: only a receiver with this key reads it)");
+    } else {
+        println!("send: opened {queue}");
+    }
+    if let Some(warning) = warning {
+        println!("send: {warning}");
+    }
     Ok(queue)
 }
 // ANCHOR_END: open
+
+/// No queue has the key: say which key was looked for, and what each way out does. A recv
+/// started in another directory computed its key from another ./file: the paths tell.
+fn no_queue(err: &Error, key: &NamedKey) -> Failure {
+    let same_key = match key.path() {
+        Some(path) => format!(
+            "with the same key file (`--key-path {}`; a recv started in another directory \
+             uses that directory's ./file, and so another key)",
+            path.display()
+        ),
+        None => "with the same --key".to_owned(),
+    };
+    Failure::new(format!(
+        "{err}; start `recv` first {same_key}, or pass --create to make a NEW queue with this \
+         key, which only a receiver with this key will read"
+    ))
+}
 
 // ANCHOR: send
 fn send_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCode, Failure> {
@@ -130,14 +156,23 @@ fn send_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCode, 
                 String::from_utf8_lossy(&line)
             ),
             Err(Stopped::Signal(signal)) => return Ok(stopped(signal, sent)),
-            Err(Stopped::Failed(err)) => {
-                return Err(Failure::new(format!("message {}: {err}", sent + 1)));
-            }
+            Err(Stopped::Failed(err)) => return Err(not_sent(&err, sent)),
         }
         sent += 1;
     }
 }
 // ANCHOR_END: send
+
+/// The error, and how far send got: `msgsnd: EAGAIN: ...; message 3 was not sent; the 2 before
+/// it were`.
+fn not_sent(err: &Error, sent: u64) -> Failure {
+    let number = sent + 1;
+    let before = match sent {
+        0 => String::new(),
+        n => format!("; the {n} before it were"),
+    };
+    Failure::new(format!("{err}; message {number} was not sent{before}"))
+}
 
 fn stopped(signal: Signal, sent: u64) -> ExitCode {
     let plural = if sent == 1 { "" } else { "s" };

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use libc::{IPC_CREAT, IPC_EXCL};
 use msgqueue::{
-    Limits, MessageQueue, QueueArgs, Select, ftok, msgget, spawn_with_stop_signals_blocked,
+    Limits, MessageQueue, NamedKey, QueueArgs, Select, msgget, spawn_with_stop_signals_blocked,
     with_nul,
 };
 use nix::errno::Errno;
@@ -19,13 +19,8 @@ use crate::{NAMES, mtype, parse_node};
 pub fn by_hand(me: usize, args: &QueueArgs) -> Result<ExitCode, Failure> {
     let name = NAMES[me];
     let stop = Stop::install()?;
-    let queue = open(args)?;
-    let role = if queue.created() {
-        "created (I remove it when I quit)"
-    } else {
-        "opened"
-    };
-    println!("node {name}: {role} {queue}; I receive type {}", mtype(me));
+    let queue = open(name, args)?;
+    println!("node {name}: I receive type {}", mtype(me));
     // Lines are read on a thread of their own, with a handle that never removes the queue.
     let sender = queue.handle();
     spawn_with_stop_signals_blocked(move || send_lines(&sender, me))?;
@@ -49,20 +44,29 @@ pub fn by_hand(me: usize, args: &QueueArgs) -> Result<ExitCode, Failure> {
 }
 // ANCHOR_END: by_hand
 
-/// The queue of the key flags, as recv opens it: ftok, then msgget.
-fn open(args: &QueueArgs) -> Result<MessageQueue, Failure> {
-    args.make_default_key_file()?;
+/// The queue of the key flags, as recv opens it: ftok, then msgget, then the owner check.
+fn open(name: char, args: &QueueArgs) -> Result<MessageQueue, Failure> {
+    if let Some(path) = args.make_default_key_file()? {
+        println!("node {name}: created the key file {}", path.display());
+    }
     let key = match args.key {
-        Some(number) => number,
-        None => ftok(&args.key_path, args.proj)?,
+        Some(number) => NamedKey::from(number),
+        None => NamedKey::ftok(&args.key_path, args.proj)?,
     };
     // IPC_EXCL, then a plain open: so this node learns whether it must remove the queue.
-    let queue = match msgget(key, IPC_CREAT | IPC_EXCL | 0o600) {
-        Err(err) if err.errno() == Some(Errno::EEXIST) => {
-            msgget(key, 0).and_then(|queue| queue.check_owner(args.accept_foreign))
-        }
-        created => created,
-    }?;
+    let queue = match msgget(key.clone(), IPC_CREAT | IPC_EXCL | 0o600) {
+        Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0)?,
+        created => created?,
+    };
+    let warning = queue.check_owner(args.accept_foreign)?;
+    if queue.created() {
+        println!("node {name}: created {queue} (I remove it when I quit)");
+    } else {
+        println!("node {name}: opened {queue}");
+    }
+    if let Some(warning) = warning {
+        println!("node {name}: {warning}");
+    }
     Ok(queue)
 }
 

@@ -41,8 +41,9 @@ struct Args {
     /// send "hello" to C.
     #[arg(long, value_parser = parse_node)]
     node: Option<usize>,
-    /// Pause before each greeting, in milliseconds, to watch the exchange unfold.
-    #[arg(long, default_value_t = 200)]
+    /// Pause before each greeting, in milliseconds (at most 60000), to watch the exchange
+    /// unfold.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(..=60_000))]
     interval_ms: u64,
     #[command(flatten)]
     queue: QueueArgs,

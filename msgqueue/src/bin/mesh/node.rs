@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use msgqueue::{Limits, MessageQueue, Select, Tally, with_nul};
 use support::cli::report_error;
-use support::stop::{Stop, StopContext, Stopped, exit_status_for};
+use support::stop::{Stop, Stopped, exit_status_for};
 
 use crate::{COORDINATOR, NAMES, mtype};
 
@@ -44,7 +44,7 @@ fn greet_and_tally(
         let text = format!("{name}: hello {}", NAMES[to]);
         let bytes = with_nul(text.as_bytes());
         stop.retry(|| queue.msgsnd(mtype(to), &bytes, 0))
-            .context("greet")?;
+            .map_err(failed)?;
         println!("{name}: sent type {} (to {}): {text}", mtype(to), NAMES[to]);
     }
     let mut tally = Tally {
@@ -55,7 +55,7 @@ fn greet_and_tally(
     while tally.from.iter().sum::<u32>() < 3 {
         let message = stop
             .retry(|| queue.msgrcv(mine, Limits::msgmax(), 0))
-            .context("receive")?;
+            .map_err(failed)?;
         let text = message.text();
         println!("{name}: received type {}: {text}", message.mtype);
         if let Some(from) = NAMES.iter().position(|&n| text.starts_with(n)) {
@@ -63,8 +63,17 @@ fn greet_and_tally(
         }
     }
     stop.retry(|| queue.msgsnd_typed(COORDINATOR, &tally, 0))
-        .context("report")?;
+        .map_err(failed)?;
     println!("{name}: got my 3 greetings; sent my tally to the coordinator (type 5)");
     Ok(())
 }
 // ANCHOR_END: greet
+
+/// A failed call's error as it is (`msgrcv: EIDRM: ...`): the node's name is the only prefix
+/// that [`run_node`] adds.
+fn failed(stopped: Stopped<msgqueue::Error>) -> Stopped {
+    match stopped {
+        Stopped::Signal(signal) => Stopped::Signal(signal),
+        Stopped::Failed(err) => Stopped::Failed(err.into()),
+    }
+}

@@ -69,10 +69,35 @@ fn a_count_that_is_not_a_number_is_one_line_on_stderr() {
 }
 
 #[test]
-fn help_describes_the_flags() {
+fn help_describes_the_flags_and_their_bounds() {
     let done = run(parent_child(&["--help"]), "");
     assert!(done.status.success());
     assert!(done.stdout.contains("--count") && done.stdout.contains("--interval-ms"));
+    assert!(
+        done.stdout.contains("at most 10000") && done.stdout.contains("at most 60000"),
+        "{}",
+        done.stdout
+    );
+}
+
+#[test]
+fn numbers_past_their_bound_are_refused_in_one_line() {
+    // u64::MAX milliseconds would be a pause that never ends.
+    for (flag, value) in [
+        ("--interval-ms", "18446744073709551615"),
+        ("--interval-ms", "60001"),
+        ("--count", "10001"),
+    ] {
+        let done = run(parent_child(&[flag, value]), "");
+        assert_eq!(done.status.code(), Some(2), "{flag} {value}: {done:?}");
+        assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+        assert!(
+            done.stderr.contains(flag) && done.stderr.contains("is not in"),
+            "{}",
+            done.stderr
+        );
+        assert!(done.stdout.is_empty(), "{}", done.stdout);
+    }
 }
 
 #[test]

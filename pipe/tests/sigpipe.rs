@@ -71,3 +71,33 @@ fn reads_must_be_a_number() {
         done.stderr
     );
 }
+
+#[test]
+fn numbers_past_their_bound_are_refused_in_one_line() {
+    for (flag, value) in [
+        ("--interval-ms", "18446744073709551615"),
+        ("--interval-ms", "60001"),
+        ("--reads", "10001"),
+    ] {
+        let done = run(sigpipe(&[flag, value]), "");
+        assert_eq!(done.status.code(), Some(2), "{flag} {value}: {done:?}");
+        assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+        assert!(
+            done.stderr.contains(flag) && done.stderr.contains("is not in"),
+            "{}",
+            done.stderr
+        );
+        assert!(done.stdout.is_empty(), "{}", done.stdout);
+    }
+}
+
+#[test]
+fn help_says_the_bounds() {
+    let done = run(sigpipe(&["--help"]), "");
+    assert!(done.status.success(), "{done:?}");
+    assert!(
+        done.stdout.contains("at most 10000") && done.stdout.contains("at most 60000"),
+        "{}",
+        done.stdout
+    );
+}

@@ -19,9 +19,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use support::Child;
 use support::cli::{Context, Failure};
 use support::stop::{Stop, Stopped};
+use support::{Child, LineReader};
 
 // ANCHOR: seen
 /// A reading from `/proc/<pid>/...`, or the news that the process is not there any more.
@@ -56,32 +56,35 @@ pub struct Stat {
     pub processor: u32,
 }
 
-// ANCHOR: parse_stat
-/// Parses the contents of `/proc/<pid>/stat`.
+// ANCHOR: split_stat
+/// Cuts a `/proc/<pid>/stat` line in three: the pid, the command name, and the fields after it.
 ///
 /// The command name is the one field that may contain spaces and parentheses: a program may
 /// call itself `a b) (c`. It is written between `(` and `)`, so it runs from the first `(` to
 /// the LAST `)` of the line; every field after it is a number or the state letter, separated
 /// by single spaces.
+fn split_stat(text: &str) -> Result<(&str, &str, &str), &'static str> {
+    let open = text.find('(').ok_or("no '(' before the command name")?;
+    let close = text.rfind(')').ok_or("no ')' after the command name")?;
+    if close < open {
+        return Err("')' comes before '('");
+    }
+    Ok((&text[..open], &text[open + 1..close], &text[close + 1..]))
+}
+// ANCHOR_END: split_stat
+
+/// Parses the contents of `/proc/<pid>/stat`, the command name included, whatever it holds.
 pub fn parse_stat(line: &[u8]) -> Result<Stat, Failure> {
     let text = String::from_utf8_lossy(line);
     let bad = |why: &str| Failure::new(format!("/proc stat line {text:?}: {why}"));
-    let open = text
-        .find('(')
-        .ok_or_else(|| bad("no '(' before the command name"))?;
-    let close = text
-        .rfind(')')
-        .ok_or_else(|| bad("no ')' after the command name"))?;
-    if close < open {
-        return Err(bad("')' comes before '('"));
-    }
-    let pid = text[..open]
+    let (pid, comm, rest) = split_stat(&text).map_err(bad)?;
+    let pid = pid
         .trim()
         .parse()
         .map_err(|_| bad("field 1 is not a pid"))?;
-    let comm = text[open + 1..close].to_owned();
+    let comm = comm.to_owned();
     // Field 3 (the state) is at index 0 here, so field n is at index n - 3.
-    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    let rest: Vec<&str> = rest.split_whitespace().collect();
     let field = |n: usize| {
         rest.get(n - 3)
             .copied()
@@ -107,7 +110,6 @@ pub fn parse_stat(line: &[u8]) -> Result<Stat, Failure> {
         processor: u32::try_from(number(39)?).map_err(|_| bad("field 39 is too large"))?,
     })
 }
-// ANCHOR_END: parse_stat
 
 /// Reads `/proc/<pid>/<file>`; a process that is not there (any more) is [`Seen::Gone`].
 pub fn read_proc(pid: Pid, file: &str) -> Result<Seen<Vec<u8>>, Failure> {
@@ -259,6 +261,13 @@ impl<'a> Watcher<'a> {
         self.stop.sleep(time)
     }
     // ANCHOR_END: watcher
+
+    /// Holds until a line (Enter) or the end of input comes on stdin, unless a stop signal comes
+    /// first: for a person who wants to look at one state for as long as they like (`--hold`).
+    pub fn hold_until_enter(&self) -> Result<(), Stopped> {
+        LineReader::new().next_line(std::io::stdin().as_fd(), self.stop)?;
+        Ok(())
+    }
 
     // ANCHOR: sample_until
     /// Samples `/proc/<pid>/stat` every 2 ms until `check` returns something, for at most

@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use testkit::{Finished, Running, SYS_POLL, number_after, run, wait_until_blocked_in};
+use testkit::{Finished, Running, number_after, run, wait_until_blocked_in};
 
 fn orphan_zombie(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_orphan_zombie"));
@@ -93,11 +93,13 @@ fn a_subreaper_adopts_the_orphan_and_reaps_it() {
 
 #[test]
 fn ctrl_c_while_the_zombie_waits_reaps_it() {
-    let mut running = Running::spawn(orphan_zombie(&["--pause-ms", "20000"]));
+    let mut running = Running::spawn(orphan_zombie(&["--hold", "zombie"]));
     let zombie = number_after(&running.expect_line("forked child"), "forked child ");
     running.expect_line("state Z");
-    // The parent now leaves the zombie there for 20 s, asleep in poll.
-    wait_until_blocked_in(running.pid(), SYS_POLL);
+    // The parent now leaves the zombie there until a line comes on stdin (the test sends
+    // none), asleep in read.
+    running.expect_line("holding here");
+    wait_until_blocked_in(running.pid(), libc::SYS_read);
     running.signal_group(Signal::SIGINT);
     let finished = running.wait();
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
@@ -108,15 +110,17 @@ fn ctrl_c_while_the_zombie_waits_reaps_it() {
 /// Ctrl-C to `orphan_zombie` alone while the orphan sleeps on its lifeline. Returns the
 /// orphan's pid, once the example has exited with 130 and the orphan's stdout has closed.
 fn ctrl_c_while_the_orphan_lives(args: &[&str]) -> i32 {
-    // After the line, the parent leaves the orphan alive for 2 s, asleep in poll; the orphan
-    // sleeps in read(2) on its lifeline. The signal comes as soon as both are seen to sleep.
-    // (The same pause holds the zombie first, so it cannot be made much longer.)
+    // After the line, the parent leaves the orphan alive until a line comes on stdin (the test
+    // sends none), asleep in read(2) of stdin; the orphan sleeps in read(2) on its lifeline.
+    // The signal comes once both are seen to sleep, and however late, the state is still
+    // there.
     let mut args = args.to_vec();
-    args.extend(["--pause-ms", "2000"]);
+    args.extend(["--hold", "orphan", "--pause-ms", "10"]);
     let mut running = Running::spawn(orphan_zombie(&args));
     let orphan = number_after(&running.expect_line("its ppid is now"), "/proc/");
+    running.expect_line("holding here");
     wait_until_blocked_in(Pid::from_raw(orphan), libc::SYS_read);
-    wait_until_blocked_in(running.pid(), SYS_POLL);
+    wait_until_blocked_in(running.pid(), libc::SYS_read);
     running.signal(Signal::SIGINT);
     let finished = running.wait();
     assert_eq!(finished.status.code(), Some(130), "{finished:?}");
@@ -139,4 +143,39 @@ fn ctrl_c_ends_an_orphan_that_was_not_adopted() {
     become_subreaper();
     let orphan = ctrl_c_while_the_orphan_lives(&[]);
     reap_orphan(orphan);
+}
+
+#[test]
+fn numbers_past_their_bound_are_refused_in_one_line() {
+    for (flag, value) in [
+        ("--pause-ms", "18446744073709551615"),
+        ("--pause-ms", "60001"),
+        ("--deadline-ms", "60001"),
+        ("--deadline-ms", "0"),
+    ] {
+        let finished = run(orphan_zombie(&[flag, value]), "");
+        assert_eq!(
+            finished.status.code(),
+            Some(2),
+            "{flag} {value}: {finished:?}"
+        );
+        assert_eq!(finished.stderr.lines().count(), 1, "{}", finished.stderr);
+        assert!(
+            finished.stderr.contains(flag) && finished.stderr.contains("is not in"),
+            "{}",
+            finished.stderr
+        );
+        assert!(finished.stdout.is_empty(), "{}", finished.stdout);
+    }
+}
+
+#[test]
+fn help_says_the_bounds() {
+    let finished = run(orphan_zombie(&["--help"]), "");
+    assert!(finished.status.success(), "{finished:?}");
+    assert!(
+        finished.stdout.contains("at most 60000"),
+        "{}",
+        finished.stdout
+    );
 }

@@ -3,8 +3,10 @@
 //! must end within a second with status 128 + n and leave no process in the example's group:
 //! the parent kills and reaps its children itself (nobody else sent them anything).
 //!
-//! The parent's long waits are its pauses (`--pause-ms`, `--interval-ms`): poll(2) on the stop
-//! mechanism's self-pipe, which SIGCHLD or a stop signal ends.
+//! The parent's long waits are its pauses: `--interval-ms` in `timeslice`, poll(2) on the stop
+//! mechanism's self-pipe, which SIGCHLD or a stop signal ends; and the state that `--hold`
+//! keeps in `states` and `orphan_zombie`, a read(2) of stdin, which the test leaves open and
+//! empty, so that the state lasts until the signal, however late the test sends it.
 
 #![forbid(unsafe_code)]
 
@@ -22,20 +24,21 @@ fn example(program: &str, args: &[&str]) -> Command {
     command
 }
 
-/// One `states` case: run with `pause_ms`, wait for the line with `at`, for the child to show
-/// `letter` and for the parent to sleep in its pause; then signal the parent alone.
-fn states_case(signal: nix::sys::signal::Signal, pause_ms: &str, at: &str, letter: char) {
+/// One `states` case: hold the child in the state `hold`, wait for the parent to say so, for
+/// the child to show `letter` and for the parent to sleep in its hold; then signal the parent
+/// alone.
+fn states_case(signal: nix::sys::signal::Signal, hold: &str, letter: char) {
     let mut running = Running::spawn(example(
         env!("CARGO_BIN_EXE_states"),
-        &["--pause-ms", pause_ms],
+        &["--hold", hold, "--pause-ms", "10"],
     ));
     let child = Pid::from_raw(number_after(
         &running.expect_line("child pid"),
         "child pid ",
     ));
-    running.expect_line(at);
+    running.expect_line("holding the child here");
     wait_until_state(child, letter);
-    wait_until_blocked_in(running.pid(), SYS_POLL);
+    wait_until_blocked_in(running.pid(), libc::SYS_read);
     let finished = stop_with(running, signal);
     assert!(
         finished.stdout.contains("; reaped, nothing left"),
@@ -47,24 +50,20 @@ fn states_case(signal: nix::sys::signal::Signal, pause_ms: &str, at: &str, lette
 
 #[test]
 fn states_parent_holding_while_the_child_runs() {
-    // R is the first state held: the pause can be long.
     signal_row(
-        "states, parent in poll while the child runs (R)",
+        "states, parent holding while the child runs (R)",
         |signal| {
-            states_case(signal, "20000", "/proc: R", 'R');
+            states_case(signal, "running", 'R');
         },
     );
 }
 
-// The same pause leads to every later state, so it cannot be long there: 1.5 s, and the
-// signal comes as soon as the state and the parent's sleep are seen.
-
 #[test]
 fn states_parent_holding_while_the_child_sleeps_in_read() {
     signal_row(
-        "states, parent in poll while the child sleeps in read (S)",
+        "states, parent holding while the child sleeps in read (S)",
         |signal| {
-            states_case(signal, "1500", "/proc: S", 'S');
+            states_case(signal, "blocked", 'S');
         },
     );
 }
@@ -72,9 +71,9 @@ fn states_parent_holding_while_the_child_sleeps_in_read() {
 #[test]
 fn states_parent_holding_while_the_child_is_stopped() {
     signal_row(
-        "states, parent in poll while the child is stopped (T)",
+        "states, parent holding while the child is stopped (T)",
         |signal| {
-            states_case(signal, "1500", "waitpid(WUNTRACED)", 'T');
+            states_case(signal, "suspended", 'T');
         },
     );
 }
@@ -82,9 +81,9 @@ fn states_parent_holding_while_the_child_is_stopped() {
 #[test]
 fn states_parent_holding_while_the_child_is_a_zombie() {
     signal_row(
-        "states, parent in poll while the child is a zombie (Z)",
+        "states, parent holding while the child is a zombie (Z)",
         |signal| {
-            states_case(signal, "1500", "/proc: Z", 'Z');
+            states_case(signal, "terminated", 'Z');
         },
     );
 }
@@ -123,15 +122,16 @@ fn timeslice_parent_waiting_while_the_children_spin() {
 #[test]
 fn orphan_zombie_parent_holding_while_its_child_is_a_zombie() {
     signal_row(
-        "orphan_zombie, parent in poll while its child is a zombie",
+        "orphan_zombie, parent holding while its child is a zombie",
         |signal| {
             let mut running = Running::spawn(example(
                 env!("CARGO_BIN_EXE_orphan_zombie"),
-                &["--pause-ms", "20000"],
+                &["--hold", "zombie"],
             ));
             let zombie = number_after(&running.expect_line("forked child"), "forked child ");
             running.expect_line("state Z");
-            wait_until_blocked_in(running.pid(), SYS_POLL);
+            running.expect_line("holding here");
+            wait_until_blocked_in(running.pid(), libc::SYS_read);
             let finished = stop_with(running, signal);
             assert!(!finished.stdout.contains("waitpid("), "{}", finished.stdout);
             assert_eq!(
@@ -144,18 +144,17 @@ fn orphan_zombie_parent_holding_while_its_child_is_a_zombie() {
 
 #[test]
 fn orphan_zombie_parent_holding_while_the_adopted_orphan_sleeps() {
-    // The pause also holds the zombie first, so it cannot be long: 2 s, and the signal comes as
-    // soon as the orphan sleeps on its lifeline and the parent in its pause.
     signal_row(
-        "orphan_zombie --subreaper, parent in poll while the adopted orphan sleeps in read",
+        "orphan_zombie --subreaper, parent holding while the adopted orphan sleeps in read",
         |signal| {
             let mut running = Running::spawn(example(
                 env!("CARGO_BIN_EXE_orphan_zombie"),
-                &["--subreaper", "--pause-ms", "2000"],
+                &["--subreaper", "--hold", "orphan", "--pause-ms", "10"],
             ));
             let orphan = number_after(&running.expect_line("its ppid is now"), "/proc/");
+            running.expect_line("holding here");
             wait_until_blocked_in(Pid::from_raw(orphan), libc::SYS_read);
-            wait_until_blocked_in(running.pid(), SYS_POLL);
+            wait_until_blocked_in(running.pid(), libc::SYS_read);
             let finished = stop_with(running, signal);
             assert!(
                 !finished.stdout.contains("closing the lifeline"),

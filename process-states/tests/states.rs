@@ -9,7 +9,7 @@ use std::process::Command;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use testkit::{Finished, Running, SYS_POLL, run, wait_until_blocked_in, wait_until_state};
+use testkit::{Finished, Running, run, wait_until_blocked_in, wait_until_state};
 
 fn states(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_states"));
@@ -94,18 +94,18 @@ enum Send {
     ChildThenParent,
 }
 
-/// Interrupts `states` while its child is in the state `letter` that the line with `at`
-/// announces, and checks that it exits with 128 + signal, having reaped a child that one of
+/// Interrupts `states` while it holds its child in the state `hold` (`/proc` letter
+/// `letter`), and checks that it exits with 128 + signal, having reaped a child that one of
 /// `killed_by` ended.
-fn interrupt(at: &str, letter: char, signal: Signal, send: Send, killed_by: &[&str]) {
-    // The parent holds each state for 1.5 s after printing it (the same pause leads to every
-    // state, so it cannot be much longer); the signal comes as soon as the child shows the
-    // state and the parent is seen asleep in that pause (in poll).
-    let mut running = Running::spawn(states(&["--pause-ms", "1500"]));
+fn interrupt(hold: &str, letter: char, signal: Signal, send: Send, killed_by: &[&str]) {
+    // `--hold` keeps that state until a line comes on stdin, which the test leaves open and
+    // empty: the state lasts until the signal, however late the test sends it. The other
+    // states pass quickly.
+    let mut running = Running::spawn(states(&["--hold", hold, "--pause-ms", "10"]));
     let child = child_pid(&running.expect_line("child pid"));
-    running.expect_line(at);
+    running.expect_line("holding the child here");
     wait_until_state(child, letter);
-    wait_until_blocked_in(running.pid(), SYS_POLL);
+    wait_until_blocked_in(running.pid(), libc::SYS_read);
     match send {
         Send::Parent => running.signal(signal),
         Send::Group => running.signal_group(signal),
@@ -137,7 +137,7 @@ const SIGINT: &str = "killed by signal 2 (SIGINT)";
 #[test]
 fn ctrl_c_to_the_parent_while_the_child_runs() {
     // The child did not get the signal: the parent kills it.
-    interrupt("/proc: R", 'R', Signal::SIGINT, Send::Parent, &[SIGKILL]);
+    interrupt("running", 'R', Signal::SIGINT, Send::Parent, &[SIGKILL]);
 }
 
 #[test]
@@ -146,7 +146,7 @@ fn ctrl_c_to_the_blocked_child_kills_it_and_the_parent_reaps_it() {
     // parent's handler, which it inherited, acts by default there. The parent, stopped in turn,
     // reaps what the SIGINT left.
     interrupt(
-        "/proc: S",
+        "blocked",
         'S',
         Signal::SIGINT,
         Send::ChildThenParent,
@@ -160,7 +160,7 @@ fn ctrl_c_to_the_group_while_the_child_is_blocked() {
     // the parent's SIGKILL comes first: which one wins is a race, and either way nothing is
     // left.
     interrupt(
-        "/proc: S",
+        "blocked",
         'S',
         Signal::SIGINT,
         Send::Group,
@@ -171,12 +171,12 @@ fn ctrl_c_to_the_group_while_the_child_is_blocked() {
 #[test]
 fn ctrl_c_to_the_group_while_the_child_is_stopped() {
     // A stopped child does not act on SIGINT (it stays pending); the parent's SIGKILL ends it.
-    interrupt("/proc: T", 'T', Signal::SIGINT, Send::Group, &[SIGKILL]);
+    interrupt("suspended", 'T', Signal::SIGINT, Send::Group, &[SIGKILL]);
 }
 
 #[test]
 fn sigterm_to_the_parent_while_the_child_is_stopped() {
-    interrupt("/proc: T", 'T', Signal::SIGTERM, Send::Parent, &[SIGKILL]);
+    interrupt("suspended", 'T', Signal::SIGTERM, Send::Parent, &[SIGKILL]);
 }
 
 #[test]
@@ -185,4 +185,66 @@ fn a_bad_flag_is_one_line_and_status_2() {
     assert_eq!(finished.status.code(), Some(2));
     assert_eq!(finished.stderr.lines().count(), 1, "{}", finished.stderr);
     assert!(finished.stdout.is_empty());
+}
+
+#[test]
+fn numbers_past_their_bound_are_refused_in_one_line() {
+    for (flag, value) in [
+        ("--pause-ms", "18446744073709551615"),
+        ("--pause-ms", "60001"),
+        ("--deadline-ms", "60001"),
+        ("--deadline-ms", "0"),
+    ] {
+        let finished = run(states(&[flag, value]), "");
+        assert_eq!(
+            finished.status.code(),
+            Some(2),
+            "{flag} {value}: {finished:?}"
+        );
+        assert_eq!(finished.stderr.lines().count(), 1, "{}", finished.stderr);
+        assert!(
+            finished.stderr.contains(flag) && finished.stderr.contains("is not in"),
+            "{}",
+            finished.stderr
+        );
+        assert!(finished.stdout.is_empty(), "{}", finished.stdout);
+    }
+}
+
+#[test]
+fn help_says_the_bounds() {
+    let finished = run(states(&["--help"]), "");
+    assert!(finished.status.success(), "{finished:?}");
+    assert!(
+        finished.stdout.contains("at most 60000"),
+        "{}",
+        finished.stdout
+    );
+}
+
+#[test]
+fn hold_keeps_the_state_until_a_line_comes_on_stdin() {
+    let mut running = Running::spawn(states(&["--hold", "terminated", "--pause-ms", "10"]));
+    let child = child_pid(&running.expect_line("child pid"));
+    running.expect_line("/proc: Z");
+    running.expect_line("holding the child here: press Enter to go on");
+    wait_until_state(child, 'Z');
+    wait_until_blocked_in(running.pid(), libc::SYS_read);
+    // SIGCHLD and the zombie do not end the hold; the line does.
+    running.write_line("").expect("write to stdin");
+    let finished = running.wait();
+    assert!(finished.status.success(), "{finished:?}");
+    let lines = finished.stdout_lines();
+    let held = position(&lines, "holding the child here", "");
+    let reaped = position(&lines, "waitpid()", "exited with status 0");
+    assert!(held < reaped, "{}", finished.stdout);
+    assert_gone(child, &finished);
+}
+
+#[test]
+fn a_hold_ends_at_the_end_of_stdin() {
+    let finished = run(states(&["--hold", "blocked", "--pause-ms", "10"]), "");
+    assert!(finished.status.success(), "{finished:?}");
+    assert!(finished.stdout.contains("holding the child here"));
+    assert!(finished.stdout.contains("/proc: no entry"));
 }

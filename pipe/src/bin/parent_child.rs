@@ -29,11 +29,12 @@ use support::{Forked, describe, fork, run_child};
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// How many numbers the parent sends.
-    #[arg(long, default_value_t = 5)]
+    /// How many numbers the parent sends (at most 10000).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(..=10_000))]
     count: u32,
-    /// Pause between two numbers, in milliseconds, so that you can watch them arrive.
-    #[arg(long, default_value_t = 300)]
+    /// Pause between two numbers, in milliseconds, so that you can watch them arrive (at most
+    /// 60000).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(..=60_000))]
     interval_ms: u64,
 }
 

@@ -37,11 +37,11 @@ struct Args {
     /// Ignore SIGPIPE in the writer, so that its write fails with EPIPE instead of killing it.
     #[arg(long)]
     ignore: bool,
-    /// How many messages the reader takes before it closes its end.
-    #[arg(long, default_value_t = 3)]
-    reads: usize,
-    /// Pause between two messages of the writer, in milliseconds.
-    #[arg(long, default_value_t = 200)]
+    /// How many messages the reader takes before it closes its end (at most 10000).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(..=10_000))]
+    reads: u16,
+    /// Pause between two messages of the writer, in milliseconds (at most 60000).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(..=60_000))]
     interval_ms: u64,
 }
 
@@ -105,7 +105,7 @@ fn writer(write_end: OwnedFd, args: &Args) -> i32 {
 // ANCHOR_END: writer
 
 // ANCHOR: reader
-fn read_then_hang_up(stop: &Stop, read_end: OwnedFd, reads: usize) -> Result<(), Stopped> {
+fn read_then_hang_up(stop: &Stop, read_end: OwnedFd, reads: u16) -> Result<(), Stopped> {
     let mut buffer = [0u8; 4096];
     let mut lines = Lines::new();
     let mut got = 0;

@@ -35,12 +35,35 @@ struct Args {
     /// Become a "child subreaper": the orphan is re-parented to this program, which reaps it.
     #[arg(long)]
     subreaper: bool,
-    /// How long each state is left for you to see (`ps -o pid,ppid,stat,comm`), in ms.
-    #[arg(long, default_value_t = 300)]
+    /// How long each state is left for you to see (`ps -o pid,ppid,stat,comm`), in ms (at
+    /// most 60000).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(..=60_000))]
     pause_ms: u64,
-    /// How long to wait for an expected change before giving up, in milliseconds.
-    #[arg(long, default_value_t = 5000)]
+    /// Leave the zombie (before it is reaped) or the orphan (with its new parent) until you
+    /// press Enter (or stdin ends), however long that takes; the other lasts --pause-ms.
+    #[arg(long, value_enum)]
+    hold: Option<Hold>,
+    /// How long to wait for an expected change before giving up, in milliseconds (at most
+    /// 60000).
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     deadline_ms: u64,
+}
+
+/// What the program leaves for you to see for a while.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Hold {
+    Zombie,
+    Orphan,
+}
+
+/// Leaves `what` for `--pause-ms`; the one that `--hold` names, until a line (Enter) or the end
+/// of stdin comes.
+fn pause(watcher: &Watcher, args: &Args, what: Hold) -> Result<(), Stopped> {
+    if args.hold != Some(what) {
+        return watcher.hold(Duration::from_millis(args.pause_ms));
+    }
+    println!("parent: holding here: press Enter to go on");
+    watcher.hold_until_enter()
 }
 
 fn main() -> ExitCode {
@@ -75,7 +98,7 @@ fn zombie(watcher: &Watcher, args: &Args) -> Result<(), Stopped> {
     let (state, ppid) = (stat.state, stat.ppid);
     println!("parent: /proc/{pid}/stat: state {state} (zombie), ppid {ppid} (me)");
     println!("parent: it has ended, but its entry keeps the exit status until its parent waits");
-    watcher.hold(Duration::from_millis(args.pause_ms))?;
+    pause(watcher, args, Hold::Zombie)?;
     let status = watcher.waitpid_within(&mut child, WaitPidFlag::empty(), deadline)?;
     println!("parent: waitpid({pid}): the child {}", describe(&status));
     match read_stat(pid)? {
@@ -144,7 +167,7 @@ fn orphan(watcher: &Watcher, args: &Args) -> Result<(), Stopped> {
         }
     };
     println!("parent: /proc/{orphan}/stat: its ppid is now {new_parent} ({name}): {who}");
-    watcher.hold(Duration::from_millis(args.pause_ms))?;
+    pause(watcher, args, Hold::Orphan)?;
     println!("parent: closing the lifeline; {orphan} will read end-of-file and exit");
     drop(lifeline.write_end);
     clean_up(watcher, orphan, adopted, deadline)

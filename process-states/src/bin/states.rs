@@ -33,12 +33,28 @@ use support::{Child, Forked, Pipe, describe, fork, run_child};
 #[command(version)]
 struct Args {
     /// How long the child stays in each state, in milliseconds, so that you can watch it
-    /// (try `ps -o pid,stat,comm -p <pid>` in another terminal).
-    #[arg(long, default_value_t = 300)]
+    /// (try `ps -o pid,stat,comm -p <pid>` in another terminal; at most 60000).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(..=60_000))]
     pause_ms: u64,
-    /// How long to wait for an expected state before giving up, in milliseconds.
-    #[arg(long, default_value_t = 5000)]
+    /// Keep the child in this state until you press Enter (or stdin ends), however long that
+    /// takes; the other states last --pause-ms.
+    #[arg(long, value_enum)]
+    hold: Option<Hold>,
+    /// How long to wait for an expected state before giving up, in milliseconds (at most
+    /// 60000).
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     deadline_ms: u64,
+}
+
+/// The states the parent leaves the child in for a while, by their names in the timeline.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Hold {
+    Running,
+    Blocked,
+    Suspended,
+    Activated,
+    Ready,
+    Terminated,
 }
 
 fn main() -> ExitCode {
@@ -63,6 +79,7 @@ fn main() -> ExitCode {
             watcher,
             start: Instant::now(),
             pause: Duration::from_millis(args.pause_ms),
+            hold: args.hold,
             deadline: Duration::from_millis(args.deadline_ms),
         };
         let told = story.tell(control.write_end);
@@ -109,6 +126,7 @@ struct Story<'a> {
     watcher: Watcher<'a>,
     start: Instant,
     pause: Duration,
+    hold: Option<Hold>,
     deadline: Duration,
 }
 
@@ -130,13 +148,13 @@ impl Story<'_> {
         self.ready_or_running()?;
         write_to_child(b"b")?;
         self.expect("blocked", "S", "the child read()s an empty pipe and sleeps")?;
-        self.watcher.hold(self.pause)?;
+        self.pause(Hold::Blocked)?;
         kill(pid, Signal::SIGSTOP).context("kill(SIGSTOP)")?;
         self.expect("suspended", "T", "the parent sent SIGSTOP")?;
         self.waitpid_and_show(WaitPidFlag::WUNTRACED, "waitpid(WUNTRACED)")?;
         // ANCHOR_END: story
         // ANCHOR: story_end
-        self.watcher.hold(self.pause)?;
+        self.pause(Hold::Suspended)?;
         kill(pid, Signal::SIGCONT).context("kill(SIGCONT)")?;
         self.expect(
             "activated",
@@ -144,21 +162,21 @@ impl Story<'_> {
             "SIGCONT: it resumes, still waiting in read()",
         )?;
         self.waitpid_and_show(WaitPidFlag::WCONTINUED, "waitpid(WCONTINUED)")?;
-        self.watcher.hold(self.pause)?;
+        self.pause(Hold::Activated)?;
         write_to_child(b"r")?;
         self.expect(
             "ready/run",
             "R",
             "a byte came: read() returned, it spins again",
         )?;
-        self.watcher.hold(self.pause)?;
+        self.pause(Hold::Ready)?;
         write_to_child(b"x")?;
         self.expect(
             "terminated",
             "Z",
             "the child exited; nobody has waited for it yet",
         )?;
-        self.watcher.hold(self.pause)?;
+        self.pause(Hold::Terminated)?;
         self.waitpid_and_show(WaitPidFlag::empty(), "waitpid()")?;
         match read_stat(pid)? {
             Seen::Gone => self.line(
@@ -190,6 +208,16 @@ impl Story<'_> {
     }
     // ANCHOR_END: expect
 
+    /// Leaves the child in its state for `--pause-ms`; in the state that `--hold` names, until a
+    /// line (Enter) or the end of stdin comes.
+    fn pause(&self, state: Hold) -> Result<(), Stopped> {
+        if self.hold != Some(state) {
+            return self.watcher.hold(self.pause);
+        }
+        println!("{:10}holding the child here: press Enter to go on", "");
+        self.watcher.hold_until_enter()
+    }
+
     fn line(&self, textbook: &str, seen: &str, cause: &str) {
         let at = self.start.elapsed().as_secs_f64();
         println!("{at:7.3}s  {textbook:<10}  {seen:<38}  {cause}");
@@ -203,7 +231,9 @@ impl Story<'_> {
         let Seen::Alive(before) = read_schedstat(pid)? else {
             return Ok(());
         };
-        self.watcher.hold(self.pause)?;
+        let held = Instant::now();
+        self.pause(Hold::Running)?;
+        let held = held.elapsed();
         let Seen::Alive(after) = read_schedstat(pid)? else {
             return Ok(());
         };
@@ -216,7 +246,7 @@ impl Story<'_> {
             "{:10}in {} ms the child ran on a CPU for {} ms (running) and waited in a run queue \
              for {} ms (ready)",
             "",
-            self.pause.as_millis(),
+            held.as_millis(),
             ran.as_millis(),
             waited.as_millis()
         );

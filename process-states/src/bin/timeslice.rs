@@ -19,8 +19,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, read};
 use process_states::{
     SchedStat, Seen, Switches, Watcher, allowed_cpus, pin_to_cpu, read_schedstat, read_stat,
     read_switches, readable_now,
@@ -29,22 +30,52 @@ use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 use support::{Child, Forked, Pipe, describe, fork, run_child};
 
+/// The most children `--children` may ask for: enough to crowd any CPU, too few to be a fork
+/// bomb.
+const MAX_CHILDREN: usize = 64;
+
 /// CPU-bound children share one CPU in time slices, then spread over all CPUs.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// How many CPU-bound children (default: one per CPU this program may use, at least 2).
-    #[arg(long)]
-    children: Option<usize>,
-    /// The CPU to pin them to in the first phase (default: the first one allowed).
-    #[arg(long)]
+    /// How many CPU-bound children, at most 64 (default: one per CPU this program may use, at
+    /// least 2 and at most 64).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=MAX_CHILDREN as i64))]
+    children: Option<u8>,
+    /// The CPU to pin them to in the first phase, one this program may use (default: the
+    /// first one it may use).
+    #[arg(long, value_parser = usable_cpu)]
     cpu: Option<usize>,
-    /// How long each phase (pinned, then unpinned) lasts, in milliseconds.
-    #[arg(long, default_value_t = 2000)]
+    /// How long each phase (pinned, then unpinned) lasts, in milliseconds (at most 60000).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     duration_ms: u64,
-    /// How often to print what each child got, in milliseconds.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// How often to print what each child got, in milliseconds (at most 60000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     interval_ms: u64,
+}
+
+/// Parses `--cpu`: a CPU number that `sched_getaffinity` allows this program.
+fn usable_cpu(text: &str) -> Result<usize, String> {
+    let cpu: usize = text.parse().map_err(|err| format!("{err}"))?;
+    let allowed = allowed_cpus().map_err(|failure| failure.to_string())?;
+    if allowed.contains(&cpu) {
+        return Ok(cpu);
+    }
+    // The list as `taskset -c` writes it: 0-3,8.
+    let mut list = String::new();
+    for (i, &each) in allowed.iter().enumerate() {
+        let follows = i > 0 && allowed[i - 1] + 1 == each;
+        let followed = allowed.get(i + 1) == Some(&(each + 1));
+        match (follows, followed, i) {
+            (true, true, _) => {}
+            (true, false, _) => list.push_str(&format!("-{each}")),
+            (false, _, 0) => list.push_str(&each.to_string()),
+            (false, _, _) => list.push_str(&format!(",{each}")),
+        }
+    }
+    Err(format!(
+        "not a CPU this program may use (it may use {list})"
+    ))
 }
 
 fn main() -> ExitCode {
@@ -54,13 +85,10 @@ fn main() -> ExitCode {
         let watcher = Watcher::new(&stop)?;
         let allowed = allowed_cpus()?;
         let cpus = allowed.len();
-        let children = args.children.unwrap_or(cpus.max(2));
+        let children = args
+            .children
+            .map_or(cpus.clamp(2, MAX_CHILDREN), usize::from);
         let cpu = args.cpu.unwrap_or(allowed[0]);
-        if !allowed.contains(&cpu) {
-            return Err(Failure::new(format!(
-                "--cpu {cpu}: not a CPU this program may use"
-            )));
-        }
         println!("timeslice: {children} CPU-bound children, all pinned to CPU {cpu}");
         let told = phase(&watcher, &args, children, Some(cpu)).and_then(|()| {
             println!("timeslice: the same {children} children, free to run on any of {cpus} CPUs");
@@ -74,16 +102,19 @@ fn main() -> ExitCode {
 }
 
 // ANCHOR: spin
-/// A child's whole life: compute, and nothing else (so it never gives the CPU up by itself).
-/// It stops when the parent's end of `lifeline` closes, or at `limit` if the parent is stuck;
-/// `run_child` then ends it with `_exit`.
-fn spin(pin: Option<usize>, lifeline: &OwnedFd, limit: Duration) -> i32 {
+/// A child's whole life: wait for the start, then compute, and nothing else (so it never gives
+/// the CPU up by itself). It starts when the parent closes its end of `start`, and stops when
+/// the parent's end of `lifeline` closes, or at `limit` if the parent is stuck; `run_child`
+/// then ends it with `_exit`.
+fn spin(pin: Option<usize>, start: &OwnedFd, lifeline: &OwnedFd, limit: Duration) -> i32 {
     if let Some(cpu) = pin
         && let Err(failure) = pin_to_cpu(cpu)
     {
         eprintln!("timeslice: child: {failure}");
         return 1;
     }
+    // Sleeps until end-of-file: the parent has forked every child, and the phase begins.
+    while read(start, &mut [0u8; 1]) == Err(Errno::EINTR) {}
     let until = Instant::now() + limit;
     while Instant::now() < until && !readable_now(lifeline).unwrap_or(true) {
         (0..100_000u64).for_each(|i| {
@@ -97,23 +128,25 @@ fn spin(pin: Option<usize>, lifeline: &OwnedFd, limit: Duration) -> i32 {
 // ANCHOR: phase
 fn phase(watcher: &Watcher, args: &Args, count: usize, pin: Option<usize>) -> Result<(), Stopped> {
     let duration = Duration::from_millis(args.duration_ms);
-    let lifeline = Pipe::new()?;
+    let (lifeline, go) = (Pipe::new()?, Pipe::new()?);
     let mut children: Vec<Child> = Vec::new();
     for _ in 0..count {
         match fork()? {
             Forked::Child => {
-                drop(lifeline.write_end);
+                drop((lifeline.write_end, go.write_end));
                 let limit = duration + Duration::from_secs(10);
-                run_child(|| spin(pin, &lifeline.read_end, limit))
+                run_child(|| spin(pin, &go.read_end, &lifeline.read_end, limit))
             }
             Forked::Parent(child) => children.push(child),
         }
     }
-    drop(lifeline.read_end);
+    drop((lifeline.read_end, go.read_end));
     let label = if pin.is_some() { "pinned" } else { "free" };
+    // What each child had got at the last report; first, at the start, before any computed.
+    let mut before = counters_asleep(watcher, &children)?;
+    let at_start = before.clone();
     let start = Instant::now();
-    // What each child had got at the last report (zero at the fork).
-    let mut before: Vec<(SchedStat, Switches)> = vec![Default::default(); count];
+    drop(go.write_end); // close(2): every child reads end-of-file, and computes
     while start.elapsed() < duration {
         let left = duration.saturating_sub(start.elapsed());
         watcher.hold(left.min(Duration::from_millis(args.interval_ms)))?;
@@ -124,10 +157,18 @@ fn phase(watcher: &Watcher, args: &Args, count: usize, pin: Option<usize>) -> Re
     }
     // ANCHOR_END: phase
     // ANCHOR: phase_end
-    let total: Duration = before.iter().map(|(sched, _)| sched.on_cpu).sum();
     let elapsed = start.elapsed();
+    let total: Duration = (before.iter().zip(&at_start))
+        .map(|((now, _), (then, _))| now.on_cpu - then.on_cpu)
+        .sum();
+    let cpus = if pin.is_some() {
+        1
+    } else {
+        allowed_cpus()?.len()
+    };
     println!(
-        "timeslice: {label}: together the children ran {} ms in {} ms: {:.1} CPUs' worth",
+        "timeslice: {label}: together the children ran {} ms in {} ms: {:.1} CPUs' worth, of \
+         the {cpus} they may use",
         total.as_millis(),
         elapsed.as_millis(),
         total.as_secs_f64() / elapsed.as_secs_f64()
@@ -144,6 +185,34 @@ fn phase(watcher: &Watcher, args: &Args, count: usize, pin: Option<usize>) -> Re
     Ok(())
 }
 // ANCHOR_END: phase_end
+
+// ANCHOR: counters_asleep
+/// What the scheduler has counted for each child, read once every child sleeps on `go`: then
+/// none computes, and each one's counters are up to date (the kernel brings them up to date
+/// when a process stops running). The phase counts from there.
+fn counters_asleep(
+    watcher: &Watcher,
+    children: &[Child],
+) -> Result<Vec<(SchedStat, Switches)>, Stopped> {
+    for child in children {
+        // R: still on its way to read(); D: moving to the CPU it pinned itself to.
+        let deadline = Duration::from_secs(5);
+        watcher.sample_until(child.pid(), deadline, "asleep on the start", |seen| {
+            (!matches!(seen, Seen::Alive(stat) if "RD".contains(stat.state))).then_some(())
+        })?;
+    }
+    let counted = children.iter().map(|child| counters(child.pid()));
+    Ok(counted.collect::<Result<_, _>>()?)
+}
+// ANCHOR_END: counters_asleep
+
+/// What the scheduler has counted for `pid` so far (nothing for a child that is gone).
+fn counters(pid: Pid) -> Result<(SchedStat, Switches), Failure> {
+    Ok(match (read_schedstat(pid)?, read_switches(pid)?) {
+        (Seen::Alive(sched), Seen::Alive(switches)) => (sched, switches),
+        _ => Default::default(),
+    })
+}
 
 // ANCHOR: report
 /// One line for one child: CPU time, time slices, ready time and context switches since

@@ -6,9 +6,11 @@
 //! `read`, `write`, `waitpid`, `dup2` and `execvp` themselves; `fork()` and the guarded
 //! [`support::Child`] are in the `support` crate, with the one way every example stops
 //! ([`support::stop::Stop`]). This file holds what is particular to the pipe examples, and the
-//! crate's only `unsafe` code: resetting SIGPIPE's action.
+//! crate's only `unsafe` code: changing SIGPIPE's action (back to the default, or to a handler).
 
-use nix::sys::signal::{SigHandler, Signal};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use support::cli::{Context, Failure};
 
 /// `signal(SIGPIPE, SIG_DFL)` (signal(2)): gives SIGPIPE back its default action, "terminate
@@ -23,6 +25,56 @@ pub fn signal_sigpipe_default() -> Result<(), Failure> {
     unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }
         .context("signal(SIGPIPE, SIG_DFL)")?;
     Ok(())
+}
+
+/// How many times the handler that [`catch_sigpipe`] installs has run in this process.
+static SIGPIPE_CAUGHT: AtomicU32 = AtomicU32::new(0);
+
+/// The SIGPIPE handler: it only counts. An atomic add is async-signal-safe (no lock, no
+/// allocation); printing is not, so the main path reads the count and prints it.
+extern "C" fn count_sigpipe(_signal: i32) {
+    SIGPIPE_CAUGHT.fetch_add(1, Ordering::SeqCst);
+}
+
+/// `sigaction(SIGPIPE, ...)` (sigaction(2)) with a handler that counts the SIGPIPEs this process
+/// gets; [`sigpipe_caught`] reads the count. A caught SIGPIPE does not end the process: the
+/// handler runs, and then the `write` that raised it fails with EPIPE.
+pub fn catch_sigpipe() -> Result<(), Failure> {
+    let action = SigAction::new(
+        SigHandler::Handler(count_sigpipe),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only adds to an atomic counter, which is async-signal-safe; nothing
+    // else in the process depends on SIGPIPE's previous action (Rust's "ignore").
+    unsafe { sigaction(Signal::SIGPIPE, &action) }.context("sigaction(SIGPIPE)")?;
+    Ok(())
+}
+
+/// How many times the handler of [`catch_sigpipe`] has run.
+pub fn sigpipe_caught() -> u32 {
+    SIGPIPE_CAUGHT.load(Ordering::SeqCst)
+}
+
+/// Whether a SIGPIPE is pending: sent, but held back by the signal mask. This is the set that
+/// `sigpending(2)` returns, read from `/proc/thread-self/status`: `SigPnd` (pending for this
+/// thread) and `ShdPnd` (for the whole process) are hexadecimal masks, bit n-1 for signal n.
+pub fn sigpipe_pending() -> Result<bool, Failure> {
+    let path = "/proc/thread-self/status";
+    let status = std::fs::read_to_string(path).context(format!("read {path}"))?;
+    let bit = 1u64 << (Signal::SIGPIPE as u32 - 1);
+    for line in status.lines() {
+        if let Some(mask) = line
+            .strip_prefix("SigPnd:")
+            .or_else(|| line.strip_prefix("ShdPnd:"))
+        {
+            let mask = u64::from_str_radix(mask.trim(), 16).context(format!("{path}: {line}"))?;
+            if mask & bit != 0 {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Cuts the bytes that `read(2)` brings out of a pipe into lines.

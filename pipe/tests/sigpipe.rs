@@ -1,5 +1,6 @@
-//! `sigpipe`: a writer whose reader has gone is killed by SIGPIPE, or with `--ignore` gets
-//! EPIPE; the parent says which.
+//! `sigpipe`: a writer whose reader has gone is killed by SIGPIPE; with `--ignore`, `--catch`
+//! or `--block` it gets EPIPE instead (after its handler ran, or with the signal left pending);
+//! the parent says which.
 
 #![forbid(unsafe_code)]
 
@@ -46,6 +47,85 @@ fn with_ignore_the_write_fails_with_epipe_and_the_writer_exits_cleanly() {
         done.stdout
     );
     assert!(!done.stdout.contains("killed by signal"), "{}", done.stdout);
+}
+
+#[test]
+fn with_catch_the_handler_runs_then_the_write_fails_with_epipe() {
+    let done = run(sigpipe(&["--catch", "--interval-ms", "1"]), "");
+    assert!(done.status.success(), "{done:?}");
+    let lines = done.stdout_lines();
+    let epipe = lines
+        .iter()
+        .position(|l| *l == "writer: write failed with EPIPE (Broken pipe): nobody reads any more")
+        .unwrap_or_else(|| panic!("no EPIPE in {lines:?}"));
+    assert_eq!(
+        lines[epipe + 1],
+        "writer: my handler had already run: it counted 1 SIGPIPE"
+    );
+    assert_eq!(
+        lines[epipe + 2],
+        "reader: the writer exited with status 0: it caught SIGPIPE and stopped on EPIPE"
+    );
+    assert!(!done.stdout.contains("killed by signal"), "{}", done.stdout);
+}
+
+#[test]
+fn with_block_the_signal_stays_pending_and_the_write_fails_with_epipe() {
+    let done = run(
+        sigpipe(&["--block", "--reads", "1", "--interval-ms", "1"]),
+        "",
+    );
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(done.stdout.matches("reader: got").count(), 1);
+    let lines = done.stdout_lines();
+    assert_eq!(
+        lines[0],
+        "writer: SIGPIPE keeps its default action, but is blocked (sigprocmask)"
+    );
+    let epipe = lines
+        .iter()
+        .position(|l| l.starts_with("writer: write failed with EPIPE"))
+        .unwrap_or_else(|| panic!("no EPIPE in {lines:?}"));
+    assert!(
+        lines[epipe + 1].starts_with("writer: SIGPIPE is pending"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[epipe + 2],
+        "reader: the writer exited with status 0: it blocked SIGPIPE and stopped on EPIPE"
+    );
+}
+
+#[test]
+fn catch_and_block_work_without_pause_too() {
+    for flag in ["--catch", "--block"] {
+        let done = run(sigpipe(&[flag, "--interval-ms", "0"]), "");
+        assert!(done.status.success(), "{flag}: {done:?}");
+        assert!(
+            done.stdout.contains("exited with status 0") && done.stdout.contains("on EPIPE"),
+            "{flag}: {}",
+            done.stdout
+        );
+    }
+}
+
+#[test]
+fn the_four_actions_exclude_each_other() {
+    for pair in [
+        ["--ignore", "--catch"],
+        ["--ignore", "--block"],
+        ["--catch", "--block"],
+    ] {
+        let done = run(sigpipe(&pair), "");
+        assert_eq!(done.status.code(), Some(2), "{pair:?}: {done:?}");
+        assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+        assert!(
+            done.stderr.contains("cannot be used with"),
+            "{}",
+            done.stderr
+        );
+        assert!(done.stdout.is_empty(), "{}", done.stdout);
+    }
 }
 
 #[test]

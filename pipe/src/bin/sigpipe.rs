@@ -2,15 +2,24 @@
 //!
 //! Ports seed `004_0b92104986517c26.txt`, section 1.2.2 (the SIGPIPE signal). The child writes
 //! numbered messages into a pipe; the parent reads a few, then closes its read end. The child's
-//! next write finds no reader left. By default the child restores SIGPIPE's default action, as a
-//! C program has it, and the kernel kills it with SIGPIPE. With `--ignore` it keeps Rust's
-//! setting (SIGPIPE ignored), so the write fails with EPIPE and the child stops on its own. The
-//! parent reports which of the two happened.
+//! next write finds no reader left, and the kernel sends it SIGPIPE. What happens then depends
+//! on what the writer did with SIGPIPE, the four choices the seed names:
+//!
+//! - by default it restores SIGPIPE's default action, as a C program has it, and the signal
+//!   kills it;
+//! - `--ignore` keeps Rust's setting (SIGPIPE ignored): the write fails with EPIPE and the child
+//!   stops on its own;
+//! - `--catch` installs a handler (sigaction): the handler runs, then the write fails with EPIPE;
+//! - `--block` blocks SIGPIPE (sigprocmask): the signal stays pending, and the write fails with
+//!   EPIPE.
+//!
+//! The parent reports which of these happened.
 //!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
 //! it forks; see the book's "Programs that stop cleanly".
 //!
-//! Run: `cargo run -p pipe --bin sigpipe`, then `cargo run -p pipe --bin sigpipe -- --ignore`.
+//! Run: `cargo run -p pipe --bin sigpipe`, then again with `-- --ignore`, `-- --catch` and
+//! `-- --block`.
 
 #![forbid(unsafe_code)]
 
@@ -19,13 +28,13 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{ArgGroup, Parser};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{pipe2, read, write};
-use pipe::{Lines, signal_sigpipe_default};
+use pipe::{Lines, catch_sigpipe, signal_sigpipe_default, sigpipe_caught, sigpipe_pending};
 use support::cli::{Context, Failure, parse_args, report_error, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
 use support::{Forked, describe, fork, run_child};
@@ -33,16 +42,44 @@ use support::{Forked, describe, fork, run_child};
 /// A writer keeps writing into a pipe whose reader has closed its end.
 #[derive(Parser)]
 #[command(version)]
+#[command(group(ArgGroup::new("action").args(["ignore", "catch", "block"])))]
 struct Args {
     /// Ignore SIGPIPE in the writer, so that its write fails with EPIPE instead of killing it.
     #[arg(long)]
     ignore: bool,
+    /// Catch SIGPIPE in the writer with a handler: the handler runs, then the write fails with
+    /// EPIPE.
+    #[arg(long)]
+    catch: bool,
+    /// Block SIGPIPE in the writer: the signal stays pending, and the write fails with EPIPE.
+    #[arg(long)]
+    block: bool,
     /// How many messages the reader takes before it closes its end (at most 10000).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(..=10_000))]
     reads: u16,
     /// Pause between two messages of the writer, in milliseconds (at most 60000).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(..=60_000))]
     interval_ms: u64,
+}
+
+/// What the writer does with SIGPIPE before its first write.
+#[derive(Clone, Copy, PartialEq)]
+enum Action {
+    Default,
+    Ignore,
+    Catch,
+    Block,
+}
+
+impl Args {
+    fn action(&self) -> Action {
+        match (self.ignore, self.catch, self.block) {
+            (true, _, _) => Action::Ignore,
+            (_, true, _) => Action::Catch,
+            (_, _, true) => Action::Block,
+            _ => Action::Default,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -60,29 +97,24 @@ fn writer_and_reader(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
         Forked::Child => {
             drop(read_end); // close(2): else this process itself would still be a reader
             // Runs this, then `_exit(status)`: the child never returns into main.
-            run_child(|| writer(write_end, args))
+            let pause = Duration::from_millis(args.interval_ms);
+            run_child(|| writer(write_end, args.action(), pause))
         }
         Forked::Parent(mut child) => {
             drop(write_end); // close(2): the parent only reads
             let read = read_then_hang_up(stop, read_end, args.reads);
             let status = child.waitpid(stop)?;
             read?;
-            Ok(report(&status, args.ignore)?)
+            Ok(report(&status, args.action())?)
         }
     }
 }
 
 // ANCHOR: writer
-fn writer(write_end: OwnedFd, args: &Args) -> i32 {
-    if args.ignore {
-        println!("writer: SIGPIPE is ignored (Rust's runtime set that up before main)");
-    } else {
-        // signal(SIGPIPE, SIG_DFL): back to the default action a C program starts with
-        if let Err(failure) = signal_sigpipe_default() {
-            report_error(failure);
-            return 1;
-        }
-        println!("writer: SIGPIPE restored to its default action: terminate the process");
+fn writer(write_end: OwnedFd, action: Action, pause: Duration) -> i32 {
+    if let Err(failure) = set_up(action) {
+        report_error(failure);
+        return 1;
     }
     let mut number = 0;
     loop {
@@ -90,10 +122,10 @@ fn writer(write_end: OwnedFd, args: &Args) -> i32 {
         let message = format!("message {number}\n");
         println!("writer: sending message {number}");
         match write(&write_end, message.as_bytes()) {
-            Ok(_) => thread::sleep(Duration::from_millis(args.interval_ms)),
+            Ok(_) => thread::sleep(pause),
             Err(Errno::EPIPE) => {
                 println!("writer: write failed with EPIPE (Broken pipe): nobody reads any more");
-                return 0;
+                return after_epipe(action);
             }
             Err(errno) => {
                 report_error(format!("write to the pipe: {errno}"));
@@ -103,6 +135,61 @@ fn writer(write_end: OwnedFd, args: &Args) -> i32 {
     }
 }
 // ANCHOR_END: writer
+
+// ANCHOR: set_up
+fn set_up(action: Action) -> Result<(), Failure> {
+    let what = match action {
+        Action::Ignore => "is ignored (Rust's runtime set that up before main)",
+        Action::Default => {
+            signal_sigpipe_default()?; // signal(SIGPIPE, SIG_DFL), as a C program starts
+            "restored to its default action: terminate the process"
+        }
+        Action::Catch => {
+            catch_sigpipe()?; // sigaction(SIGPIPE, handler that counts)
+            "is caught by a handler (sigaction) that only counts it"
+        }
+        Action::Block => {
+            signal_sigpipe_default()?; // the default action, to show that blocking is enough
+            let mut sigpipe = SigSet::empty();
+            sigpipe.add(Signal::SIGPIPE);
+            sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigpipe), None)
+                .context("sigprocmask(SIG_BLOCK, {SIGPIPE})")?;
+            "keeps its default action, but is blocked (sigprocmask)"
+        }
+    };
+    println!("writer: SIGPIPE {what}");
+    Ok(())
+}
+// ANCHOR_END: set_up
+
+// ANCHOR: after_epipe
+fn after_epipe(action: Action) -> i32 {
+    match action {
+        Action::Catch => {
+            let runs = sigpipe_caught();
+            println!("writer: my handler had already run: it counted {runs} SIGPIPE");
+            if runs == 0 {
+                return 1;
+            }
+        }
+        Action::Block => match sigpipe_pending() {
+            Ok(true) => {
+                println!("writer: SIGPIPE is pending (sent, held back by the mask); exit drops it")
+            }
+            Ok(false) => {
+                println!("writer: SIGPIPE is not pending");
+                return 1;
+            }
+            Err(failure) => {
+                report_error(failure);
+                return 1;
+            }
+        },
+        Action::Ignore | Action::Default => {}
+    }
+    0
+}
+// ANCHOR_END: after_epipe
 
 // ANCHOR: reader
 fn read_then_hang_up(stop: &Stop, read_end: OwnedFd, reads: u16) -> Result<(), Stopped> {
@@ -132,23 +219,22 @@ fn read_then_hang_up(stop: &Stop, read_end: OwnedFd, reads: u16) -> Result<(), S
 // ANCHOR_END: reader
 
 // ANCHOR: report
-fn report(status: &WaitStatus, ignored: bool) -> Result<ExitCode, Failure> {
+fn report(status: &WaitStatus, action: Action) -> Result<ExitCode, Failure> {
     let how = describe(status);
-    match (status, ignored) {
-        (WaitStatus::Signaled(_, Signal::SIGPIPE, _), false) => println!(
-            "reader: the writer {how}: it wrote to a pipe with no reader, and the default \
-             action of SIGPIPE is to terminate the process"
-        ),
-        (WaitStatus::Exited(_, 0), true) => println!(
-            "reader: the writer {how}: it ignored SIGPIPE, so its write returned the error \
-             EPIPE and it stopped on its own"
-        ),
+    let why = match (status, action) {
+        (WaitStatus::Signaled(_, Signal::SIGPIPE, _), Action::Default) => {
+            "it kept the default action"
+        }
+        (WaitStatus::Exited(_, 0), Action::Ignore) => "it ignored SIGPIPE and stopped on EPIPE",
+        (WaitStatus::Exited(_, 0), Action::Catch) => "it caught SIGPIPE and stopped on EPIPE",
+        (WaitStatus::Exited(_, 0), Action::Block) => "it blocked SIGPIPE and stopped on EPIPE",
         _ => {
             return Err(Failure::new(format!(
                 "the writer {how}, which was not expected"
             )));
         }
-    }
+    };
+    println!("reader: the writer {how}: {why}");
     Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: report

@@ -23,11 +23,11 @@ use support::cli::{Context, Failure};
 use support::stop::{Stop, Stopped};
 use support::{Child, LineReader};
 
-// ANCHOR: seen
 /// A reading from `/proc/<pid>/...`, or the news that the process is not there any more.
 ///
 /// A process can end (and be reaped) between any two reads: the file is missing (`ENOENT`), or
 /// it disappears while it is read (`ESRCH`). That is an ordinary outcome, not an error.
+// ANCHOR: seen
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen<T> {
     /// The process exists (possibly as a zombie) and this is what the file said.
@@ -56,13 +56,13 @@ pub struct Stat {
     pub processor: u32,
 }
 
-// ANCHOR: split_stat
 /// Cuts a `/proc/<pid>/stat` line in three: the pid, the command name, and the fields after it.
 ///
 /// The command name is the one field that may contain spaces and parentheses: a program may
 /// call itself `a b) (c`. It is written between `(` and `)`, so it runs from the first `(` to
 /// the LAST `)` of the line; every field after it is a number or the state letter, separated
 /// by single spaces.
+// ANCHOR: split_stat
 fn split_stat(text: &str) -> Result<(&str, &str, &str), &'static str> {
     let open = text.find('(').ok_or("no '(' before the command name")?;
     let close = text.rfind(')').ok_or("no ')' after the command name")?;
@@ -163,11 +163,11 @@ pub fn read_switches(pid: Pid) -> Result<Seen<Switches>, Failure> {
     })
 }
 
-// ANCHOR: schedstat
 /// The scheduler's accounting for one process, from `/proc/<pid>/schedstat`.
 ///
 /// This is how to tell "ready" from "running", which share the letter `R`: time on a CPU is
 /// running, time on a run queue waiting for a CPU is ready.
+// ANCHOR: schedstat
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SchedStat {
     /// Time spent running on a CPU.
@@ -233,13 +233,13 @@ pub fn readable_now(fd: &impl AsFd) -> Result<bool, Failure> {
     }
 }
 
-// ANCHOR: watcher
 /// A parent's watch over its children: it samples `/proc` and waits for news of a child, each
 /// with a deadline, on top of the workspace's one stop mechanism ([`Stop`]).
 ///
 /// SIGCHLD ends a wait early (it says "ask `waitpid`"); a stop signal (SIGINT, SIGTERM, SIGHUP)
 /// ends every wait with [`Stopped::Signal`], so that the example kills and reaps its children
 /// and exits with 128 + the signal's number.
+// ANCHOR: watcher
 pub struct Watcher<'a> {
     stop: &'a Stop,
 }
@@ -269,10 +269,10 @@ impl<'a> Watcher<'a> {
         Ok(())
     }
 
-    // ANCHOR: sample_until
     /// Samples `/proc/<pid>/stat` every 2 ms until `check` returns something, for at most
     /// `deadline`. There is no event for "that process now sleeps" or "its parent changed", so
     /// sampling is the only way to see it; `what` names the awaited change for the error.
+    // ANCHOR: sample_until
     pub fn sample_until<T>(
         &self,
         pid: Pid,
@@ -297,7 +297,6 @@ impl<'a> Watcher<'a> {
     }
     // ANCHOR_END: sample_until
 
-    // ANCHOR: watcher_waitpid
     /// `waitpid(2)` within a deadline: waits until `waitpid` has news of `child`, for at most
     /// `deadline`. Pass only the flags that say which news counts (`WaitPidFlag::empty()` for an
     /// exit, `WUNTRACED` for a stop, `WCONTINUED` for a continue): this adds `WNOHANG` itself,
@@ -305,6 +304,7 @@ impl<'a> Watcher<'a> {
     /// Standard signals do not queue (one SIGCHLD may stand for several changes, and one may
     /// have come before we got here), so a SIGCHLD is a reason to ask `waitpid`, never something
     /// to count.
+    // ANCHOR: watcher_waitpid
     pub fn waitpid_within(
         &self,
         child: &mut Child,
@@ -332,7 +332,7 @@ impl<'a> Watcher<'a> {
     // ANCHOR_END: watcher_waitpid
 }
 
-// ANCHOR: pin
+// ANCHOR: allowed_cpus
 /// `sched_getaffinity(2)`: the CPUs this process may run on, lowest first (never none).
 pub fn allowed_cpus() -> Result<Vec<usize>, Failure> {
     let allowed = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
@@ -349,8 +349,10 @@ pub fn allowed_cpus() -> Result<Vec<usize>, Failure> {
 pub fn first_allowed_cpu() -> Result<usize, Failure> {
     Ok(allowed_cpus()?[0])
 }
+// ANCHOR_END: allowed_cpus
 
-/// Restricts the calling process to one CPU.
+/// Restricts the calling process to one CPU: `sched_setaffinity(2)` with a set of one.
+// ANCHOR: pin
 pub fn pin_to_cpu(cpu: usize) -> Result<(), Failure> {
     let mut set = CpuSet::new();
     set.set(cpu).context(format!("CPU {cpu}"))?;

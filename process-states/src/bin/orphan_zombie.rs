@@ -174,9 +174,9 @@ fn orphan(watcher: &Watcher, args: &Args) -> Result<(), Stopped> {
 }
 // ANCHOR_END: new_parent
 
-// ANCHOR: middle
 /// The orphan's first parent: forks the orphan, waits until it has said hello (so that it met
 /// this parent), passes its pid on to us, and exits without waiting for it.
+// ANCHOR: middle
 fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
     let Ok(hello) = Pipe::new() else { return 1 };
     // The one child that must outlive its parent, on purpose: no PR_SET_PDEATHSIG. The
@@ -215,10 +215,10 @@ fn middle(lifeline: OwnedFd, report: OwnedFd) -> i32 {
 }
 // ANCHOR_END: middle
 
-// ANCHOR: clean_up
 /// Only a parent can reap. As subreaper we are the orphan's parent now; otherwise waitpid says
 /// ECHILD, and all we can do is watch the orphan end. Reaping it is its new parent's job, done
 /// whenever that parent gets round to it, so we do not wait for that.
+// ANCHOR: clean_up
 fn clean_up(
     watcher: &Watcher,
     orphan: Pid,

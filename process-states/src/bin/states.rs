@@ -98,9 +98,9 @@ fn main() -> ExitCode {
     })
 }
 
-// ANCHOR: child_life
 /// The child's side: spin, block in read(), spin again, exit. Each step waits for one byte from
 /// the parent. End-of-file means the parent is gone, and the child exits at once.
+// ANCHOR: child_life
 fn child_life(control: OwnedFd) -> i32 {
     let mut byte = [0u8; 1];
     for step in ["spin", "block", "spin"] {
@@ -192,8 +192,8 @@ impl Story<'_> {
     }
     // ANCHOR_END: story_end
 
-    // ANCHOR: expect
     /// Samples `/proc/<child>/stat` until its state is one of `letters`, then prints the line.
+    // ANCHOR: expect
     fn expect(&mut self, textbook: &str, letters: &str, cause: &str) -> Result<(), Stopped> {
         let (pid, deadline) = (self.child.pid(), self.deadline);
         let letter = self
@@ -223,9 +223,9 @@ impl Story<'_> {
         println!("{at:7.3}s  {textbook:<10}  {seen:<38}  {cause}");
     }
 
-    // ANCHOR: ready
     /// `R` covers both ready (waiting for a CPU) and running. The scheduler's own accounting
     /// tells them apart: `/proc/<pid>/schedstat` counts time on a CPU and time on a run queue.
+    // ANCHOR: ready
     fn ready_or_running(&mut self) -> Result<(), Stopped> {
         let pid = self.child.pid();
         let Seen::Alive(before) = read_schedstat(pid)? else {
@@ -254,10 +254,10 @@ impl Story<'_> {
     }
     // ANCHOR_END: ready
 
-    // ANCHOR: waitpid_and_show
     /// `waitpid(2)` for the news `flags` ask for, then prints what it told the parent, next to
     /// what /proc showed. `waitpid_within` adds WNOHANG: each call answers at once, and the
     /// watcher asks again each time SIGCHLD comes, until the deadline.
+    // ANCHOR: waitpid_and_show
     fn waitpid_and_show(&mut self, flags: WaitPidFlag, call: &str) -> Result<(), Stopped> {
         let status = self
             .watcher

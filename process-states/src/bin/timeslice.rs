@@ -91,7 +91,7 @@ fn main() -> ExitCode {
         let cpu = args.cpu.unwrap_or(allowed[0]);
         println!("timeslice: {children} CPU-bound children, all pinned to CPU {cpu}");
         let told = phase(&watcher, &args, children, Some(cpu)).and_then(|()| {
-            println!("timeslice: the same {children} children, free to run on any of {cpus} CPUs");
+            println!("timeslice: {children} new children, free to run on any of {cpus} CPUs");
             phase(&watcher, &args, children, None)
         });
         if let Err(Stopped::Signal(signal)) = told {
@@ -101,11 +101,11 @@ fn main() -> ExitCode {
     })
 }
 
-// ANCHOR: spin
 /// A child's whole life: wait for the start, then compute, and nothing else (so it never gives
 /// the CPU up by itself). It starts when the parent closes its end of `start`, and stops when
 /// the parent's end of `lifeline` closes, or at `limit` if the parent is stuck; `run_child`
 /// then ends it with `_exit`.
+// ANCHOR: spin
 fn spin(pin: Option<usize>, start: &OwnedFd, lifeline: &OwnedFd, limit: Duration) -> i32 {
     if let Some(cpu) = pin
         && let Err(failure) = pin_to_cpu(cpu)
@@ -186,10 +186,10 @@ fn phase(watcher: &Watcher, args: &Args, count: usize, pin: Option<usize>) -> Re
 }
 // ANCHOR_END: phase_end
 
-// ANCHOR: counters_asleep
 /// What the scheduler has counted for each child, read once every child sleeps on `go`: then
 /// none computes, and each one's counters are up to date (the kernel brings them up to date
 /// when a process stops running). The phase counts from there.
+// ANCHOR: counters_asleep
 fn counters_asleep(
     watcher: &Watcher,
     children: &[Child],
@@ -214,10 +214,10 @@ fn counters(pid: Pid) -> Result<(SchedStat, Switches), Failure> {
     })
 }
 
-// ANCHOR: report
 /// One line for one child: CPU time, time slices, ready time and context switches since
 /// `before` (the last report), and the CPU it ran on last. A child that vanished gets a line
 /// that says so.
+// ANCHOR: report
 fn report(
     pid: Pid,
     label: &str,

@@ -67,7 +67,6 @@ pub enum Forked {
     Child,
 }
 
-// ANCHOR: fork
 /// `fork(2)`: afterwards there are two processes; the parent gets the child as a [`Child`],
 /// which is killed and reaped if the parent drops it without waiting for it.
 ///
@@ -89,7 +88,6 @@ pub fn fork() -> Result<Forked, Failure> {
 pub fn fork_outliving_parent() -> Result<Forked, Failure> {
     fork_with(DiesWithParent::No)
 }
-// ANCHOR_END: fork
 
 #[derive(Clone, Copy, PartialEq)]
 enum DiesWithParent {
@@ -97,6 +95,7 @@ enum DiesWithParent {
     No,
 }
 
+// ANCHOR: fork_with
 fn fork_with(dies_with_parent: DiesWithParent) -> Result<Forked, Failure> {
     let threads = std::fs::read_dir("/proc/self/task")
         .context("count threads in /proc/self/task")?
@@ -125,6 +124,7 @@ fn fork_with(dies_with_parent: DiesWithParent) -> Result<Forked, Failure> {
         }
     }
 }
+// ANCHOR_END: fork_with
 
 // ANCHOR: child
 /// A child process of ours that must not outlive us.

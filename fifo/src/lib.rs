@@ -37,13 +37,13 @@ pub const SEED_RECORD_SIZE: usize = 100;
 /// several writers never interleave.
 pub const MAX_RECORD_SIZE: usize = libc::PIPE_BUF;
 
-// ANCHOR: fifo
 /// A FIFO at a path in the file system, which this process either made or found.
 ///
 /// [`Fifo::remove`] removes the FIFO if this process made it and the path still names that same
 /// FIFO; the examples call it on the main thread when their work has ended, whichever way it
 /// ended: end of file, a stop signal, or an error. Dropping it does the same, silently, on a way
 /// out that skips `remove` (a panic), so that nothing is left behind.
+// ANCHOR: fifo
 pub struct Fifo {
     path: PathBuf,
     /// Device and inode numbers of the FIFO this process made; `None` if another process made
@@ -56,13 +56,13 @@ pub struct Fifo {
 const OWNER_ONLY: Mode = Mode::S_IRUSR.union(Mode::S_IWUSR);
 
 impl Fifo {
-    // ANCHOR: mkfifo_or_use
     /// `mkfifo(3)`, with the seed's creation rule made safe: whoever comes first makes the FIFO,
     /// the other side uses it.
     ///
     /// `mkfifo` fails with EEXIST when anything is at the path, even a dangling symlink; then
     /// `lstat` (which does not follow symlinks) looks at it. A FIFO is used as it is; a symlink
     /// or any other kind of file is refused and left untouched.
+    // ANCHOR: mkfifo_or_use
     pub fn mkfifo_or_use(path: &Path) -> Result<Self, Failure> {
         let shown = path.display();
         loop {
@@ -84,9 +84,9 @@ impl Fifo {
     }
     // ANCHOR_END: mkfifo_or_use
 
-    // ANCHOR: take_charge
     /// Takes charge of the FIFO that `mkfifo` just made at `path`: notes which file it is, so
     /// that only this one is removed, and makes its mode 0600 if the umask took bits away.
+    // ANCHOR: take_charge
     fn take_charge(path: &Path) -> Result<Self, Failure> {
         let shown = path.display();
         let made = fs::symlink_metadata(path).context(format!("lstat {shown}"))?;
@@ -106,11 +106,11 @@ impl Fifo {
     }
     // ANCHOR_END: take_charge
 
-    // ANCHOR: fchmod
     /// `fchmod(2)` to 0600 through a descriptor of the FIFO this process made, never through
     /// the path, which someone could have swapped for a symlink. (`fchmodat` with
     /// `AT_SYMLINK_NOFOLLOW` would do it by path, but glibc ≤ 2.31 refuses it with ENOTSUP, and
     /// later versions too where /proc is not mounted.)
+    // ANCHOR: fchmod
     fn fchmod_owner_only(&self) -> Result<(), Failure> {
         let shown = self.path.display();
         // O_NONBLOCK: a FIFO's read-only open then returns at once, instead of waiting for a
@@ -149,11 +149,11 @@ impl Fifo {
         }
     }
 
-    // ANCHOR: refuse_if_replaced
     /// `fstat(2)` on a descriptor just opened from the FIFO's path: refuses it unless it is a
     /// FIFO. The examples open with `O_NOFOLLOW`, so a symlink swapped in since `mkfifo_or_use`
     /// makes `open` fail (ELOOP); a regular file swapped in is opened (without `O_TRUNC`, so
     /// untouched) and refused here, before anything is written to it or read from it.
+    // ANCHOR: refuse_if_replaced
     pub fn refuse_if_replaced(&self, opened: impl AsFd) -> Result<(), Failure> {
         let shown = self.path.display();
         let found = fstat(opened.as_fd()).context(format!("fstat {shown}"))?;
@@ -240,13 +240,13 @@ pub fn cargo_run_command(bin: &str, flags: &[(&str, String)]) -> String {
     command
 }
 
-// ANCHOR: encode
 /// Cuts a line into records of `record_size` bytes, ready to write one by one.
 ///
 /// Each record is the text, a NUL, and NULs up to `record_size`: what the seed's `read.c`
 /// expects (its `write.c` sends whatever follows the NUL in its buffer; we send zeros). A line
 /// longer than `record_size - 1` bytes is split into several records, cut between UTF-8
 /// characters. A line holding a NUL byte is refused: the reader would stop at it.
+// ANCHOR: encode
 pub fn encode_line(line: &[u8], record_size: usize) -> Result<Vec<Vec<u8>>, Failure> {
     if line.contains(&0) {
         return Err(Failure::new(
@@ -301,11 +301,11 @@ pub fn parse_record_size(text: &str) -> Result<usize, String> {
     }
 }
 
-// ANCHOR: record_reader
 /// Collects the bytes that `read()` returns from a FIFO into whole records.
 ///
 /// A pipe carries bytes, not messages, so one `read()` may return less than a record (a writer
 /// using another record size) or several records; whole records come out in order.
+// ANCHOR: record_reader
 pub struct RecordReader {
     record_size: usize,
     pending: Vec<u8>,

@@ -141,9 +141,9 @@ fn connect(
 
 // ANCHOR_END: connect
 
-// ANCHOR: open_fifo
 /// `open(2)` of one of the FIFOs, blocking until the other side opens it too; a stop signal
 /// ends the wait (EINTR).
+// ANCHOR: open_fifo
 fn open_fifo(fifo: &Fifo, access: OFlag, stop: &Stop) -> Result<OwnedFd, Stopped> {
     // O_NOFOLLOW: a symlink swapped in since mkfifo makes open fail instead of being followed.
     let flags = access | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
@@ -236,9 +236,9 @@ fn receive(
     Ok(count > 0)
 }
 
-// ANCHOR: typed
 /// Our direction: the outgoing FIFO, made non-blocking, and the records typed but not yet
 /// written because the FIFO was full.
+// ANCHOR: typed
 struct Outgoing {
     fd: OwnedFd,
     unsent: VecDeque<Vec<u8>>,
@@ -292,10 +292,10 @@ impl Outgoing {
         self.input_ended = true;
     }
 
-    // ANCHOR: send
     /// `write(2)`s the waiting records while they fit. Returns false once our direction is
     /// done: the input ended and all of it was written (dropping the descriptor then closes our
     /// write end, and the other side reads end of file), or the other side stopped reading.
+    // ANCHOR: send
     fn send_what_fits(&mut self, reader_gone: bool, stop: &Stop) -> Result<bool, Stopped> {
         let (me, other) = self.names;
         let mut gone = reader_gone;

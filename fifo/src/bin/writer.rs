@@ -134,8 +134,8 @@ fn send_line(
 }
 // ANCHOR_END: send_line
 
-// ANCHOR: write
 /// `write(2)` of one record into the FIFO, sleeping while the FIFO is full.
+// ANCHOR: write
 fn write_record(to_reader: &OwnedFd, record: &[u8], stop: &Stop) -> Result<(), Stopped> {
     // At most PIPE_BUF bytes: written whole, or (on EINTR) not at all. Blocks while full.
     match stop.retry(|| write(to_reader, record)) {

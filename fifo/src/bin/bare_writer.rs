@@ -1,0 +1,42 @@
+//! # bare_writer: a FIFO's writer with nothing but the system calls
+//!
+//! The whole writing side of a named pipe in a few lines: `mkfifo` (an `EEXIST` means the
+//! reader made it first: fine), `open` for writing, which blocks until a reader opens the FIFO,
+//! one `write` per line, and `close`. The reader, `bare_reader`, removes the FIFO.
+//!
+//! Run: `cargo run -p fifo --bin bare_writer`, and `cargo run -p fifo --bin bare_reader` in
+//! another terminal (either first). Both take the FIFO's path as an optional argument (default
+//! `./bare_fifo`).
+//!
+//! It has no signal handling: Ctrl-C kills it at once, and a FIFO it made stays behind. The
+//! full `writer` stops cleanly and removes what it made; that difference is the lesson.
+
+#![forbid(unsafe_code)]
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::sys::stat::Mode;
+use nix::unistd::{mkfifo, write};
+
+// ANCHOR: main
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).unwrap_or("./bare_fifo".into());
+    // mkfifo(3): a file of type p, read and write for the owner. EEXIST: the reader made it.
+    match mkfifo(path.as_str(), Mode::S_IRUSR | Mode::S_IWUSR) {
+        Ok(()) => println!("bare_writer: made the FIFO {path}"),
+        Err(Errno::EEXIST) => println!("bare_writer: {path} exists already; using it"),
+        Err(err) => return Err(err.into()),
+    }
+    println!("bare_writer: open({path}, O_WRONLY) waits here until a reader opens it");
+    let fd = open(path.as_str(), OFlag::O_WRONLY, Mode::empty())?;
+    println!("bare_writer: a reader has opened it");
+    for line in ["hello\n", "through a\n", "named pipe\n"] {
+        // write(2): up to PIPE_BUF bytes go into the pipe whole, or (if it is full) it waits.
+        write(&fd, line.as_bytes())?;
+        print!("bare_writer: wrote {line}");
+    }
+    drop(fd); // close(2): with no writer left, the reader's read() returns 0 (end of file)
+    println!("bare_writer: closed it; the reader removes {path}");
+    Ok(())
+}
+// ANCHOR_END: main

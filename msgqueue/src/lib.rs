@@ -40,10 +40,10 @@ pub const DEFAULT_PROJ: u8 = b'a';
 #[allow(clippy::unnecessary_cast)] // c_long is i32 on 32-bit targets
 pub const MTYPE_MAX: i64 = c_long::MAX as i64;
 
-// ANCHOR: envelope
 /// A message as `msgsnd` and `msgrcv` see it: the type, then the body, laid out like C's
 /// `struct { long mtype; T payload; }`. `Envelope<[u8; N]>` is exactly C's
 /// `struct msgbuf { long mtype; char mtext[N]; }`, so C programs can read what Rust sends.
+// ANCHOR: envelope
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct Envelope<T> {
@@ -210,7 +210,6 @@ impl Limits {
     }
 }
 
-// ANCHOR: msgget
 /// `msgget(2)`: the queue with `key`. `flags` are `IPC_CREAT` (create it if it is missing),
 /// `IPC_EXCL` (with `IPC_CREAT`: fail with EEXIST if it exists) and the mode bits of a new
 /// queue (`0o600`); `0` opens an existing queue, whatever its mode. `key` is a [`Key`] or a
@@ -218,6 +217,7 @@ impl Limits {
 ///
 /// The handle removes the queue when it is dropped if this call certainly created it: with
 /// `IPC_CREAT | IPC_EXCL`, or with [`Key::PRIVATE`], which always makes a new queue.
+// ANCHOR: msgget
 pub fn msgget(key: impl Into<NamedKey>, flags: c_int) -> Result<MessageQueue, Error> {
     let key = key.into();
     // SAFETY: msgget takes two integers and touches no memory of ours.
@@ -311,9 +311,9 @@ impl MessageQueue {
         self.created = false;
     }
 
-    // ANCHOR: msgsnd
     /// `msgsnd(2)`: appends `bytes` as one message of type `mtype` (1 or more). `flags`: `0`
     /// waits while the queue is full; `IPC_NOWAIT` fails with EAGAIN instead.
+    // ANCHOR: msgsnd
     pub fn msgsnd(&self, mtype: i64, bytes: &[u8], flags: c_int) -> Result<(), Error> {
         // The buffer is C's `struct msgbuf`: one `long` for the type, then the body. It is made
         // of `long`s so that the type is aligned as C would align it.
@@ -359,11 +359,11 @@ impl MessageQueue {
         Ok(())
     }
 
-    // ANCHOR: msgrcv
     /// `msgrcv(2)`: takes the message `select` picks (its `msgtyp`), whose body may be at most
     /// `max_len` bytes. `flags`: `IPC_NOWAIT` fails with ENOMSG instead of waiting for one;
     /// `MSG_NOERROR` cuts a longer body to `max_len` bytes, where without it the call fails
     /// with E2BIG and the message stays in the queue.
+    // ANCHOR: msgrcv
     pub fn msgrcv(&self, select: Select, max_len: usize, flags: c_int) -> Result<Message, Error> {
         const WORD: usize = size_of::<c_long>();
         let mut words: Vec<c_long> = vec![0; 1 + max_len.div_ceil(WORD)];
@@ -484,9 +484,9 @@ impl MessageQueue {
         Ok(())
     }
 
-    // ANCHOR: remove
     /// `msgctl(2)` with `IPC_RMID`: removes the queue now, with any messages in it. Processes
     /// blocked on it wake up with EIDRM. Takes the handle: the queue is gone afterwards.
+    // ANCHOR: remove
     pub fn msgctl_rmid(mut self) -> Result<(), Error> {
         self.created = false;
         self.remove_now()
@@ -633,6 +633,83 @@ impl QueueArgs {
 }
 // ANCHOR_END: queue_args
 
+/// A file that holds a queue's id, the way the course notes share one: the creator writes the
+/// id into a file, and the others read it instead of calling `msgget`. The only way to share a
+/// queue that has no key (`IPC_PRIVATE`) with a process that is not the creator's child.
+///
+/// Dropping it removes the file: the id means nothing once its queue is gone.
+#[derive(Debug)]
+pub struct IdFile {
+    path: PathBuf,
+}
+
+impl IdFile {
+    /// Writes `id` and a newline to a NEW file at `path`; fails if `path` exists. The text goes
+    /// first into a temporary file beside it, which `link(2)` then names `path`: a reader sees
+    /// no file or the whole id, never an empty or half-written one, and `link` fails with
+    /// EEXIST rather than replace a file that is there (another creator's, or a stale one).
+    pub fn create(path: &Path, id: i32) -> Result<IdFile, Failure> {
+        let name = path
+            .file_name()
+            .unwrap_or(path.as_os_str())
+            .to_string_lossy();
+        let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let context = format!("write the id file {}", temporary.display());
+        let mut file = std::fs::File::create_new(&temporary).context(&context)?;
+        if let Err(err) = std::io::Write::write_all(&mut file, format!("{id}\n").as_bytes()) {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(err).context(context);
+        }
+        drop(file);
+        let linked = std::fs::hard_link(&temporary, path);
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                let why = "it exists already: another queue's, or a stale one whose queue is \
+                           gone; remove it or choose another path";
+                return Err(Failure::new(format!(
+                    "write the id file {}: {why}",
+                    path.display()
+                )));
+            }
+            linked => linked.context(format!("link the id file {}", path.display()))?,
+        }
+        Ok(IdFile {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for IdFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The queue id in the file at `path`, as [`IdFile::create`] writes it: a number and a newline.
+/// Whether a queue has that id shows at the first call on it.
+pub fn read_id_file(path: &Path) -> Result<i32, Failure> {
+    let shown = path.display();
+    let text = match std::fs::read_to_string(path) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let why = "no such file: start `recv --private --id-file PATH` first";
+            return Err(Failure::new(format!("read the id file {shown}: {why}")));
+        }
+        read => read.context(format!("read the id file {shown}"))?,
+    };
+    match text.trim().parse::<i32>() {
+        Ok(id) if id >= 0 => Ok(id),
+        _ => Err(Failure::new(format!(
+            "read the id file {shown}: {text:?} is not a queue id (a number, 0 or more)"
+        ))),
+    }
+}
+
 fn parse_proj(text: &str) -> Result<u8, String> {
     let mut chars = text.chars();
     match (chars.next(), chars.next()) {
@@ -652,7 +729,11 @@ fn parse_key(text: &str) -> Result<Key, String> {
         None => text.parse::<i32>(),
     };
     match parsed {
-        Ok(0) => Err("key 0 is IPC_PRIVATE, which no other process can find".to_owned()),
+        Ok(0) => Err(
+            "key 0 is IPC_PRIVATE: each msgget makes a new queue, which no process finds by key \
+             (recv --private makes one; send --id reaches it)"
+                .to_owned(),
+        ),
         Ok(key) => Ok(Key::from_number(key)),
         Err(_) => Err(format!(
             "{text:?} is not a number (decimal, or hex with 0x)"

@@ -69,7 +69,7 @@ fn row(queue: &sysv::Object, default_key: Option<&NamedKey>) -> [String; 7] {
             let path = named.path().unwrap_or(Path::new(DEFAULT_KEY_PATH));
             format!("the default key here, ftok({path:?}, 'a')")
         }
-        _ if queue.key.is_private() => "IPC_PRIVATE: only its creator's family knows the id".into(),
+        _ if queue.key.is_private() => "no key: reached by its id (`send --id`)".into(),
         _ if queue.owner.mode & 0o022 != 0 => "others may write to it".into(),
         _ => String::new(),
     };

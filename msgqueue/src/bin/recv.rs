@@ -10,6 +10,11 @@
 //! behind. A failure (a message too big for the buffer, say) never discards messages: then recv
 //! leaves a non-empty queue in place and says how to remove it.
 //!
+//! Sharing an id instead of a key, the other way the seed describes: `--private` creates a
+//! queue with no key (IPC_PRIVATE), and `--id-file PATH` writes its id into a new file, which
+//! `send --id-file PATH` reads (recv removes the file when it stops). An id is valid in every
+//! process: whoever learns it, and has the permission, can use the queue.
+//!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), whose
 //! handler makes `msgrcv` fail with EINTR; see the book's "Programs that stop cleanly".
 //!
@@ -18,11 +23,12 @@
 
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT, MSG_NOERROR};
-use msgqueue::{Limits, MTYPE_MAX, MessageQueue, NamedKey, QueueArgs, Select, msgget};
+use msgqueue::{IdFile, Key, Limits, MTYPE_MAX, MessageQueue, NamedKey, QueueArgs, Select, msgget};
 use nix::errno::Errno;
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, exit_code_for};
@@ -46,7 +52,8 @@ struct Args {
     count: Option<u64>,
     /// The longest message body to accept, in bytes, at most 2147483647 (default: msgmax from
     /// /proc). The kernel caps msgmax at 2^31 - 1, so no larger buffer is ever needed.
-    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    #[arg(long, value_name = "BYTES",
+          value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
     max_size: Option<u32>,
     /// Cut longer messages to --max-size (MSG_NOERROR) instead of refusing them (E2BIG).
     #[arg(long)]
@@ -54,44 +61,83 @@ struct Args {
     /// Do not wait: take what is queued now, then stop (IPC_NOWAIT).
     #[arg(long)]
     nowait: bool,
+    /// Create a new queue with no key (IPC_PRIVATE) instead of using the key flags. Other
+    /// processes reach it by its id: `send --id N`, or `--id-file`.
+    #[arg(long, conflicts_with_all = ["key_path", "proj", "key"])]
+    private: bool,
+    /// Write the queue's id into this new file, for `send --id-file PATH`; recv removes the
+    /// file when it stops.
+    #[arg(long, value_name = "PATH")]
+    id_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        // ANCHOR: open
-        if let Some(path) = args.queue.make_default_key_file()? {
+        // ANCHOR: id_file
+        let queue = open(&args)?;
+        let id_file = match &args.id_file {
+            Some(path) => Some(IdFile::create(path, queue.id())?),
+            None => None,
+        };
+        if let Some(file) = &id_file {
+            let path = file.path().display();
             println!(
-                "recv: created the key file {}: ftok needs an existing file",
-                path.display()
+                "recv: wrote the id {} into {path}: `send --id-file {path}`",
+                queue.id()
             );
         }
-        let key = match args.queue.key {
-            Some(number) => NamedKey::from(number),
-            None => NamedKey::ftok(&args.queue.key_path, args.queue.proj)?,
-        };
-        // IPC_EXCL, then a plain open (the seed's IPC_CREAT alone hides who created the queue).
-        let queue = match msgget(key.clone(), IPC_CREAT | IPC_EXCL | 0o600) {
-            Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0)?,
-            created => created?,
-        };
-        if queue.created() {
-            println!("recv: created {queue} and mode 0600; I remove it when I stop");
-        } else {
-            // The owner check: another user's queue is refused unless --accept-foreign.
-            let warning = queue.check_owner(args.queue.accept_foreign)?;
-            println!("recv: opened {queue}, which another process created; I leave it there");
-            if let Some(warning) = warning {
-                println!("recv: {warning}");
-            }
-        }
-        // ANCHOR_END: open
+        // ANCHOR_END: id_file
         let outcome = receive_all(&queue, &args, &stop);
+        drop(id_file); // the file goes first: nobody reads the id of a queue about to go
         finish(queue, outcome.is_err())?;
         outcome
     })
 }
+
+// ANCHOR: open
+fn open(args: &Args) -> Result<MessageQueue, Failure> {
+    // ANCHOR: private
+    if args.private {
+        // No key: a new queue every time. Any process that learns its id may use it.
+        let queue = msgget(Key::PRIVATE, IPC_CREAT | 0o600)?;
+        let id = queue.id();
+        println!(
+            "recv: created {queue} and mode 0600; `send --id {id}` reaches it; I remove it \
+             when I stop"
+        );
+        return Ok(queue);
+    }
+    // ANCHOR_END: private
+    if let Some(path) = args.queue.make_default_key_file()? {
+        println!(
+            "recv: created the key file {}: ftok needs an existing file",
+            path.display()
+        );
+    }
+    let key = match args.queue.key {
+        Some(number) => NamedKey::from(number),
+        None => NamedKey::ftok(&args.queue.key_path, args.queue.proj)?,
+    };
+    // IPC_EXCL, then a plain open (the seed's IPC_CREAT alone hides who created the queue).
+    let queue = match msgget(key.clone(), IPC_CREAT | IPC_EXCL | 0o600) {
+        Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0)?,
+        created => created?,
+    };
+    if queue.created() {
+        println!("recv: created {queue} and mode 0600; I remove it when I stop");
+    } else {
+        // The owner check: another user's queue is refused unless --accept-foreign.
+        let warning = queue.check_owner(args.queue.accept_foreign)?;
+        println!("recv: opened {queue}, which another process created; I leave it there");
+        if let Some(warning) = warning {
+            println!("recv: {warning}");
+        }
+    }
+    Ok(queue)
+}
+// ANCHOR_END: open
 
 // ANCHOR: loop
 fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCode, Failure> {
@@ -135,9 +181,9 @@ fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCod
 }
 // ANCHOR_END: loop
 
-// ANCHOR: finish
 /// The creator removes its queue, except after a failure while messages are still queued: those
 /// are someone's data, so the queue stays and recv says how to remove it.
+// ANCHOR: finish
 fn finish(queue: MessageQueue, failed: bool) -> Result<(), Failure> {
     if !queue.created() {
         return Ok(());

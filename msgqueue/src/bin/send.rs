@@ -13,6 +13,9 @@
 //! after send exits if it holds messages (that is the point: they wait for a receiver), and
 //! send says how to remove it. An empty one (nothing could be sent) is removed.
 //!
+//! `--id N` or `--id-file PATH` (written by `recv --id-file PATH`) use a queue by its id
+//! instead of a key: the only way to reach a queue that has none (`recv --private`).
+//!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), whose
 //! handler makes a waiting `read` or `msgsnd` fail with EINTR; see "Programs that stop cleanly".
 //!
@@ -22,11 +25,14 @@
 
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
-use msgqueue::{Error, MTYPE_MAX, MessageQueue, NamedKey, QueueArgs, msgget, with_nul};
+use msgqueue::{
+    Error, MTYPE_MAX, MessageQueue, NamedKey, QueueArgs, msgget, read_id_file, with_nul,
+};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use support::LineReader;
@@ -57,6 +63,15 @@ struct Args {
     /// Fail at once if the queue is full (IPC_NOWAIT) instead of waiting for room.
     #[arg(long)]
     nowait: bool,
+    /// Use the queue with this id (as msg_ls shows it; 0 to 2147483647) instead of a key: an
+    /// id is valid in every process, and the only way to a queue without a key (IPC_PRIVATE).
+    #[arg(long, value_name = "N", conflicts_with_all = ["key_path", "proj", "key", "create"],
+          value_parser = clap::value_parser!(i32).range(0..))]
+    id: Option<i32>,
+    /// Use the queue whose id is in this file (as `recv --id-file PATH` writes it).
+    #[arg(long, value_name = "PATH",
+          conflicts_with_all = ["key_path", "proj", "key", "create", "id"])]
+    id_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -74,6 +89,28 @@ fn main() -> ExitCode {
 
 // ANCHOR: open
 fn open(args: &Args) -> Result<MessageQueue, Failure> {
+    let queue = match (args.id, &args.id_file) {
+        // An id needs no msgget: it names the queue in every process.
+        (Some(id), _) => MessageQueue::from_id(id),
+        (None, Some(path)) => MessageQueue::from_id(read_id_file(path)?),
+        (None, None) => open_by_key(args)?,
+    };
+    // The owner check: another user's queue is refused unless --accept-foreign.
+    let warning = queue.check_owner(args.queue.accept_foreign)?;
+    if queue.created() {
+        println!("send: created {queue} (a NEW queue: only a receiver with this key reads it)");
+    } else {
+        println!("send: opened {queue}");
+    }
+    if let Some(warning) = warning {
+        println!("send: {warning}");
+    }
+    Ok(queue)
+}
+// ANCHOR_END: open
+
+// ANCHOR: open_by_key
+fn open_by_key(args: &Args) -> Result<MessageQueue, Failure> {
     // Only a sender that may create the queue makes the key file ftok needs.
     if args.create
         && let Some(path) = args.queue.make_default_key_file()?
@@ -92,25 +129,14 @@ fn open(args: &Args) -> Result<MessageQueue, Failure> {
     } else {
         0
     };
-    let queue = match msgget(key.clone(), flags) {
+    match msgget(key.clone(), flags) {
         // --create found one: open it as it is.
-        Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0)?,
-        Err(err) if err.errno() == Some(Errno::ENOENT) => return Err(no_queue(&err, &key)),
-        tried => tried?,
-    };
-    // The owner check: another user's queue is refused unless --accept-foreign.
-    let warning = queue.check_owner(args.queue.accept_foreign)?;
-    if queue.created() {
-        println!("send: created {queue} (a NEW queue: only a receiver with this key reads it)");
-    } else {
-        println!("send: opened {queue}");
+        Err(err) if err.errno() == Some(Errno::EEXIST) => Ok(msgget(key, 0)?),
+        Err(err) if err.errno() == Some(Errno::ENOENT) => Err(no_queue(&err, &key)),
+        tried => Ok(tried?),
     }
-    if let Some(warning) = warning {
-        println!("send: {warning}");
-    }
-    Ok(queue)
 }
-// ANCHOR_END: open
+// ANCHOR_END: open_by_key
 
 /// No queue has the key: say which key was looked for, and what each way out does. A recv
 /// started in another directory computed its key from another ./file: the paths tell.

@@ -25,7 +25,8 @@ struct Node {
 pub fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
     // Installed before the queue exists: no signal can kill a coordinator that owns one.
     let stop = Stop::install()?;
-    // IPC_PRIVATE always makes a new queue; only our children, which inherit its id, know it.
+    // IPC_PRIVATE always makes a new queue, with no key; our children inherit its id. (Any
+    // process that learns the id could use it too: 0600 keeps out other users, not the rest.)
     let queue = msgget(Key::PRIVATE, IPC_CREAT | 0o600)?;
     println!("mesh: created {queue}; A, B, C, D receive types 1 to 4, the coordinator type 5");
     let mut nodes = Vec::new();

@@ -31,7 +31,6 @@ pub fn run_node(queue: &MessageQueue, me: usize, interval: Duration) -> i32 {
 
 // ANCHOR_END: node
 
-// ANCHOR: greet
 fn greet_and_tally(
     queue: &MessageQueue,
     me: usize,
@@ -39,6 +38,7 @@ fn greet_and_tally(
     stop: &Stop,
 ) -> Result<(), Stopped> {
     let name = NAMES[me];
+    // ANCHOR: heart
     for to in (0..4).filter(|&to| to != me) {
         stop.sleep(interval)?;
         let text = format!("{name}: hello {}", NAMES[to]);
@@ -62,12 +62,12 @@ fn greet_and_tally(
             tally.from[from] += 1;
         }
     }
+    // ANCHOR_END: heart
     stop.retry(|| queue.msgsnd_typed(COORDINATOR, &tally, 0))
         .map_err(failed)?;
     println!("{name}: got my 3 greetings; sent my tally to the coordinator (type 5)");
     Ok(())
 }
-// ANCHOR_END: greet
 
 /// A failed call's error as it is (`msgrcv: EIDRM: ...`): the node's name is the only prefix
 /// that [`run_node`] adds.

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use testkit::{run, run_with_stdout_gone};
+use testkit::{assert_refused_out_of_range, run, run_with_stdout_gone};
 
 fn parent_child(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_parent_child"));
@@ -88,15 +88,7 @@ fn numbers_past_their_bound_are_refused_in_one_line() {
         ("--interval-ms", "60001"),
         ("--count", "10001"),
     ] {
-        let done = run(parent_child(&[flag, value]), "");
-        assert_eq!(done.status.code(), Some(2), "{flag} {value}: {done:?}");
-        assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
-        assert!(
-            done.stderr.contains(flag) && done.stderr.contains("is not in"),
-            "{}",
-            done.stderr
-        );
-        assert!(done.stdout.is_empty(), "{}", done.stdout);
+        assert_refused_out_of_range(parent_child(&[flag, value]), flag);
     }
 }
 

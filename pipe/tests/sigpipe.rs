@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use testkit::run;
+use testkit::{assert_refused_out_of_range, run};
 
 fn sigpipe(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sigpipe"));
@@ -159,15 +159,7 @@ fn numbers_past_their_bound_are_refused_in_one_line() {
         ("--interval-ms", "60001"),
         ("--reads", "10001"),
     ] {
-        let done = run(sigpipe(&[flag, value]), "");
-        assert_eq!(done.status.code(), Some(2), "{flag} {value}: {done:?}");
-        assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
-        assert!(
-            done.stderr.contains(flag) && done.stderr.contains("is not in"),
-            "{}",
-            done.stderr
-        );
-        assert!(done.stdout.is_empty(), "{}", done.stdout);
+        assert_refused_out_of_range(sigpipe(&[flag, value]), flag);
     }
 }
 

@@ -9,7 +9,9 @@ use std::process::Command;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use process_states::{Seen, read_stat};
-use testkit::{Finished, Running, run, wait_until_blocked_in, wait_until_state};
+use testkit::{
+    Finished, Running, assert_refused_out_of_range, run, wait_until_blocked_in, wait_until_state,
+};
 
 fn states(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_states"));
@@ -195,19 +197,7 @@ fn numbers_past_their_bound_are_refused_in_one_line() {
         ("--deadline-ms", "60001"),
         ("--deadline-ms", "0"),
     ] {
-        let finished = run(states(&[flag, value]), "");
-        assert_eq!(
-            finished.status.code(),
-            Some(2),
-            "{flag} {value}: {finished:?}"
-        );
-        assert_eq!(finished.stderr.lines().count(), 1, "{}", finished.stderr);
-        assert!(
-            finished.stderr.contains(flag) && finished.stderr.contains("is not in"),
-            "{}",
-            finished.stderr
-        );
-        assert!(finished.stdout.is_empty(), "{}", finished.stdout);
+        assert_refused_out_of_range(states(&[flag, value]), flag);
     }
 }
 

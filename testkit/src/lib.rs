@@ -510,3 +510,18 @@ pub fn wait_until_state(pid: Pid, letter: char) {
         thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Runs `command` and checks that it refused its command line the way every example does: exit
+/// status 2, one line on stderr that names `flag` and says the value is out of range (clap's
+/// "is not in"), and nothing on stdout.
+pub fn assert_refused_out_of_range(command: Command, flag: &str) {
+    let finished = run(command, "");
+    assert_eq!(finished.status.code(), Some(2), "{flag}: {finished:?}");
+    assert_eq!(finished.stderr.lines().count(), 1, "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains(flag) && finished.stderr.contains("is not in"),
+        "{}",
+        finished.stderr
+    );
+    assert!(finished.stdout.is_empty(), "{}", finished.stdout);
+}

@@ -13,7 +13,7 @@
 //! [`msgctl_rmid`](MessageQueue::msgctl_rmid). The wrappers turn -1 and errno into an
 //! [`Error`] that says what went wrong in words; they never retry and never wait for a signal:
 //! the examples run them under `support::stop::Stop::retry`, which ends a blocked call on
-//! SIGINT, SIGTERM or SIGHUP. [`QueueArgs`] are the key flags every binary shares. Nothing
+//! SIGINT, SIGTERM or SIGHUP. [`KeyArgs`] (from `sysv`) are the key flags every binary shares. Nothing
 //! here prints: the examples print what the functions return. This file holds the crate's only
 //! `unsafe` code.
 
@@ -27,13 +27,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use support::cli::{Context, Failure};
 
-pub use sysv::{Error, Key, NamedKey, ftok};
-
-/// The seed's key file: `ftok("./file", 'a')`.
-pub const DEFAULT_KEY_PATH: &str = "./file";
-
-/// The seed's project id, `'a'`.
-pub const DEFAULT_PROJ: u8 = b'a';
+pub use sysv::{DEFAULT_KEY_PATH, DEFAULT_PROJ, Error, Key, KeyArgs, NamedKey, ftok};
 
 /// The largest message type: `mtype` and `msgtyp` are C `long`s (LONG_MAX, 2^63 - 1 on 64-bit
 /// Linux).
@@ -594,45 +588,6 @@ fn receive_error(select: Select, max_len: usize) -> Error {
     }
 }
 
-// ANCHOR: queue_args
-/// How the binaries find their queue: `ftok(--key-path, --proj)` as in the seed, or `--key`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct QueueArgs {
-    /// The key file for ftok: its inode number goes into the key. The default, the seed's
-    /// ./file, is in the current directory: programs started in two directories get two keys.
-    /// It is created if missing (by those that may create the queue); any other path must exist.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_KEY_PATH)]
-    pub key_path: PathBuf,
-    /// ftok's project id: one character (the seed's 'a') or a number from 1 to 255.
-    #[arg(long, value_name = "CHAR", default_value = "a", value_parser = parse_proj)]
-    pub proj: u8,
-    /// Use this key instead of ftok: decimal, or hex with 0x.
-    #[arg(long, value_parser = parse_key, conflicts_with_all = ["key_path", "proj"])]
-    pub key: Option<Key>,
-    /// Use a queue that another user owns, or whose owner cannot be checked because you may
-    /// not read it (both refused by default). A queue of your own is used whatever its mode.
-    #[arg(long)]
-    pub accept_foreign: bool,
-}
-
-impl QueueArgs {
-    /// Creates the seed's `./file` if it is the key file in use and is missing: ftok needs an
-    /// existing file. Any other path must exist (a typo should fail, not make a new key).
-    /// Returns the absolute path of the file it created, for the example to say so.
-    pub fn make_default_key_file(&self) -> Result<Option<PathBuf>, Failure> {
-        let path = &self.key_path;
-        if self.key.is_some() || path != Path::new(DEFAULT_KEY_PATH) || path.exists() {
-            return Ok(None);
-        }
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-        // create_new: never through a symlink planted at the path, never over a file.
-        let created = std::fs::File::create_new(path);
-        created.context(format!("create the key file {}", absolute.display()))?;
-        Ok(Some(absolute))
-    }
-}
-// ANCHOR_END: queue_args
-
 /// A file that holds a queue's id, the way the course notes share one: the creator writes the
 /// id into a file, and the others read it instead of calling `msgget`. The only way to share a
 /// queue that has no key (`IPC_PRIVATE`) with a process that is not the creator's child.
@@ -710,37 +665,6 @@ pub fn read_id_file(path: &Path) -> Result<i32, Failure> {
     }
 }
 
-fn parse_proj(text: &str) -> Result<u8, String> {
-    let mut chars = text.chars();
-    match (chars.next(), chars.next()) {
-        (Some(c), None) if c.is_ascii() && !c.is_ascii_digit() => Ok(c as u8),
-        _ => match text.parse::<u8>() {
-            Ok(0) | Err(_) => Err(format!(
-                "{text:?} is not one ASCII character or a number from 1 to 255"
-            )),
-            Ok(n) => Ok(n),
-        },
-    }
-}
-
-fn parse_key(text: &str) -> Result<Key, String> {
-    let parsed = match text.strip_prefix("0x") {
-        Some(hex) => u32::from_str_radix(hex, 16).map(|k| k as i32),
-        None => text.parse::<i32>(),
-    };
-    match parsed {
-        Ok(0) => Err(
-            "key 0 is IPC_PRIVATE: each msgget makes a new queue, which no process finds by key \
-             (recv --private makes one; send --id reaches it)"
-                .to_owned(),
-        ),
-        Ok(key) => Ok(Key::from_number(key)),
-        Err(_) => Err(format!(
-            "{text:?} is not a number (decimal, or hex with 0x)"
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -776,17 +700,6 @@ mod tests {
             bytes: b"hello\0garbage".to_vec(),
         };
         assert_eq!(message.text(), "hello");
-    }
-
-    #[test]
-    fn proj_and_key_flags_parse() {
-        assert_eq!(parse_proj("a"), Ok(b'a'));
-        assert_eq!(parse_proj("7"), Ok(7));
-        assert!(parse_proj("0").is_err());
-        assert!(parse_proj("ab").is_err());
-        assert_eq!(parse_key("0x45a"), Ok(Key::from_number(0x45a)));
-        assert_eq!(parse_key("1111"), Ok(Key::from_number(1111)));
-        assert!(parse_key("0").is_err());
     }
 
     fn private_queue() -> MessageQueue {

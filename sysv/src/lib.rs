@@ -7,6 +7,8 @@
 //! - [`Key`]: from [`ftok`], from an explicit number, or [`Key::PRIVATE`]; a [`NamedKey`] also
 //!   remembers where it came from, so that every message can say `key 0x61001234 =
 //!   ftok("/home/me/file", 'a')` and a student sees at once why two programs did not meet.
+//! - [`KeyArgs`]: the key flags every binary takes (`--key-path`, `--proj`, `--key`,
+//!   `--accept-foreign`), one clap struct flattened into each.
 //! - [`Permissions`]: 0600 unless asked. The `*get` calls themselves (`msgget`, later
 //!   `semget` and `shmget`) live in each crate, named after the call, so that an example shows
 //!   them.
@@ -219,6 +221,96 @@ impl Display for NamedKey {
             }
             Some((path, proj)) => write!(f, "key {} = ftok({path:?}, {proj})", self.key),
         }
+    }
+}
+
+/// The seed's key file: `ftok("./file", 'a')`.
+pub const DEFAULT_KEY_PATH: &str = "./file";
+
+/// The seed's project id, `'a'`.
+pub const DEFAULT_PROJ: u8 = b'a';
+
+// ANCHOR: key_args
+/// How the binaries find their object (a queue, a semaphore set): `ftok(--key-path, --proj)`
+/// as in the seed, or `--key`. One clap struct, flattened into every binary of `msgqueue` and
+/// `semaphore`, so that all of them take the same flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct KeyArgs {
+    /// The key file for ftok: its inode number goes into the key. The default, the seed's
+    /// ./file, is in the current directory: programs started in two directories get two keys.
+    /// It is created if missing (by those that may create the object); any other path must
+    /// exist.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_KEY_PATH)]
+    pub key_path: PathBuf,
+    /// ftok's project id: one character (the seed's 'a') or a number from 1 to 255.
+    #[arg(long, value_name = "CHAR", default_value = "a", value_parser = parse_proj)]
+    pub proj: u8,
+    /// Use this key instead of ftok: decimal, or hex with 0x.
+    #[arg(long, value_parser = parse_key, conflicts_with_all = ["key_path", "proj"])]
+    pub key: Option<Key>,
+    /// Use an object that another user owns, or whose owner cannot be checked because you may
+    /// not read it (both refused by default). One of your own is used whatever its mode.
+    #[arg(long)]
+    pub accept_foreign: bool,
+}
+
+impl KeyArgs {
+    /// Creates the seed's `./file` if it is the key file in use and is missing: ftok needs an
+    /// existing file. Any other path must exist (a typo should fail, not make a new key).
+    /// Returns the absolute path of the file it created, for the example to say so.
+    pub fn make_default_key_file(&self) -> Result<Option<PathBuf>, support::cli::Failure> {
+        use support::cli::Context;
+        let path = &self.key_path;
+        if self.key.is_some() || path != Path::new(DEFAULT_KEY_PATH) || path.exists() {
+            return Ok(None);
+        }
+        let absolute = absolute(path);
+        // create_new: never through a symlink planted at the path, never over a file.
+        let created = std::fs::File::create_new(path);
+        created.context(format!("create the key file {}", absolute.display()))?;
+        Ok(Some(absolute))
+    }
+}
+// ANCHOR_END: key_args
+
+impl KeyArgs {
+    /// The key these flags name: `--key`, or ftok of `--key-path` and `--proj`.
+    pub fn named_key(&self) -> Result<NamedKey, Error> {
+        match self.key {
+            Some(number) => Ok(NamedKey::from(number)),
+            None => NamedKey::ftok(&self.key_path, self.proj),
+        }
+    }
+}
+
+fn parse_proj(text: &str) -> Result<u8, String> {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii() && !c.is_ascii_digit() => Ok(c as u8),
+        _ => match text.parse::<u8>() {
+            Ok(0) | Err(_) => Err(format!(
+                "{text:?} is not one ASCII character or a number from 1 to 255"
+            )),
+            Ok(n) => Ok(n),
+        },
+    }
+}
+
+fn parse_key(text: &str) -> Result<Key, String> {
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u32::from_str_radix(hex, 16).map(|k| k as i32),
+        None => text.parse::<i32>(),
+    };
+    match parsed {
+        Ok(0) => Err(
+            "key 0 is IPC_PRIVATE: every msgget, semget or shmget with it makes a new object, \
+             which no process finds by key (recv --private makes a queue; send --id reaches it)"
+                .to_owned(),
+        ),
+        Ok(key) => Ok(Key::from_number(key)),
+        Err(_) => Err(format!(
+            "{text:?} is not a number (decimal, or hex with 0x)"
+        )),
     }
 }
 
@@ -554,6 +646,17 @@ mod tests {
                 .starts_with("parse /proc/sysvipc/msg: unexpected row")
         );
         assert!(parse_table(Kind::Sem, "").is_err());
+    }
+
+    #[test]
+    fn proj_and_key_flags_parse() {
+        assert_eq!(parse_proj("a"), Ok(b'a'));
+        assert_eq!(parse_proj("7"), Ok(7));
+        assert!(parse_proj("0").is_err());
+        assert!(parse_proj("ab").is_err());
+        assert_eq!(parse_key("0x45a"), Ok(Key::from_number(0x45a)));
+        assert_eq!(parse_key("1111"), Ok(Key::from_number(1111)));
+        assert!(parse_key("0").is_err());
     }
 
     const ME: libc::uid_t = 1000;

@@ -17,7 +17,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use msgqueue::{MessageQueue, NamedKey, QueueArgs, msgget};
+use msgqueue::{KeyArgs, MessageQueue, NamedKey, msgget};
 use nix::errno::Errno;
 use support::cli::{Failure, parse_args, run};
 
@@ -26,7 +26,7 @@ use support::cli::{Failure, parse_args, run};
 #[command(version)]
 struct Args {
     #[command(flatten)]
-    queue: QueueArgs,
+    queue: KeyArgs,
     /// Remove the queue with this id (as msg_ls shows it; 0 to 2147483647) instead of looking
     /// up a key.
     #[arg(long, conflicts_with_all = ["key_path", "proj", "key"],

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT, MSG_NOERROR};
-use msgqueue::{IdFile, Key, Limits, MTYPE_MAX, MessageQueue, NamedKey, QueueArgs, Select, msgget};
+use msgqueue::{IdFile, Key, KeyArgs, Limits, MTYPE_MAX, MessageQueue, NamedKey, Select, msgget};
 use nix::errno::Errno;
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, exit_code_for};
@@ -38,7 +38,7 @@ use support::stop::{Stop, Stopped, exit_code_for};
 #[command(version)]
 struct Args {
     #[command(flatten)]
-    queue: QueueArgs,
+    queue: KeyArgs,
     /// Take only messages of type N (1 to 9223372036854775807, C's LONG_MAX).
     #[arg(long = "type", value_name = "N", conflicts_with = "below",
           value_parser = clap::value_parser!(i64).range(1..=MTYPE_MAX))]

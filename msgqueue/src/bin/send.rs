@@ -30,9 +30,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
-use msgqueue::{
-    Error, MTYPE_MAX, MessageQueue, NamedKey, QueueArgs, msgget, read_id_file, with_nul,
-};
+use msgqueue::{Error, KeyArgs, MTYPE_MAX, MessageQueue, NamedKey, msgget, read_id_file, with_nul};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use support::LineReader;
@@ -44,7 +42,7 @@ use support::stop::{Stop, Stopped, exit_code_for};
 #[command(version)]
 struct Args {
     #[command(flatten)]
-    queue: QueueArgs,
+    queue: KeyArgs,
     /// The message type, 1 to 9223372036854775807 (C's LONG_MAX); 0 and below go to msgsnd
     /// anyway, to show that the kernel rejects them.
     #[arg(

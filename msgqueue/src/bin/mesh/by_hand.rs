@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use libc::{IPC_CREAT, IPC_EXCL};
 use msgqueue::{
-    Limits, MessageQueue, NamedKey, QueueArgs, Select, msgget, spawn_with_stop_signals_blocked,
+    KeyArgs, Limits, MessageQueue, NamedKey, Select, msgget, spawn_with_stop_signals_blocked,
     with_nul,
 };
 use nix::errno::Errno;
@@ -16,7 +16,7 @@ use support::stop::{Stop, Stopped, exit_code_for};
 use crate::{NAMES, mtype, parse_node};
 
 // ANCHOR: by_hand
-pub fn by_hand(me: usize, args: &QueueArgs) -> Result<ExitCode, Failure> {
+pub fn by_hand(me: usize, args: &KeyArgs) -> Result<ExitCode, Failure> {
     let name = NAMES[me];
     let stop = Stop::install()?;
     let queue = open(name, args)?;
@@ -45,7 +45,7 @@ pub fn by_hand(me: usize, args: &QueueArgs) -> Result<ExitCode, Failure> {
 // ANCHOR_END: by_hand
 
 /// The queue of the key flags, as recv opens it: ftok, then msgget, then the owner check.
-fn open(name: char, args: &QueueArgs) -> Result<MessageQueue, Failure> {
+fn open(name: char, args: &KeyArgs) -> Result<MessageQueue, Failure> {
     if let Some(path) = args.make_default_key_file()? {
         println!("node {name}: created the key file {}", path.display());
     }

@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use msgqueue::QueueArgs;
+use msgqueue::KeyArgs;
 use support::cli::{parse_args, run};
 
 /// Four processes exchange greetings through one message queue, addressed by message type.
@@ -46,7 +46,7 @@ struct Args {
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(..=60_000))]
     interval_ms: u64,
     #[command(flatten)]
-    queue: QueueArgs,
+    queue: KeyArgs,
 }
 
 const NAMES: [char; 4] = ['A', 'B', 'C', 'D'];

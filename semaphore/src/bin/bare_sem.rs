@@ -1,0 +1,50 @@
+//! # bare_sem: one semaphore, P and V, in one short program
+//!
+//! The System V semaphore calls of the course notes (seed `004_0b92104986517c26.txt`,
+//! section 5: a counter the kernel keeps, P takes from it, V gives back), one after the other
+//! with nothing around them: `semget` creates a set of one semaphore, `semctl(SETVAL)` sets it
+//! to 1, `semop` does P (-1: the value goes to 0; a second P would wait) and V (+1: back to 1),
+//! and `semctl(IPC_RMID)` removes the set.
+//!
+//! The set is `IPC_PRIVATE`: no key, no file, nobody else can find it. Nothing is left behind,
+//! even when a step fails: the handle `semget` returned created the set, so dropping it on the
+//! way out removes it. For keys, waiting, signals and several processes, see `pv`.
+//!
+//! Signals: none handled; nothing here waits (the P finds the value at 1).
+//!
+//! Run: `cargo run -p semaphore --bin bare_sem`.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use semaphore::{Error, Key, SemOp, semget};
+
+fn bare() -> Result<(), Error> {
+    // ANCHOR: bare
+    let set = semget(Key::PRIVATE, 1, libc::IPC_CREAT | 0o600)?; // a NEW set of 1
+    println!("semget: created semaphore set id={} (mode 0600)", set.id());
+    set.semctl_setval(0, 1)?; // a new set's value is indeterminate: set it
+    println!("semctl(SETVAL): semaphore 0 = {}", set.semctl_getval(0)?);
+
+    set.semop(&[SemOp::p(0, 1)])?; // P: take 1 (would wait at 0)
+    println!("semop(-1), P: semaphore 0 = {}", set.semctl_getval(0)?);
+    set.semop(&[SemOp::v(0, 1)])?; // V: give 1 back
+    println!("semop(+1), V: semaphore 0 = {}", set.semctl_getval(0)?);
+
+    let id = set.id();
+    set.semctl_rmid()?; // a failed step above drops `set`, which removes it too
+    println!("semctl(IPC_RMID): removed semaphore set id={id}");
+    // ANCHOR_END: bare
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match bare() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bare_sem: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

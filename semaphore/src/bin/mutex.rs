@@ -55,6 +55,7 @@ fn main() -> ExitCode {
     run(|| {
         let stop = Stop::install()?;
         let counter = SharedCounter::new()?;
+        // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
         let set = create(Key::PRIVATE, &[1, 1])?;
         println!("mutex: created {set}: lock = 1 (free), start line = 1; I remove it when I stop");
         finish(race(&args, &set, &counter, &stop))

@@ -81,6 +81,7 @@ fn main() -> ExitCode {
     run(|| {
         let stop = Stop::install()?;
         // Turns: A's semaphore 1, B's and C's 0; READY 0.
+        // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
         let set = create(Key::PRIVATE, &[1, 0, 0, 0])?;
         println!(
             "order: created {set}: turn A = 1, turn B = 0, turn C = 0; I remove it when I stop"

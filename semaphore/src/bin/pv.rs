@@ -127,6 +127,7 @@ fn key_of(args: &KeyArgs, may_create: bool) -> Result<NamedKey, Failure> {
 }
 
 fn create_set(args: &KeyArgs, values: &[u16]) -> Result<ExitCode, Stopped> {
+    // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
     let set = create(key_of(args, true)?, values).map_err(Failure::from)?;
     println!("pv: created {set}, mode 0600, values {values:?}");
     println!("pv: it stays in the kernel; `pv rm` removes it");
@@ -137,6 +138,7 @@ fn create_set(args: &KeyArgs, values: &[u16]) -> Result<ExitCode, Stopped> {
 /// Opens an existing set, waiting (briefly) for its creator to initialise it, then checks who
 /// owns it.
 fn open(args: &KeyArgs, stop: &Stop) -> Result<SemaphoreSet, Stopped> {
+    // open_initialised: semget(key, 0, 0), then wait (bounded) until semctl IPC_STAT shows sem_otime != 0
     let (set, _) = open_initialised(key_of(args, false)?, stop).map_err(lift)?;
     if let Some(warning) = set
         .check_owner(args.accept_foreign)
@@ -207,6 +209,7 @@ fn semop_saying_why(set: &SemaphoreSet, ops: &[SemOp], stop: &Stop) -> Result<()
 // ANCHOR_END: op
 
 fn init_set(args: &KeyArgs, values: &[u16], stop: &Stop) -> Result<SemaphoreSet, Stopped> {
+    // create_or_open: semget(IPC_CREAT | IPC_EXCL) + semctl(SETALL) + one semop, or on EEXIST semget and wait for sem_otime
     let (set, created, waited) = create_or_open(key_of(args, true)?, values, stop).map_err(lift)?;
     if created {
         println!("pv: created {set}, mode 0600, values {values:?}; it stays in the kernel");

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
 
 // ANCHOR: watch
 fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
+    // open_initialised: semget(key, 0, 0), then wait (bounded) until sem_otime != 0
     let (set, _) =
         open_initialised(args.key.named_key().map_err(Failure::from)?, stop).map_err(lift)?;
     if let Some(warning) = set

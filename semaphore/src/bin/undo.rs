@@ -50,6 +50,7 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
+        // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
         let set = create(Key::PRIVATE, &[1, 0])?;
         println!("undo: created {set}: the lock is semaphore 0, 1 = free; I remove it when I stop");
         let timeout = Duration::from_millis(args.timeout_ms);

@@ -1,0 +1,164 @@
+//! # shm_client: hand each line of input to shm_server through shared memory
+//!
+//! Ports the client of seed `000_e54fa7b2cf8b5b00.txt`, keeping its protocol (key 1111,
+//! `struct ShmEntry { bool can_read; char msg[2048]; }`, 1 in `can_read`: a message waits for
+//! the server), so that it also works with the seed's C server.
+//!
+//! What it fixes: it waits for its turn in a futex (woken at once by a Rust server, looking
+//! again every 15 ms for a C one) instead of spinning at 100% CPU; the flag is an atomic, set
+//! with Release after the message is complete; it ends at the end of its input, once the
+//! server has read the last message, and then detaches, which tells the server to stop. It
+//! does not create the segment (the seed's client did, with 0666): start the server first.
+//!
+//! Long and odd lines: a message holds at most 2047 bytes and a NUL (the C server prints it as
+//! a C string). A longer line is split into 2047-byte messages, and the client says so; a line
+//! holding a NUL byte is refused, with a note, because the C side would cut it there. Other
+//! bytes, UTF-8 or not, pass as they are.
+//!
+//! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), because
+//! the read of stdin and the futex wait then fail with EINTR and `Stop::retry` ends them. See
+//! "Programs that stop cleanly".
+//!
+//! Run: `cargo run -p shm --bin shm_server` in one terminal, then
+//! `cargo run -p shm --bin shm_client` in another, and type lines (Ctrl-D ends).
+
+#![forbid(unsafe_code)]
+
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::{Acquire, Release};
+
+use clap::Parser;
+use nix::errno::Errno;
+use shm::{
+    Access, Error, KeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift, shmget,
+    store_bytes, wait_for,
+};
+use support::LineReader;
+use support::cli::{Failure, parse_args, run};
+use support::stop::{Stop, Stopped, finish};
+
+/// Sends each line of stdin to shm_server through seed 000's segment (key 1111).
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Key: the seed's 1111 (0x457) unless --key, --key-path or --proj is given."
+)]
+struct Args {
+    /// Without --key, --key-path or --proj: the seed's key 1111.
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+/// The most bytes one message carries: the field's 2048, less the NUL.
+const MAX: usize = 2047;
+
+fn main() -> ExitCode {
+    let args: Args = parse_args();
+    run(|| {
+        let stop = Stop::install()?;
+        finish(send_lines(&args, &stop))
+    })
+}
+
+fn send_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
+    let key = key_or_seed(&args.key, 1111).map_err(Failure::from)?;
+    let segment = match shmget(key, 0, 0) {
+        Err(err) if err.errno() == Some(Errno::ENOENT) => {
+            return Err(Stopped::Failed(Failure::new(format!(
+                "{err}: start shm_server first"
+            ))));
+        }
+        other => other.map_err(Failure::from)?,
+    };
+    if let Some(warning) = segment
+        .check_owner(args.key.accept_foreign)
+        .map_err(Failure::from)?
+    {
+        println!("shm_client: {warning}");
+    }
+    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
+    let entry = attached.view::<ShmEntry>().map_err(Failure::from)?;
+    let wake = attached
+        .slack_word(size_of::<ShmEntry>())
+        .expect("page slack");
+    println!("shm_client: attached {segment}; type lines, Ctrl-D to end");
+    let mut reader = LineReader::new();
+    let mut sent = 0u64;
+    let mut number = 0u64;
+    while let Some(line) = reader.next_line(std::io::stdin().as_fd(), stop)? {
+        number += 1;
+        if line.contains(&0) {
+            println!("shm_client: line {number} holds a NUL byte, which ends a C string: not sent");
+            continue;
+        }
+        let parts: Vec<&[u8]> = match line.is_empty() {
+            true => vec![&line[..]],
+            false => line.chunks(MAX).collect(),
+        };
+        if parts.len() > 1 {
+            let (bytes, count) = (line.len(), parts.len());
+            println!(
+                "shm_client: line {number} has {bytes} bytes, over {MAX}: sent in {count} parts"
+            );
+        }
+        for part in parts {
+            send(&segment, entry, wake, part, stop)?;
+            sent += 1;
+        }
+    }
+    // The end: wait until the server has read the last message, then detach (on drop).
+    wait_for_turn(&segment, entry, wake, stop)?;
+    println!("shm_client: end of input; the server has read all {sent} messages; detaching");
+    attached.shmdt().map_err(Failure::from)?; // the server sees nattch drop to 1, and ends
+    Ok(ExitCode::SUCCESS)
+}
+
+// ANCHOR: send
+/// Waits until the server has read the previous message, then leaves this one.
+fn send(
+    segment: &Segment,
+    entry: &ShmEntry,
+    wake: &AtomicU32,
+    message: &[u8],
+    stop: &Stop,
+) -> Result<(), Stopped> {
+    wait_for_turn(segment, entry, wake, stop)?;
+    store_bytes(&entry.msg, message); // the bytes and a NUL, while the flag is 0
+    entry.can_read.store(true, Release); // publish: everything stored above is visible
+    bump_and_wake(wake).map_err(Failure::from)?; // a Rust server wakes now; C looks later
+    Ok(())
+}
+
+/// Waits until `can_read` is 0 again, or fails if the server went away.
+fn wait_for_turn(
+    segment: &Segment,
+    entry: &ShmEntry,
+    wake: &AtomicU32,
+    stop: &Stop,
+) -> Result<(), Stopped> {
+    let free = || !entry.can_read.load(Acquire);
+    wait_for(stop, wake, free, || server_still_there(segment)).map_err(lift)
+}
+// ANCHOR_END: send
+
+/// Fails when only this client is attached: the server ended or was killed.
+fn server_still_there(segment: &Segment) -> Result<(), Error> {
+    let stat = segment.shmctl_stat()?;
+    if stat.nattch >= 2 {
+        return Ok(());
+    }
+    if stat.dest {
+        return Err(Error::refused(
+            "wait for the server",
+            "it stopped and removed the segment (nattch is 1: only this client)",
+        ));
+    }
+    // Killed without cleaning up: this is the last process attached, so it removes it.
+    segment.mark_for_removal()?;
+    Err(Error::refused(
+        "wait for the server",
+        "it is gone (nattch dropped to 1: only this client); removed the segment it left",
+    ))
+}

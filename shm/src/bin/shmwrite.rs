@@ -1,0 +1,154 @@
+//! # shmwrite: hand each line of input to shmread through shared memory
+//!
+//! Ports `shmwrite.c` of seed `001_7332a502e5643986.txt`, keeping its protocol (key 1234,
+//! `struct shared_use_st { int written; char text[2048]; }`, `written` 1 when a line waits for
+//! the reader, the line `end` stopping both), so that it also works with the seed's C reader.
+//!
+//! What it fixes: it does not create the segment (the reader does, 0600; start it first); it
+//! waits for its turn in a futex on `written` (woken at once by the Rust reader, looking again
+//! every 15 ms for a C one) instead of `sleep(1)` and "Waiting..."; `written` is an atomic,
+//! stored with Release after the text is complete; the end of input sends "end" for you, so
+//! Ctrl-D ends both too; it waits until the reader has taken "end" instead of `sleep(2)`; a
+//! reader that went away is noticed (nattch drops to 1).
+//!
+//! Long and odd lines: a line carries at most 2047 bytes and a NUL (the C reader prints it as
+//! a C string; the seed's `strncpy` of up to 2048 bytes could leave no NUL at all). A longer
+//! line is split into 2047-byte pieces, and it says so; a line holding a NUL byte is refused,
+//! with a note. Other bytes, UTF-8 or not, pass as they are.
+//!
+//! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), because
+//! the read of stdin and the futex wait then fail with EINTR and `Stop::retry` ends them. See
+//! "Programs that stop cleanly".
+//!
+//! Run: `cargo run -p shm --bin shmread` in one terminal, then
+//! `cargo run -p shm --bin shmwrite` in another, and type lines; `end` stops both.
+
+#![forbid(unsafe_code)]
+
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering::{Acquire, Release};
+
+use clap::Parser;
+use nix::errno::Errno;
+use shm::{
+    Access, Error, KeyArgs, Segment, SharedUse, futex_wake, key_or_seed, lift, shmget, store_bytes,
+    wait_for,
+};
+use support::LineReader;
+use support::cli::{Failure, parse_args, run};
+use support::stop::{Stop, Stopped, finish};
+
+/// Sends each line of stdin to shmread through seed 001's segment (key 1234); "end" stops both.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Key: the seed's 1234 (0x4d2) unless --key, --key-path or --proj is given."
+)]
+struct Args {
+    /// Without --key, --key-path or --proj: the seed's key 1234.
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+/// The most bytes one line carries: the field's 2048, less the NUL.
+const MAX: usize = 2047;
+
+fn main() -> ExitCode {
+    let args: Args = parse_args();
+    run(|| {
+        let stop = Stop::install()?;
+        finish(write_lines(&args, &stop))
+    })
+}
+
+fn write_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
+    let key = key_or_seed(&args.key, 1234).map_err(Failure::from)?;
+    let segment = match shmget(key, 0, 0) {
+        Err(err) if err.errno() == Some(Errno::ENOENT) => {
+            let why = format!("{err}: start shmread first");
+            return Err(Stopped::Failed(Failure::new(why)));
+        }
+        other => other.map_err(Failure::from)?,
+    };
+    if let Some(warning) = segment
+        .check_owner(args.key.accept_foreign)
+        .map_err(Failure::from)?
+    {
+        println!("shmwrite: {warning}");
+    }
+    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
+    let shared = attached.view::<SharedUse>().map_err(Failure::from)?;
+    println!("shmwrite: attached {segment} at {:#x}", attached.addr());
+    println!("shmwrite: enter some text; \"end\" (or Ctrl-D) stops both");
+    let mut reader = LineReader::new();
+    let mut number = 0u64;
+    loop {
+        let Some(line) = reader.next_line(std::io::stdin().as_fd(), stop)? else {
+            println!("shmwrite: end of input: sending \"end\"");
+            send(&segment, shared, b"end", stop)?;
+            break;
+        };
+        number += 1;
+        if line.contains(&0) {
+            println!("shmwrite: line {number} holds a NUL byte, which ends a C string: not sent");
+            continue;
+        }
+        let parts: Vec<&[u8]> = match line.is_empty() {
+            true => vec![&line[..]],
+            false => line.chunks(MAX).collect(),
+        };
+        if parts.len() > 1 {
+            let (bytes, count) = (line.len(), parts.len());
+            println!(
+                "shmwrite: line {number} has {bytes} bytes, over {MAX}: sent in {count} parts"
+            );
+        }
+        for part in parts {
+            send(&segment, shared, part, stop)?;
+        }
+        if line == b"end" {
+            break;
+        }
+    }
+    // Wait until the reader has taken "end" (it then detaches and removes the segment).
+    wait_for_turn(&segment, shared, stop)?;
+    println!("shmwrite: shmread has read \"end\"; detaching");
+    Ok(ExitCode::SUCCESS)
+}
+
+// ANCHOR: send
+/// Waits until the reader has taken the previous line, then leaves this one.
+fn send(segment: &Segment, shared: &SharedUse, line: &[u8], stop: &Stop) -> Result<(), Stopped> {
+    wait_for_turn(segment, shared, stop)?;
+    store_bytes(&shared.text, line); // the bytes and a NUL, while written is 0
+    shared.written.store(1, Release); // publish: the text above is complete
+    futex_wake(&shared.written, u32::MAX).map_err(Failure::from)?; // written is the word
+    Ok(())
+}
+
+/// Waits until `written` is 0 again, or fails if the reader went away.
+fn wait_for_turn(segment: &Segment, shared: &SharedUse, stop: &Stop) -> Result<(), Stopped> {
+    let free = || shared.written.load(Acquire) == 0;
+    wait_for(stop, &shared.written, free, || reader_still_there(segment)).map_err(lift)
+}
+// ANCHOR_END: send
+
+/// Fails when only this writer is attached: the reader ended or was killed.
+fn reader_still_there(segment: &Segment) -> Result<(), Error> {
+    let stat = segment.shmctl_stat()?;
+    if stat.nattch >= 2 {
+        return Ok(());
+    }
+    if stat.dest {
+        return Err(Error::refused(
+            "wait for shmread",
+            "it stopped and removed the segment (nattch is 1: only this writer)",
+        ));
+    }
+    segment.mark_for_removal()?; // killed: the last one attached removes what it left
+    Err(Error::refused(
+        "wait for shmread",
+        "it is gone (nattch dropped to 1: only this writer); removed the segment it left",
+    ))
+}

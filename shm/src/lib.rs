@@ -24,6 +24,7 @@
 
 use std::fmt::{self, Display};
 use std::mem::MaybeUninit;
+use std::os::fd::BorrowedFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
@@ -146,6 +147,13 @@ impl Segment {
     /// it. Returns the same segment as a handle that never removes it.
     pub fn leave_in_kernel(mut self) -> Segment {
         self.created = false;
+        self
+    }
+
+    /// Takes on the duty to remove the segment when this handle is dropped: for a segment that
+    /// another process created and left (a child that exited), which this one now cleans up.
+    pub fn remove_on_drop(mut self) -> Segment {
+        self.created = true;
         self
     }
 
@@ -563,6 +571,118 @@ pub fn key_or_seed(args: &KeyArgs, seed: libc::key_t) -> Result<NamedKey, Error>
     args.named_key()
 }
 
+/// The key the notes' third pair (seed 003) uses: `ftok("/tmp", 0x666)`. ftok keeps only the
+/// low 8 bits of its project id, so the 0x666 is 0x66 (`'f'`): [`COMM_PROJ`].
+pub const COMM_PATH: &str = "/tmp";
+
+/// `0x666 & 0xff`: what ftok makes of seed 003's project id 0x666.
+pub const COMM_PROJ: u8 = 0x66;
+
+/// Seed 003's segment: 4096 bytes, one page, holding a C string of `'A'`s.
+pub const COMM_SIZE: usize = 4096;
+
+/// Where the Rust comm pair keeps its futex word: the last 4 bytes of the page, which the
+/// string never reaches (see [`COMM_MAX_LENGTH`]).
+pub const COMM_WAKE_AT: usize = COMM_SIZE - 4;
+
+/// The longest string of `'A'`s the comm pair grows: it and its NUL end before
+/// [`COMM_WAKE_AT`].
+pub const COMM_MAX_LENGTH: usize = COMM_WAKE_AT - 1;
+
+/// The key of the comm pair: `--key`, or ftok of `--key-path` and `--proj` when either is
+/// given, or else the seed's `ftok("/tmp", 0x666)`, which is `ftok("/tmp", 0x66)`.
+pub fn key_or_comm(args: &KeyArgs) -> Result<NamedKey, Error> {
+    let default_path = args.key_path.as_os_str() == sysv::DEFAULT_KEY_PATH;
+    if args.key.is_none() && default_path && args.proj == sysv::DEFAULT_PROJ {
+        return NamedKey::ftok(std::path::Path::new(COMM_PATH), COMM_PROJ);
+    }
+    args.named_key()
+}
+
+/// Parses a mode for a new object: octal, such as `600` or `0644`, at most `777`.
+pub fn parse_mode(text: &str) -> Result<u16, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    match u16::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err(format!(
+            "{text:?} is not in 0..=0777: give the read/write bits in octal, such as 600"
+        )),
+    }
+}
+
+/// A file (or a `shm_open` object) mapped with `mmap(MAP_SHARED)`: the second and third ways
+/// to share pages, beside [`Segment::shmat`]. Unmapped (`munmap`) when dropped. As with
+/// [`Attached`], it is reached through atomic bytes only.
+#[derive(Debug)]
+pub struct Mapping {
+    addr: NonNull<u8>,
+    len: usize,
+}
+
+/// `mmap(2)`: maps the first `len` bytes of the open file `fd`, read-write and `MAP_SHARED`,
+/// at an address the kernel picks. The file must be at least `len` bytes long (`ftruncate`):
+/// touching a page past its end kills the process with SIGBUS.
+pub fn mmap_shared(fd: BorrowedFd<'_>, len: usize) -> Result<Mapping, Error> {
+    use nix::sys::mman::{MapFlags, ProtFlags, mmap};
+    let size = std::num::NonZeroUsize::new(len)
+        .ok_or_else(|| Error::refused("mmap", "a mapping of 0 bytes"))?;
+    let file_len = nix::sys::stat::fstat(fd)
+        .map_err(|errno| Error::new("fstat", errno))?
+        .st_size;
+    if usize::try_from(file_len).unwrap_or(0) < len {
+        return Err(Error::refused(
+            "mmap",
+            format!("the file has {file_len} bytes, fewer than the {len} to map (ftruncate it)"),
+        ));
+    }
+    let protection = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+    // SAFETY: no address is given, so the kernel picks a free range and the new mapping
+    // replaces nothing of ours; the file holds at least `len` bytes (checked above), and the
+    // mapping is only ever reached through atomic bytes (`Mapping::bytes`), never `&u8`.
+    let addr = unsafe { mmap(None, size, protection, MapFlags::MAP_SHARED, fd, 0) }
+        .map_err(|errno| Error::new(format!("mmap {len} bytes MAP_SHARED"), errno))?;
+    Ok(Mapping {
+        addr: addr.cast(),
+        len,
+    })
+}
+
+impl Mapping {
+    /// The address the kernel picked, as a number.
+    pub fn addr(&self) -> usize {
+        self.addr.as_ptr() as usize
+    }
+
+    /// The mapping as atomic bytes.
+    pub fn bytes(&self) -> &[AtomicU8] {
+        // SAFETY: `len` bytes are mapped and stay so as long as `self`; AtomicU8 has the size
+        // and alignment of u8, any value is valid, and access is atomic only.
+        unsafe { std::slice::from_raw_parts(self.addr.cast::<AtomicU8>().as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `addr` and `len` are what mmap returned and was asked; no reference into the
+        // mapping outlives `self` (bytes borrows it).
+        let _ = unsafe { nix::sys::mman::munmap(self.addr.cast(), self.len) };
+    }
+}
+
+/// The physical page (frame number) behind the virtual address `addr` of this process, read
+/// from `/proc/self/pagemap` (proc_pid_pagemap(5)). `Ok(None)`: the page is not in memory, or
+/// the kernel hides frame numbers (it shows 0 to anyone without `CAP_SYS_ADMIN`).
+pub fn physical_frame(addr: usize) -> std::io::Result<Option<u64>> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open("/proc/self/pagemap")?;
+    let mut entry = [0u8; 8];
+    file.read_exact_at(&mut entry, (addr / PAGE * 8) as u64)?;
+    let entry = u64::from_le_bytes(entry);
+    let present = entry & (1 << 63) != 0;
+    let frame = entry & ((1 << 55) - 1);
+    Ok((present && frame != 0).then_some(frame))
+}
+
 /// A wait that a stop signal may end, with its error made ready to print (as in `semaphore`).
 pub fn lift(stopped: Stopped<Error>) -> Stopped {
     match stopped {
@@ -682,5 +802,27 @@ mod tests {
         });
         assert!(attached.slack_word(PAGE - 4).is_some());
         assert!(attached.slack_word(PAGE - 3).is_none());
+    }
+
+    #[test]
+    fn two_shared_mappings_of_one_file_see_the_same_bytes() {
+        let path = std::env::temp_dir().join(format!("shm-mmap-test-{}", std::process::id()));
+        let file = std::fs::File::create_new(&path).unwrap();
+        std::fs::remove_file(&path).unwrap(); // nothing left, even on a failure below
+        file.set_len(PAGE as u64).unwrap();
+        use std::os::fd::AsFd;
+        let one = mmap_shared(file.as_fd(), PAGE).unwrap();
+        let two = mmap_shared(file.as_fd(), PAGE).unwrap();
+        assert_ne!(one.addr(), two.addr());
+        store_bytes(one.bytes(), b"shared");
+        assert_eq!(load_bytes(two.bytes()), b"shared");
+        let frames = (physical_frame(one.addr()), physical_frame(two.addr()));
+        if let (Ok(Some(a)), Ok(Some(b))) = frames {
+            assert_eq!(a, b, "one physical page");
+        }
+        let err = mmap_shared(file.as_fd(), 2 * PAGE).unwrap_err();
+        assert!(err.to_string().contains("ftruncate"), "{err}");
+        assert_eq!(parse_mode("644"), Ok(0o644));
+        assert!(parse_mode("1000").is_err());
     }
 }

@@ -107,3 +107,80 @@ fn shmwrite_waiting_for_a_line() {
         assert!(!segment_exists(id), "the reader removed segment id={id}");
     });
 }
+
+const COMM_SERVER: &str = env!("CARGO_BIN_EXE_comm_server");
+const COMM_CLIENT: &str = env!("CARGO_BIN_EXE_comm_client");
+
+#[test]
+fn comm_server_waiting_for_its_client() {
+    signal_row("comm_server in futex, no client yet", |signal| {
+        let key = TestKey::new("shm-sig-comm-server");
+        let mut server = Running::spawn(key.command(COMM_SERVER, &[]));
+        let id = id_in(&server.expect_line("created segment id="));
+        server.expect_line("waiting for comm_client");
+        wait_until_blocked_in(server.pid(), libc::SYS_futex);
+        stop_with(server, signal);
+        assert!(!segment_exists(id), "the server removed segment id={id}");
+    });
+}
+
+#[test]
+fn comm_server_between_two_as() {
+    signal_row("comm_server in poll, growing the string", |signal| {
+        let key = TestKey::new("shm-sig-comm-grow");
+        let mut server = Running::spawn(key.command(COMM_SERVER, &["--every", "10000"]));
+        let id = id_in(&server.expect_line("created segment id="));
+        let mut client = Running::spawn(key.command(COMM_CLIENT, &[]));
+        client.expect_line("attached segment");
+        server.expect_line("comm_client attached");
+        wait_until_blocked_in(server.pid(), testkit::SYS_POLL);
+        stop_with(server, signal);
+        let finished = client.wait();
+        assert!(
+            finished
+                .stdout
+                .contains("comm_server ended and removed the segment, at 0"),
+            "{finished:?}"
+        );
+        assert!(!segment_exists(id), "the server removed segment id={id}");
+    });
+}
+
+#[test]
+fn comm_client_waiting_for_the_string_to_grow() {
+    signal_row("comm_client in futex, the string never grows", |signal| {
+        let key = TestKey::new("shm-sig-comm-client");
+        let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
+        let segment = shmget(key.key(), shm::COMM_SIZE, flags).unwrap();
+        let _attached = segment.shmat(Access::ReadWrite).unwrap(); // a server that sleeps
+        let mut client = Running::spawn(key.command(COMM_CLIENT, &[]));
+        client.expect_line("attached segment");
+        wait_until_blocked_in(client.pid(), libc::SYS_futex);
+        stop_with(client, signal);
+        assert_eq!(
+            segment.shmctl_stat().unwrap().nattch,
+            1,
+            "the client detached"
+        );
+    });
+}
+
+const TOUR: &str = env!("CARGO_BIN_EXE_shm_tour");
+
+#[test]
+fn shm_tour_paused_with_children_attached() {
+    signal_row("shm_tour in read, paused with a child attached", |signal| {
+        let key = TestKey::new("shm-sig-tour");
+        let mut tour = Running::spawn(key.command(TOUR, &["--pause", "--children", "2"]));
+        let id = id_in(&tour.expect_line("created segment id="));
+        for _ in 0..3 {
+            tour.expect_line("press Enter");
+            tour.write_line("").unwrap();
+        }
+        tour.expect_line("child 1 (pid"); // detached; child 2 is still attached
+        tour.expect_line("press Enter");
+        wait_until_blocked_in(tour.pid(), libc::SYS_read);
+        stop_with(tour, signal);
+        assert!(!segment_exists(id), "the tour removed segment id={id}");
+    });
+}

@@ -1,0 +1,148 @@
+//! # comm_client: print the string of 'A's that comm_server grows in shared memory
+//!
+//! Ports `client.cpp` and `comm.cpp` of seed `003_2714810cb8af4773.txt`, keeping its protocol,
+//! so that it can also read the seed's C server: the key `ftok("/tmp", 0x666)` (ftok keeps only
+//! the low 8 bits of the project id: `ftok("/tmp", 0x66)`), a segment of 4096 bytes, and a C
+//! string of 'A's ended by a NUL. It attaches read-write, unlike what it needs for the
+//! string, because it wakes the server through the futex word at the page's end.
+//!
+//! What it fixes: it opens the segment without `IPC_CREAT` (the seed's `get_shm` would try to
+//! create one of 0 bytes), and refuses one smaller than 4096 bytes or another user's; it
+//! prints the string each time it grows, with its length, instead of once a second whatever
+//! happened; it sleeps in a futex on the page's last word, woken at once by the Rust server
+//! and looking again every 15 ms for a C one; it reads the string with atomic loads, never
+//! past the segment; it ends when the server removes the segment (`SHM_DEST`), or notices
+//! that the server was killed (nattch drops to 1) and removes what it left.
+//!
+//! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), because
+//! the futex wait then fails with EINTR and `Stop::retry` ends it; it detaches on the way out.
+//! See "Programs that stop cleanly".
+//!
+//! Run: `cargo run -p shm --bin comm_server` in one terminal, then
+//! `cargo run -p shm --bin comm_client` in another.
+
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicU8;
+use std::sync::atomic::Ordering::Acquire;
+
+use clap::Parser;
+use nix::errno::Errno;
+use shm::{Access, COMM_SIZE, Error, KeyArgs, Segment, bump_and_wake, key_or_comm, shmget};
+use support::cli::{Context, Failure, parse_args, run};
+use support::stop::{Stop, Stopped, finish};
+
+/// Prints the string of 'A's that comm_server grows, each time it grows, until the server ends.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Key: the seed's ftok(\"/tmp\", 0x666), which is ftok(\"/tmp\", 0x66): ftok \
+                  keeps only the low 8 bits of the project id. --key, --key-path or --proj \
+                  give another."
+)]
+struct Args {
+    /// Without --key, --key-path or --proj: ftok("/tmp", 0x66).
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+fn main() -> ExitCode {
+    let args: Args = parse_args();
+    run(|| {
+        let stop = Stop::install()?;
+        finish(watch(&args, &stop))
+    })
+}
+
+fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
+    let key = key_or_comm(&args.key).map_err(Failure::from)?;
+    let segment = match shmget(key, 0, 0) {
+        Err(err) if err.errno() == Some(Errno::ENOENT) => {
+            let why = format!("{err}: start comm_server first");
+            return Err(Stopped::Failed(Failure::new(why)));
+        }
+        other => other.map_err(Failure::from)?,
+    };
+    if let Some(warning) = segment
+        .check_owner(args.key.accept_foreign)
+        .map_err(Failure::from)?
+    {
+        println!("comm_client: {warning}");
+    }
+    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
+    if attached.size() < COMM_SIZE {
+        let why = format!(
+            "{segment} has {} bytes, and comm_server's has {COMM_SIZE}: it was made for \
+             something else",
+            attached.size()
+        );
+        return Err(Stopped::Failed(Failure::new(why)));
+    }
+    let text = attached.bytes();
+    let wake = attached
+        .slack_word(shm::COMM_WAKE_AT)
+        .expect("the page's last word");
+    println!("comm_client: attached {segment} at {:#x}", attached.addr());
+    bump_and_wake(wake).map_err(Failure::from)?; // tell the server we are here
+    // ANCHOR: watch
+    let mut shown = 0;
+    let ended = loop {
+        let mut gone = None;
+        let grew = |shown: usize| length(text) != shown;
+        let waited = shm::wait_for(
+            stop,
+            wake,
+            || grew(shown),
+            || {
+                gone = server_gone(&segment)?;
+                gone.map_or(Ok(()), |why| Err(Error::refused("wait", why)))
+            },
+        );
+        if grew(shown) {
+            shown = print_string(text)?; // also the last 'A's before the server left
+        }
+        match (waited, gone) {
+            (Ok(()), _) => {}
+            (Err(_), Some(why)) => break why,
+            (Err(other), None) => return Err(shm::lift(other)),
+        }
+    };
+    // ANCHOR_END: watch
+    println!("comm_client: {ended}, at {shown} 'A's; detaching");
+    if ended.contains("killed") {
+        segment.mark_for_removal().map_err(Failure::from)?; // the last one out cleans up
+    }
+    attached.shmdt().map_err(Failure::from)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How many bytes come before the first NUL (all of them if there is none).
+fn length(text: &[AtomicU8]) -> usize {
+    text.iter()
+        .position(|byte| byte.load(Acquire) == 0)
+        .unwrap_or(text.len())
+}
+
+/// Prints `length N: AAA...` and returns N.
+fn print_string(text: &[AtomicU8]) -> Result<usize, Failure> {
+    let string = shm::load_bytes(text);
+    let mut out = std::io::stdout().lock();
+    write!(out, "comm_client: length {}: ", string.len())
+        .and_then(|()| out.write_all(&string))
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush())
+        .context("write stdout")?;
+    Ok(string.len())
+}
+
+/// Why the server is gone, if it is: it removed the segment, or only we are attached.
+fn server_gone(segment: &Segment) -> Result<Option<&'static str>, Error> {
+    let stat = segment.shmctl_stat()?;
+    Ok(match (stat.dest, stat.nattch) {
+        (true, _) => Some("comm_server ended and removed the segment"),
+        (false, 0 | 1) => Some("comm_server was killed (nattch is 1: only this client)"),
+        _ => None,
+    })
+}

@@ -135,3 +135,79 @@ fn out_of_range_flags_are_refused_and_help_names_the_key() {
         assert!(help.stdout.contains("ftok(\"/tmp\", 0x66)"), "{help:?}");
     }
 }
+
+/// The notes' C server, as a thread of this test: it creates the segment, then writes one more
+/// 'A' (and the NUL behind it) every 20 ms with plain stores, waking nobody, as the C program
+/// does; after `length` of them it marks the segment for removal and detaches.
+fn seed003_server(key: shm::Key, length: usize) -> std::thread::JoinHandle<()> {
+    use std::sync::atomic::Ordering::Release;
+    let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
+    let segment = shmget(key, COMM_SIZE, flags).expect("shmget");
+    std::thread::spawn(move || {
+        let attached = segment.shmat(shm::Access::ReadWrite).expect("shmat");
+        let bytes = attached.bytes();
+        // Waits for the client to attach, as the C server's first sleep gives it time to.
+        let deadline = std::time::Instant::now() + testkit::DEADLINE;
+        while segment.shmctl_stat().expect("IPC_STAT").nattch < 2 {
+            assert!(std::time::Instant::now() < deadline, "no client attached");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        for at in 0..length {
+            bytes[at + 1].store(0, Release);
+            bytes[at].store(b'A', Release); // no futex wake: the C server has none
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        segment.mark_for_removal().expect("IPC_RMID");
+        attached.shmdt().expect("shmdt");
+    })
+}
+
+#[test]
+fn the_client_follows_a_seed_server_that_never_wakes_it() {
+    let key = TestKey::new("shm-comm-seed-server");
+    let server = seed003_server(key.key(), 8);
+    let finished = run(key.command(CLIENT, &[]), "");
+    server.join().expect("the seed server");
+    assert!(finished.status.success(), "{finished:?}");
+    let seen = lengths(&finished.stdout);
+    assert!(seen.windows(2).all(|pair| pair[0] < pair[1]), "{seen:?}");
+    assert_eq!(
+        seen.last(),
+        Some(&8),
+        "the client saw the whole string: {finished:?}"
+    );
+    assert_eq!(key.segments(), Vec::<i32>::new(), "a segment is left");
+}
+
+#[test]
+fn the_server_serves_a_seed_client_that_only_reads() {
+    // The notes' C client attaches and reads the string now and then; it never wakes anyone
+    // and never writes. The server must still grow the string and end by itself.
+    let key = TestKey::new("shm-comm-seed-client");
+    let (server, id) = start_server(&key, &["--every", "10", "--length", "6"]);
+    let segment = shm::Segment::from_id(id);
+    let attached = segment.shmat(shm::Access::ReadOnly).expect("shmat");
+    let bytes = attached.bytes();
+    let deadline = std::time::Instant::now() + testkit::DEADLINE;
+    let mut longest = 0;
+    while longest < 6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the string stopped at {longest}"
+        );
+        let length = bytes
+            .iter()
+            .take_while(|byte| byte.load(std::sync::atomic::Ordering::Acquire) == b'A')
+            .count();
+        assert!(
+            length >= longest,
+            "the string shrank from {longest} to {length}"
+        );
+        longest = length;
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    drop(attached);
+    let finished = server.wait();
+    assert!(finished.status.success(), "{finished:?}");
+    assert!(!segment_exists(id), "segment id={id} is left");
+}

@@ -16,6 +16,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod lab;
+
 use std::fs;
 use std::io::ErrorKind;
 use std::os::fd::AsFd;

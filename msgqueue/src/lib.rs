@@ -17,6 +17,8 @@
 //! here prints: the examples print what the functions return. This file holds the crate's only
 //! `unsafe` code.
 
+pub mod lab;
+
 use std::borrow::Cow;
 use std::fmt::{self, Display};
 use std::mem::{MaybeUninit, align_of, size_of};

@@ -8,6 +8,8 @@
 //! ([`support::stop::Stop`]). This file holds what is particular to the pipe examples, and the
 //! crate's only `unsafe` code: changing SIGPIPE's action (back to the default, or to a handler).
 
+pub mod lab;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};

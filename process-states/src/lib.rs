@@ -11,6 +11,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod lab;
+
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 

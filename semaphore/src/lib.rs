@@ -42,6 +42,8 @@ use support::stop::{Stop, Stopped};
 
 pub use sysv::{Error, Key, KeyArgs, NamedKey, ftok};
 
+pub mod lab;
+
 /// The largest value a semaphore may hold on Linux (`SEMVMX`); going over fails with ERANGE.
 pub const SEMVMX: u16 = 32767;
 

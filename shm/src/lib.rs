@@ -36,6 +36,8 @@ use support::stop::{Stop, Stopped};
 
 pub use sysv::{Error, Key, KeyArgs, NamedKey, ftok};
 
+pub mod lab;
+
 /// `PAGE_SIZE` on the machines this course runs on; segments are allocated in pages.
 pub const PAGE: usize = 4096;
 

@@ -7,18 +7,30 @@
 //! - `book-includes`: only the check that every `{{#include}}` in the book resolves to text.
 //! - `book-browser`: only the check of the built book's pages in headless Chromium.
 //! - `leaks`: lists the System V objects and FIFOs that the leak check would see now.
+//! - `handout --out DIR`: writes the students' workspace (see `handout.rs`).
+//! - `grade [LAB...] [--json FILE] [--timeout SECS]`: runs the graded tests with their points
+//!   (see `grade.rs`).
+//! - `strip FILE...`: strips the lab markers from files in place, as the handout does.
+//! - `classroom`: writes `grading/classroom.yml` from the points file.
 
 #![forbid(unsafe_code)]
 
 mod browser;
+mod classroom;
+mod grade;
+mod handout;
 mod includes;
+mod json;
 mod leaks;
+mod markers;
+mod points;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1);
+    let rest: Vec<String> = std::env::args().skip(2).collect();
     let root = workspace_root();
     let outcome = match command.as_deref() {
         Some("ci") => ci(&root),
@@ -29,8 +41,15 @@ fn main() -> ExitCode {
                 println!("{object}");
             }
         }),
+        Some("handout") => handout::command(&root, &rest),
+        Some("grade") => grade::command(&root, &rest),
+        Some("strip") => strip_in_place(&rest),
+        Some("classroom") => classroom::write(&root),
         _ => {
-            eprintln!("usage: cargo xtask <ci | book-includes | book-browser | leaks>");
+            eprintln!(
+                "usage: cargo xtask <ci | book-includes | book-browser | leaks | handout --out DIR \
+                 | grade [LAB...] [--json FILE] | strip FILE... | classroom>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -43,11 +62,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace this xtask belongs to; `XTASK_ROOT` names another one (the Gradescope
+/// script's copy, a test's fixture).
 fn workspace_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("XTASK_ROOT") {
+        return PathBuf::from(root);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace root")
         .to_path_buf()
+}
+
+/// True in a students' handout, where the graded tests fail until the labs are solved.
+fn is_handout(root: &Path) -> bool {
+    root.join(handout::MARK).exists()
+}
+
+/// `cargo xtask strip FILE...`: each file's lab markers stripped, in place.
+fn strip_in_place(files: &[String]) -> Result<(), String> {
+    for file in files {
+        let path = Path::new(file);
+        let text = std::fs::read_to_string(path).map_err(|err| format!("{file}: {err}"))?;
+        let lab = lab_of(path);
+        let stripped = markers::strip(file, &text, &lab)?;
+        std::fs::write(path, stripped.text).map_err(|err| format!("{file}: {err}"))?;
+        println!(
+            "{file}: {} solution and {} hidden-test regions stripped",
+            stripped.solutions, stripped.hidden
+        );
+    }
+    Ok(())
+}
+
+/// The lab a file belongs to: the crate directory above its `src/` or `tests/`.
+fn lab_of(path: &Path) -> String {
+    let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    absolute
+        .ancestors()
+        .find(|dir| dir.join("Cargo.toml").is_file())
+        .and_then(|dir| dir.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "lab".to_owned())
 }
 
 fn ci(root: &Path) -> Result<(), String> {
@@ -74,19 +130,33 @@ fn ci(root: &Path) -> Result<(), String> {
 }
 
 fn run_checks(root: &Path) -> Result<(), String> {
+    let handout = is_handout(root);
     cargo(root, &["fmt", "--all", "--check"])?;
-    cargo(
-        root,
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
-    cargo(root, &["test", "--workspace"])?;
+    let mut clippy = vec![
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ];
+    if handout {
+        // A `todo!()` body leaves parameters, imports and helpers unused until it is written.
+        clippy.extend(["-A", "unused"]);
+    }
+    cargo(root, &clippy)?;
+    if handout {
+        // The graded tests fail until the labs are solved: `cargo xtask grade` runs them.
+        let entries = points::load(root)?.unwrap_or_default();
+        let mut args = vec!["test", "--workspace", "--", "--exact"];
+        for entry in &entries {
+            args.extend(["--skip", entry.test.as_str()]);
+        }
+        cargo(root, &args)?;
+    } else {
+        cargo(root, &["test", "--workspace"])?;
+        handout_check(root)?;
+    }
     // Man-page links and intra-doc links live in doc comments: broken ones fail the run.
     cargo_with(
         root,
@@ -102,6 +172,94 @@ fn run_checks(root: &Path) -> Result<(), String> {
 
 fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
     cargo_with(root, args, &[])
+}
+
+/// The graders can fail and can pass: a handout compiles and fails every graded test (the
+/// hidden ones too, run as the Gradescope script runs them: the instructor's test files over
+/// the students' code), and the reference solution passes every one.
+fn handout_check(root: &Path) -> Result<(), String> {
+    println!("==> handout check");
+    let entries = match points::load(root)? {
+        Some(entries) if !entries.is_empty() => entries,
+        _ => {
+            println!(
+                "{} lists no graded test: handout check skipped",
+                points::FILE
+            );
+            return Ok(());
+        }
+    };
+    points::check_workspace(root, &entries)?;
+    classroom::check(root, &entries)?;
+    let dir = root.join("target/handout-check");
+    handout::make(root, &dir, true)?;
+    let mut stub_options = grade::Options {
+        root: dir.clone(),
+        target_dir: Some(dir.join("target")),
+        timeout: grade::DEFAULT_TIMEOUT,
+        verbose: true,
+    };
+    println!("==> grading the handout: every graded test must fail");
+    let mut on_stub = grade::run(&stub_options, &entries)?;
+    // The hidden tests, with the instructor's test files in the handout, as Gradescope runs them.
+    let hidden: Vec<points::Entry> = on_stub
+        .iter()
+        .filter(|outcome| outcome.note.contains("hidden test"))
+        .map(|outcome| outcome.entry.clone())
+        .collect();
+    if !hidden.is_empty() {
+        println!("==> the hidden tests against the handout's stubs");
+        for lab in points::labs(&hidden) {
+            let file = Path::new(&lab).join("tests/lab.rs");
+            std::fs::copy(root.join(&file), dir.join(&file))
+                .map_err(|err| format!("{}: {err}", file.display()))?;
+        }
+        stub_options.verbose = true;
+        let graded = grade::run(&stub_options, &hidden)?;
+        for lab in points::labs(&hidden) {
+            let file = Path::new(&lab).join("tests/lab.rs");
+            let text = std::fs::read_to_string(root.join(&file))
+                .map_err(|err| format!("{}: {err}", file.display()))?;
+            let stripped = markers::strip(&file.to_string_lossy(), &text, &lab)?;
+            std::fs::write(dir.join(&file), stripped.text)
+                .map_err(|err| format!("{}: {err}", file.display()))?;
+        }
+        on_stub.retain(|outcome| !outcome.note.contains("hidden test"));
+        on_stub.extend(graded);
+    }
+    println!("==> grading the reference solution: every graded test must pass");
+    let reference_options = grade::Options {
+        root: root.to_path_buf(),
+        target_dir: None,
+        timeout: grade::DEFAULT_TIMEOUT,
+        verbose: true,
+    };
+    let on_reference = grade::run(&reference_options, &entries)?;
+    let mut problems = Vec::new();
+    for outcome in on_stub.iter().filter(|o| o.passed) {
+        problems.push(format!(
+            "{} {}: passes on the handout's stubs, so it grades nothing",
+            outcome.entry.lab, outcome.entry.test
+        ));
+    }
+    for outcome in on_reference.iter().filter(|o| !o.passed) {
+        problems.push(format!(
+            "{} {}: fails on the reference solution ({})\n{}",
+            outcome.entry.lab, outcome.entry.test, outcome.note, outcome.output
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(format!("handout check:\n  {}", problems.join("\n  ")));
+    }
+    let (_, total) = grade::totals(&on_reference);
+    println!(
+        "==> handout check: {} graded tests ({} points, {} labs) fail on the handout and pass on \
+         the reference",
+        entries.len(),
+        total,
+        points::labs(&entries).len()
+    );
+    Ok(())
 }
 
 fn cargo_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {

@@ -21,7 +21,7 @@ use nix::unistd::getpid;
 use support::cli::{parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
-/// Asks the server in <dir> for the next number and prints it.
+/// Asks the server in `<dir>` for the next number and prints it.
 #[derive(Parser)]
 #[command(version)]
 struct Args {

@@ -22,7 +22,7 @@ use fifo::lab::{Answer, Server, serve};
 use support::cli::{parse_args, run};
 use support::stop::{Stop, finish};
 
-/// Hands out sequence numbers: requests on <dir>/seqnum, answers on <dir>/reply.<pid>.
+/// Hands out sequence numbers: requests on `<dir>/seqnum`, answers on `<dir>/reply.<pid>`.
 #[derive(Parser)]
 #[command(version)]
 struct Args {

@@ -167,7 +167,28 @@ pub fn strip(file: &str, text: &str, lab: &str) -> Result<Stripped, String> {
             "{file}:{prompt_line}: the PROMPT is not followed by a // BEGIN SOLUTION"
         ));
     }
+    out.text = tidy_blank_lines(&out.text);
     Ok(out)
+}
+
+/// What rustfmt would leave after a region was cut out: never two blank lines in a row, and no
+/// blank line at the end of the file (a hidden-test region is usually the last thing in one).
+fn tidy_blank_lines(text: &str) -> String {
+    let mut tidy = String::with_capacity(text.len());
+    let mut previous_blank = false;
+    for line in text.split_inclusive('\n') {
+        let blank = line.trim().is_empty();
+        if !(blank && previous_blank) {
+            tidy.push_str(line);
+        }
+        previous_blank = blank;
+    }
+    let kept = tidy.trim_end().len();
+    if kept < tidy.len() && text.ends_with('\n') {
+        tidy.truncate(kept);
+        tidy.push('\n');
+    }
+    tidy
 }
 
 #[cfg(test)]
@@ -180,6 +201,13 @@ mod tests {
 
     fn error(text: &str) -> String {
         strip("demo/src/lab.rs", text, "demo").unwrap_err()
+    }
+
+    #[test]
+    fn cutting_a_region_leaves_no_double_or_trailing_blank_line() {
+        let text = "fn a() {}\n\n// BEGIN HIDDEN TESTS\nfn b() {}\n// END HIDDEN TESTS\n\nfn c() {}\n\n\
+                    // BEGIN HIDDEN TESTS\nfn d() {}\n// END HIDDEN TESTS\n";
+        assert_eq!(stripped(text), "fn a() {}\n\nfn c() {}\n");
     }
 
     #[test]

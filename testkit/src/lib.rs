@@ -36,6 +36,7 @@ pub struct Running {
     stdout: Receiver<String>,
     stderr: Receiver<String>,
     stdout_seen: Vec<String>,
+    stderr_seen: Vec<String>,
     watchdog: Option<Sender<()>>,
     watchdog_fired: Arc<AtomicBool>,
     reaped: bool,
@@ -93,6 +94,7 @@ impl Running {
             stdout,
             stderr,
             stdout_seen: Vec::new(),
+            stderr_seen: Vec::new(),
             watchdog: Some(watchdog),
             watchdog_fired,
             reaped: false,
@@ -119,24 +121,42 @@ impl Running {
     /// Waits for the next stdout line that contains `needle` and returns it. Lines before it
     /// are skipped (and kept for [`Finished::stdout`]). Fails the test after [`DEADLINE`].
     pub fn expect_line(&mut self, needle: &str) -> String {
+        self.expect_in(Stream::Stdout, needle)
+    }
+
+    /// Like [`Running::expect_line`], for stderr (where a long run shows its progress).
+    pub fn expect_stderr_line(&mut self, needle: &str) -> String {
+        self.expect_in(Stream::Stderr, needle)
+    }
+
+    fn expect_in(&mut self, stream: Stream, needle: &str) -> String {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
+            let (lines, seen) = match stream {
+                Stream::Stdout => (&self.stdout, &mut self.stdout_seen),
+                Stream::Stderr => (&self.stderr, &mut self.stderr_seen),
+            };
+            match lines.recv_timeout(left) {
                 Ok(line) => {
-                    self.stdout_seen.push(line.clone());
+                    seen.push(line.clone());
                     if line.contains(needle) {
                         return line;
                     }
                 }
                 Err(why) => {
-                    let stderr: Vec<String> = self.stderr.try_iter().collect();
+                    let stderr: Vec<String> = self
+                        .stderr_seen
+                        .iter()
+                        .cloned()
+                        .chain(self.stderr.try_iter())
+                        .collect();
                     panic!(
-                        "{}: no stdout line containing {needle:?} ({}).\nstdout so far:\n{}\nstderr so far:\n{}",
+                        "{}: no {stream:?} line containing {needle:?} ({}).\nstdout so far:\n{}\nstderr so far:\n{}",
                         self.name,
                         match why {
                             RecvTimeoutError::Timeout => "deadline passed",
-                            RecvTimeoutError::Disconnected => "stdout closed",
+                            RecvTimeoutError::Disconnected => "the stream closed",
                         },
                         self.stdout_seen.join("\n"),
                         stderr.join("\n"),
@@ -171,12 +191,13 @@ impl Running {
         let deadline = Instant::now() + DEADLINE;
         let mut rest = drain(&self.stdout, deadline, &self.name, "stdout");
         self.stdout_seen.append(&mut rest);
-        let stderr = drain(&self.stderr, deadline, &self.name, "stderr");
+        let mut rest = drain(&self.stderr, deadline, &self.name, "stderr");
+        self.stderr_seen.append(&mut rest);
         let status = self.reap();
         Finished {
             status,
             stdout: join_lines(&self.stdout_seen),
-            stderr: join_lines(&stderr),
+            stderr: join_lines(&self.stderr_seen),
         }
     }
 
@@ -341,6 +362,13 @@ fn drain(lines: &Receiver<String>, deadline: Instant, name: &str, stream: &str) 
             ),
         }
     }
+}
+
+/// Which output of the example a test waits on.
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
 }
 
 fn join_lines(lines: &[String]) -> String {

@@ -1,0 +1,200 @@
+//! The run as SVG charts, drawn with plotters: round-trip p50 against message size, and
+//! throughput against message size, each with its floors.
+
+use plotters::prelude::*;
+
+use crate::measure::Placement;
+use crate::report::{Run, bytes};
+use crate::transport::Mechanism;
+
+/// Chart width and height in pixels: the book's 900 px column, two charts one above the other.
+pub const SIZE: (u32, u32) = (880, 1180);
+
+/// One colour per mechanism, readable on white (the chart's own background in every theme).
+fn colour(mechanism: Mechanism) -> RGBColor {
+    match mechanism {
+        Mechanism::Pipe => RGBColor(31, 119, 180),
+        Mechanism::Fifo => RGBColor(255, 127, 14),
+        Mechanism::UnixSocket => RGBColor(44, 160, 44),
+        Mechanism::SysvMsg => RGBColor(214, 39, 40),
+        Mechanism::PosixMq => RGBColor(148, 103, 189),
+        Mechanism::ShmSem => RGBColor(140, 86, 75),
+        Mechanism::ShmFutex => RGBColor(227, 119, 194),
+        Mechanism::MmapFile => RGBColor(188, 189, 34),
+        Mechanism::ShmOpen => RGBColor(23, 190, 207),
+        Mechanism::ShmSpin => RGBColor(0, 0, 0),
+        Mechanism::ShmRing => RGBColor(227, 119, 194),
+        Mechanism::CacheLine | Mechanism::Futex | Mechanism::Memcpy => RGBColor(90, 90, 90),
+    }
+}
+
+/// Draws both charts for `placement` into an SVG document.
+pub fn svg(run: &Run, placement: Placement) -> Result<String, String> {
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (top, bottom) = root.split_vertically(SIZE.1 / 2 + 40);
+        latency(run, placement, &top).map_err(|e| e.to_string())?;
+        throughput(run, placement, &bottom).map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(text)
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+type Failed = Box<dyn std::error::Error>;
+
+fn latency(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed> {
+    let sizes = run.latency_sizes();
+    let (Some(&low), Some(&high)) = (sizes.first(), sizes.last()) else {
+        return Ok(());
+    };
+    let times: Vec<f64> = run
+        .latency
+        .iter()
+        .filter(|row| row.placement == placement)
+        .map(|row| row.times.p50_ns as f64 / 1e3)
+        .collect();
+    let (min, max) = bounds(&times);
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("Round trip, p50, {} (lower is better)", placement.label()),
+            ("sans-serif", 22),
+        )
+        .margin(18)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            (low as f64..high as f64).log_scale(),
+            (min / 1.5..max * 1.5).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("message size each way")
+        .y_desc("microseconds")
+        .x_label_formatter(&|size| bytes(*size as usize))
+        .y_label_formatter(&|us| format!("{us}"))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()?;
+    for floor in Mechanism::LATENCY_FLOORS {
+        if let Some(row) = run.latency(floor, placement, 0) {
+            let us = row.times.p50_ns as f64 / 1e3;
+            let style = colour(floor).stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(low as f64, us), (high as f64, us)],
+                    8,
+                    6,
+                    style,
+                ))?
+                .label(floor.label())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 22, y)], style));
+        }
+    }
+    for mechanism in run.round_trip_mechanisms() {
+        let points: Vec<(f64, f64)> = sizes
+            .iter()
+            .filter_map(|&size| run.latency(mechanism, placement, size))
+            .map(|row| (row.size as f64, row.times.p50_ns as f64 / 1e3))
+            .collect();
+        let style = colour(mechanism).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(points.clone(), style))?
+            .label(mechanism.label())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 22, y)], style));
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|point| Circle::new(point, 3, colour(mechanism).filled())),
+        )?;
+    }
+    legend(&mut chart)
+}
+
+fn throughput(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed> {
+    let sizes = run.throughput_sizes();
+    let (Some(&low), Some(&high)) = (sizes.first(), sizes.last()) else {
+        return Ok(());
+    };
+    let rates: Vec<f64> = run.throughput.iter().map(|row| row.gib_per_s).collect();
+    let (min, max) = bounds(&rates);
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("Throughput, {} (higher is better)", placement.label()),
+            ("sans-serif", 22),
+        )
+        .margin(18)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            (low as f64..high as f64).log_scale(),
+            (min / 1.5..max * 1.5).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("message size")
+        .y_desc("GiB/s")
+        .x_label_formatter(&|size| bytes(*size as usize))
+        .y_label_formatter(&|rate| format!("{rate}"))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()?;
+    let memcpy: Vec<(f64, f64)> = sizes
+        .iter()
+        .filter_map(|&size| run.throughput(Mechanism::Memcpy, None, size))
+        .map(|row| (row.size as f64, row.gib_per_s))
+        .collect();
+    let style = colour(Mechanism::Memcpy).stroke_width(2);
+    chart
+        .draw_series(DashedLineSeries::new(memcpy, 8, 6, style))?
+        .label(Mechanism::Memcpy.label())
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 22, y)], style));
+    for mechanism in run.streaming_mechanisms() {
+        let points: Vec<(f64, f64)> = sizes
+            .iter()
+            .filter_map(|&size| run.throughput(mechanism, Some(placement), size))
+            .map(|row| (row.size as f64, row.gib_per_s))
+            .collect();
+        let style = colour(mechanism).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(points.clone(), style))?
+            .label(mechanism.label())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 22, y)], style));
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|point| Circle::new(point, 3, colour(mechanism).filled())),
+        )?;
+    }
+    legend(&mut chart)
+}
+
+fn legend<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+) -> Result<(), Failed>
+where
+    X: Ranged,
+    Y: Ranged,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+fn bounds(values: &[f64]) -> (f64, f64) {
+    let positive = values.iter().copied().filter(|v| *v > 0.0);
+    let min = positive.clone().fold(f64::INFINITY, f64::min);
+    let max = positive.fold(0.0, f64::max);
+    if min.is_finite() && max > 0.0 {
+        (min, max)
+    } else {
+        (0.1, 10.0)
+    }
+}

@@ -1,0 +1,497 @@
+//! The measurements: ping-pong round trips, streaming throughput, `memcpy` bandwidth, and where
+//! the two processes run.
+
+use std::hint::black_box;
+use std::mem::ManuallyDrop;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use support::cli::{Context, Failure};
+use support::stop::{Stop, Stopped};
+use support::{Forked, fork, run_child};
+
+use crate::SharedRegion;
+use crate::stats::Percentiles;
+use crate::transport::{Link, Mechanism, Scratch, Side, Watch};
+
+/// Where the two processes of a measurement run.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placement {
+    /// Both pinned to one CPU: every hand-over is a context switch.
+    SameCpu,
+    /// Pinned to two different CPUs: every hand-over crosses between CPUs.
+    OtherCpu,
+    /// Wherever the scheduler puts them.
+    Unpinned,
+}
+
+impl Placement {
+    /// All three, in table order.
+    pub const ALL: [Placement; 3] = [Placement::SameCpu, Placement::OtherCpu, Placement::Unpinned];
+
+    /// The name in tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Placement::SameCpu => "same CPU",
+            Placement::OtherCpu => "other CPU",
+            Placement::Unpinned => "unpinned",
+        }
+    }
+}
+
+/// The CPUs this process may use, and the two it pins to.
+pub struct Cpus {
+    allowed: CpuSet,
+    /// The parent's CPU (and the child's, for `same-cpu`).
+    pub first: usize,
+    /// The child's CPU for `other-cpu`; `None` with a single CPU.
+    pub second: Option<usize>,
+}
+
+impl Cpus {
+    /// Reads this process's CPU affinity (`sched_getaffinity`).
+    pub fn of_this_process() -> Result<Cpus, Failure> {
+        let allowed = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
+        let mut usable = (0..CpuSet::count()).filter(|&cpu| allowed.is_set(cpu).unwrap_or(false));
+        let first = usable
+            .next()
+            .ok_or_else(|| Failure::new("sched_getaffinity: no CPU allowed"))?;
+        Ok(Cpus {
+            allowed,
+            first,
+            second: usable.next(),
+        })
+    }
+
+    /// Pins the calling process for `placement`, on `side` (`sched_setaffinity`).
+    pub fn pin(&self, placement: Placement, side: Side) -> Result<(), Failure> {
+        let cpu = match (placement, side) {
+            (Placement::Unpinned, _) => return self.unpin(),
+            (Placement::OtherCpu, Side::Child) => self
+                .second
+                .ok_or_else(|| Failure::new("other-cpu needs two CPUs"))?,
+            _ => self.first,
+        };
+        let mut one = CpuSet::new();
+        one.set(cpu).context("CpuSet::set")?;
+        sched_setaffinity(Pid::from_raw(0), &one).context(format!("sched_setaffinity CPU {cpu}"))
+    }
+
+    /// Lets the calling process run on every CPU it was allowed at the start.
+    pub fn unpin(&self) -> Result<(), Failure> {
+        sched_setaffinity(Pid::from_raw(0), &self.allowed).context("sched_setaffinity")
+    }
+}
+
+/// What every measurement of a run shares.
+pub struct Setup<'a> {
+    /// Where the processes run.
+    pub cpus: &'a Cpus,
+    /// How long each measurement runs.
+    pub budget: &'a Budget,
+    /// Where FIFOs and mapped files go.
+    pub scratch: &'a Scratch,
+    /// Ends every measurement when a stop signal comes.
+    pub stop: &'a Stop,
+}
+
+/// How long each measurement runs.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Budget {
+    /// Round trips or messages in this first stretch are not counted: caches, page faults and
+    /// CPU frequency settle.
+    pub warmup: Duration,
+    /// Then the counted stretch lasts this long...
+    pub measure: Duration,
+    /// ...or this many round trips (or streamed messages), whichever comes first.
+    pub max_messages: usize,
+}
+
+/// The message a round trip or a stream sends: a fixed pattern with the round's number stamped
+/// at both ends, so that a lost, repeated, reordered or truncated message shows.
+pub fn message(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i.wrapping_mul(31) + 7) as u8).collect()
+}
+
+/// Writes `number` into the first and last 8 bytes of `message` (as far as it has room).
+pub fn stamp(message: &mut [u8], number: u64) {
+    let bytes = number.to_le_bytes();
+    let head = message.len().min(8);
+    message[..head].copy_from_slice(&bytes[..head]);
+    if message.len() >= 16 {
+        let tail = message.len() - 8;
+        message[tail..].copy_from_slice(&bytes);
+    }
+}
+
+/// The number stamped in `message` if both ends carry the same one.
+pub fn stamped(message: &[u8]) -> Option<u64> {
+    let mut bytes = [0u8; 8];
+    let head = message.len().min(8);
+    bytes[..head].copy_from_slice(&message[..head]);
+    if message.len() >= 16 && message[message.len() - 8..] != bytes {
+        return None;
+    }
+    Some(u64::from_le_bytes(bytes))
+}
+
+fn corrupted(what: String) -> Stopped {
+    Stopped::Failed(Failure::new(format!("corrupted: {what}")))
+}
+
+/// A forked helper process with its end of the link, and the control page both share.
+struct Pair {
+    child: support::Child,
+    control: SharedRegion,
+}
+
+/// The control page's word 0: set when the parent has measured enough.
+const DONE: usize = 0;
+
+/// Forks the helper for one measurement: it pins itself, takes its end of `link`, runs `body`
+/// and exits with its status (the error, if any, said on stderr first). The parent pins
+/// itself too, and returns the helper and its own end.
+fn start_helper(
+    link: Link,
+    cpus: &Cpus,
+    placement: Placement,
+    stop: &Stop,
+    body: fn(
+        &mut dyn crate::transport::Endpoint,
+        usize,
+        &SharedRegion,
+        &Watch,
+    ) -> Result<(), Stopped>,
+    size: usize,
+) -> Result<(Pair, Box<dyn crate::transport::Endpoint>), Stopped> {
+    let control = SharedRegion::anonymous(4096).context("mmap MAP_SHARED|MAP_ANONYMOUS")?;
+    cpus.pin(placement, Side::Parent)?;
+    match fork()? {
+        Forked::Child => run_child(|| {
+            let watch = Watch { stop, peer: None };
+            let work = || -> Result<(), Stopped> {
+                cpus.pin(placement, Side::Child)?;
+                // Never dropped: the end holds copies of the parent's queue and semaphore
+                // handles, whose destructors would remove them. The child ends with `_exit`.
+                let mut end = ManuallyDrop::new(link.into_end(Side::Child, &watch)?);
+                body(end.as_mut(), size, &control, &watch)
+            };
+            match work() {
+                Ok(()) => 0,
+                Err(Stopped::Signal(signal)) => i32::from(support::stop::exit_status_for(signal)),
+                Err(Stopped::Failed(failure)) => {
+                    support::cli::report_error(format!("the helper process: {failure}"));
+                    1
+                }
+            }
+        }),
+        Forked::Parent(child) => {
+            let watch = Watch {
+                stop,
+                peer: Some(child.pid()),
+            };
+            let end = link.into_end(Side::Parent, &watch)?;
+            Ok((Pair { child, control }, end))
+        }
+    }
+}
+
+impl Pair {
+    /// Tells the helper to finish, and waits for it to exit with status 0.
+    fn finish(mut self, stop: &Stop) -> Result<(), Stopped> {
+        let status = self.child.waitpid(stop)?;
+        match status {
+            WaitStatus::Exited(_, 0) => Ok(()),
+            other => Err(Stopped::Failed(Failure::new(format!(
+                "the helper process {}",
+                support::describe(&other)
+            )))),
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.control.word(DONE).load(Ordering::Acquire) != 0
+    }
+
+    fn say_done(&self) {
+        self.control.word(DONE).store(1, Ordering::Release);
+    }
+}
+
+/// The helper's side of a round trip: sends back every message it gets, until told to stop.
+fn answer(
+    end: &mut dyn crate::transport::Endpoint,
+    size: usize,
+    control: &SharedRegion,
+    watch: &Watch,
+) -> Result<(), Stopped> {
+    let mut buffer = vec![0u8; size];
+    while end.recv(&mut buffer, watch)? {
+        if control.word(DONE).load(Ordering::Acquire) != 0 {
+            break;
+        }
+        end.send(&buffer, watch)?;
+    }
+    Ok(())
+}
+
+/// Times round trips of `size`-byte messages over `mechanism`: the parent sends, the helper
+/// sends the same bytes back, and the parent checks every byte of the answer.
+pub fn round_trips(
+    mechanism: Mechanism,
+    size: usize,
+    placement: Placement,
+    setup: &Setup,
+) -> Result<Percentiles, Stopped> {
+    let Setup {
+        cpus,
+        budget,
+        scratch,
+        stop,
+    } = *setup;
+    let link = Link::new(mechanism, size, scratch)?;
+    let (pair, mut end) = start_helper(link, cpus, placement, stop, answer, size)?;
+    let watch = Watch {
+        stop,
+        peer: Some(pair.child.pid()),
+    };
+    let mut sent = message(size);
+    let mut reply = vec![0u8; size];
+    let mut samples: Vec<u64> = Vec::with_capacity(budget.max_messages);
+    let started = Instant::now();
+    let (counted_from, until) = (
+        started + budget.warmup,
+        started + budget.warmup + budget.measure,
+    );
+    let mut exchange = || -> Result<(), Stopped> {
+        // ANCHOR: round_trip
+        for round in 0.. {
+            stamp(&mut sent, round);
+            let before = Instant::now();
+            end.send(&sent, &watch)?;
+            if !end.recv(&mut reply, &watch)? {
+                return Err(corrupted("the helper ended the exchange".into()));
+            }
+            let after = Instant::now();
+            if reply != sent {
+                return Err(corrupted(format!("round trip {round} came back different")));
+            }
+            if before >= counted_from {
+                samples.push((after - before).as_nanos() as u64);
+            }
+            if after >= until || samples.len() >= budget.max_messages {
+                break;
+            }
+        }
+        // ANCHOR_END: round_trip
+        pair.say_done();
+        end.send(&sent, &watch)
+    };
+    exchange().map_err(|failed| watch.cause_of(failed))?;
+    pair.finish(stop)?;
+    drop(end);
+    cpus.unpin()?;
+    Percentiles::of(&mut samples)
+        .ok_or_else(|| Stopped::Failed(Failure::new("no round trip was timed")))
+}
+
+/// The helper's side of a stream: sends numbered messages until told to stop, then ends the
+/// stream.
+fn produce(
+    end: &mut dyn crate::transport::Endpoint,
+    size: usize,
+    control: &SharedRegion,
+    watch: &Watch,
+) -> Result<(), Stopped> {
+    let mut outgoing = message(size);
+    let mut number = 0;
+    while control.word(DONE).load(Ordering::Acquire) == 0 {
+        stamp(&mut outgoing, number);
+        end.send(&outgoing, watch)?;
+        number += 1;
+    }
+    end.finish(watch)
+}
+
+/// What a stream delivered in its counted stretch.
+#[derive(Debug, Clone, Copy)]
+pub struct Streamed {
+    /// Messages counted.
+    pub messages: u64,
+    /// How long they took.
+    pub seconds: f64,
+}
+
+impl Streamed {
+    /// GiB/s for messages of `size` bytes.
+    pub fn gib_per_s(&self, size: usize) -> f64 {
+        self.messages as f64 * size as f64 / self.seconds / (1u64 << 30) as f64
+    }
+}
+
+/// Streams `size`-byte messages from the helper to the parent over `mechanism`. Every
+/// message's number is checked; with `every_byte`, every byte too (slower: the figure then
+/// measures the check as well).
+pub fn stream(
+    mechanism: Mechanism,
+    size: usize,
+    placement: Placement,
+    every_byte: bool,
+    setup: &Setup,
+) -> Result<Streamed, Stopped> {
+    let Setup {
+        cpus,
+        budget,
+        scratch,
+        stop,
+    } = *setup;
+    let link = Link::new(mechanism, size, scratch)?;
+    let (pair, mut end) = start_helper(link, cpus, placement, stop, produce, size)?;
+    let watch = Watch {
+        stop,
+        peer: Some(pair.child.pid()),
+    };
+    let mut expected = message(size);
+    let mut incoming = vec![0u8; size];
+    let mut next: u64 = 0;
+    let mut check = |incoming: &[u8], next: &mut u64| -> Result<(), Stopped> {
+        if every_byte {
+            stamp(&mut expected, *next);
+            if incoming != expected.as_slice() {
+                return Err(corrupted(format!("message {next} arrived different")));
+            }
+        } else if stamped(incoming) != Some(*next) {
+            return Err(corrupted(format!(
+                "expected message {next}, got {:?}",
+                stamped(incoming)
+            )));
+        }
+        *next += 1;
+        Ok(())
+    };
+    let started = Instant::now();
+    let (counted_from, until) = (
+        started + budget.warmup,
+        started + budget.warmup + budget.measure,
+    );
+    let mut window: Option<(Instant, u64)> = None;
+    let mut exchange = || -> Result<(Duration, u64), Stopped> {
+        let (ended, counted) = loop {
+            if !end.recv(&mut incoming, &watch)? {
+                return Err(corrupted("the stream ended early".into()));
+            }
+            check(&incoming, &mut next)?;
+            let now = Instant::now();
+            match window {
+                None if now >= counted_from => window = Some((now, next)),
+                Some((from, first))
+                    if now >= until || next - first >= budget.max_messages as u64 =>
+                {
+                    break (now - from, next - first);
+                }
+                _ => {}
+            }
+        };
+        pair.say_done();
+        while end.recv(&mut incoming, &watch)? {
+            check(&incoming, &mut next)?;
+        }
+        Ok((ended, counted))
+    };
+    let (ended, counted) = exchange().map_err(|failed| watch.cause_of(failed))?;
+    debug_assert!(pair.done());
+    pair.finish(stop)?;
+    drop(end);
+    cpus.unpin()?;
+    Ok(Streamed {
+        messages: counted,
+        seconds: ended.as_secs_f64().max(1e-9),
+    })
+}
+
+/// `memcpy` bandwidth for `size`-byte copies in one process pinned to one CPU, with the same
+/// warm-up and duration as the other measurements.
+pub fn memcpy(size: usize, setup: &Setup) -> Result<Streamed, Stopped> {
+    let Setup {
+        cpus, budget, stop, ..
+    } = *setup;
+    cpus.pin(Placement::SameCpu, Side::Parent)?;
+    let source = message(size);
+    let mut target = vec![0u8; size];
+    // Look at the clock every 64 KiB or so: a clock read per tiny copy would be measured too.
+    let batch = (64 * 1024 / size.max(1)).max(1) as u64;
+    let started = Instant::now();
+    let (counted_from, until) = (
+        started + budget.warmup,
+        started + budget.warmup + budget.measure,
+    );
+    let mut copies: u64 = 0;
+    let mut window: Option<(Instant, u64)> = None;
+    let (ended, counted) = loop {
+        for _ in 0..batch {
+            target.copy_from_slice(black_box(&source));
+            black_box(&mut target);
+        }
+        copies += batch;
+        let now = Instant::now();
+        match window {
+            None if now >= counted_from => window = Some((now, copies)),
+            Some((from, first)) if now >= until => break (now - from, copies - first),
+            _ => stop.check()?,
+        }
+    };
+    if target != source {
+        return Err(corrupted("memcpy copied wrong bytes".into()));
+    }
+    cpus.unpin()?;
+    Ok(Streamed {
+        messages: counted,
+        seconds: ended.as_secs_f64().max(1e-9),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_reads_back() {
+        for size in [0, 1, 7, 8, 15, 16, 1000] {
+            let mut bytes = message(size);
+            stamp(&mut bytes, 0x0102_0304_0506_0708);
+            let expected = if size >= 8 {
+                0x0102_0304_0506_0708
+            } else {
+                let mut raw = [0u8; 8];
+                raw[..size].copy_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes()[..size]);
+                u64::from_le_bytes(raw)
+            };
+            assert_eq!(stamped(&bytes), Some(expected), "size {size}");
+        }
+    }
+
+    #[test]
+    fn a_torn_message_has_no_stamp() {
+        let mut bytes = message(64);
+        stamp(&mut bytes, 5);
+        bytes[60] ^= 1;
+        assert_eq!(stamped(&bytes), None);
+    }
+}

@@ -1,0 +1,527 @@
+//! A run's figures: kept as JSON, printed as tables.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::Placement;
+use crate::stats::Percentiles;
+use crate::transport::Mechanism;
+
+/// Everything one run measured, and on what.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    /// The machine.
+    pub machine: Machine,
+    /// How the run was made.
+    pub settings: Settings,
+    /// Round trips, the floors included (message size 0).
+    pub latency: Vec<LatencyRow>,
+    /// Streams, the `memcpy` floor included (placement `None`).
+    pub throughput: Vec<ThroughputRow>,
+    /// What was not measured, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// What the run ran on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    /// `model name` in /proc/cpuinfo.
+    pub cpu_model: String,
+    /// CPUs online.
+    pub cpus_online: usize,
+    /// The CPUs the run pinned to: the first for the parent, the second for `other-cpu`.
+    pub cpus_pinned: Vec<usize>,
+    /// /proc/sys/kernel/osrelease.
+    pub kernel: String,
+    /// Where the FIFOs and the mapped file were, and that file system's type.
+    pub scratch_dir: String,
+    /// The scratch directory's file system (`ext4`, `tmpfs`, ...).
+    pub scratch_fs: String,
+    /// When the run started, in seconds since 1970.
+    pub started_unix: u64,
+}
+
+/// How the run was made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// `--quick`.
+    pub quick: bool,
+    /// Warm-up per measurement, in ms.
+    pub warmup_ms: u64,
+    /// Counted stretch per measurement, in ms.
+    pub measure_ms: u64,
+    /// At most this many round trips or messages counted per measurement.
+    pub max_messages: usize,
+    /// Whether every streamed byte was compared (slower).
+    pub every_byte: bool,
+}
+
+/// One round-trip measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LatencyRow {
+    /// What was measured.
+    pub mechanism: Mechanism,
+    /// Where the two processes ran.
+    pub placement: Placement,
+    /// The message size each way, in bytes (0 for the floors).
+    pub size: usize,
+    /// The round-trip times.
+    #[serde(flatten)]
+    pub times: Percentiles,
+}
+
+/// One throughput measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThroughputRow {
+    /// What was measured.
+    pub mechanism: Mechanism,
+    /// Where the two processes ran; `None` for `memcpy` (one process).
+    pub placement: Option<Placement>,
+    /// The message size in bytes.
+    pub size: usize,
+    /// Messages counted.
+    pub messages: u64,
+    /// Over this many seconds.
+    pub seconds: f64,
+    /// GiB per second.
+    pub gib_per_s: f64,
+}
+
+/// A measurement that was not made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Skipped {
+    /// What.
+    pub mechanism: Mechanism,
+    /// Where, if it matters.
+    pub placement: Option<Placement>,
+    /// At which size, if it matters.
+    pub size: Option<usize>,
+    /// Why not.
+    pub why: String,
+}
+
+impl Run {
+    /// The round trip of `mechanism` at `size` in `placement`.
+    pub fn latency(
+        &self,
+        mechanism: Mechanism,
+        placement: Placement,
+        size: usize,
+    ) -> Option<&LatencyRow> {
+        self.latency.iter().find(|row| {
+            row.mechanism == mechanism && row.placement == placement && row.size == size
+        })
+    }
+
+    /// The floor a round trip of `mechanism` in `placement` is compared with.
+    pub fn latency_floor(&self, mechanism: Mechanism, placement: Placement) -> Option<&LatencyRow> {
+        self.latency(mechanism.latency_floor(), placement, 0)
+    }
+
+    /// `mechanism`'s p50 at `size` over its floor's p50, in the same placement.
+    pub fn latency_ratio(
+        &self,
+        mechanism: Mechanism,
+        placement: Placement,
+        size: usize,
+    ) -> Option<f64> {
+        let row = self.latency(mechanism, placement, size)?;
+        let floor = self.latency_floor(mechanism, placement)?;
+        Some(row.times.p50_ns as f64 / floor.times.p50_ns.max(1) as f64)
+    }
+
+    /// The stream of `mechanism` at `size` in `placement` (`None` for memcpy).
+    pub fn throughput(
+        &self,
+        mechanism: Mechanism,
+        placement: Option<Placement>,
+        size: usize,
+    ) -> Option<&ThroughputRow> {
+        self.throughput.iter().find(|row| {
+            row.mechanism == mechanism && row.placement == placement && row.size == size
+        })
+    }
+
+    /// `mechanism`'s GiB/s at `size` over memcpy's at that size.
+    pub fn throughput_ratio(
+        &self,
+        mechanism: Mechanism,
+        placement: Placement,
+        size: usize,
+    ) -> Option<f64> {
+        let row = self.throughput(mechanism, Some(placement), size)?;
+        let floor = self.throughput(Mechanism::Memcpy, None, size)?;
+        Some(row.gib_per_s / floor.gib_per_s)
+    }
+
+    /// The message sizes the round trips used, smallest first (the floors' 0 left out).
+    pub fn latency_sizes(&self) -> Vec<usize> {
+        sorted_unique(
+            self.latency
+                .iter()
+                .map(|row| row.size)
+                .filter(|&size| size > 0),
+        )
+    }
+
+    /// The message sizes the streams used.
+    pub fn throughput_sizes(&self) -> Vec<usize> {
+        sorted_unique(self.throughput.iter().map(|row| row.size))
+    }
+
+    /// The placements measured, in table order.
+    pub fn placements(&self) -> Vec<Placement> {
+        sorted_unique(self.latency.iter().map(|row| row.placement))
+    }
+
+    /// The mechanisms with round trips, in table order (floors left out).
+    pub fn round_trip_mechanisms(&self) -> Vec<Mechanism> {
+        Mechanism::ROUND_TRIP
+            .into_iter()
+            .filter(|&m| self.latency.iter().any(|row| row.mechanism == m))
+            .collect()
+    }
+
+    /// The mechanisms with streams, in table order (memcpy left out).
+    pub fn streaming_mechanisms(&self) -> Vec<Mechanism> {
+        Mechanism::STREAMING
+            .into_iter()
+            .filter(|&m| self.throughput.iter().any(|row| row.mechanism == m))
+            .collect()
+    }
+
+    /// The run as the tables `bench` prints.
+    pub fn tables(&self) -> String {
+        let mut out = String::new();
+        self.write_tables(&mut out).expect("writing to a String");
+        out
+    }
+
+    fn write_tables(&self, out: &mut String) -> std::fmt::Result {
+        let m = &self.machine;
+        let s = &self.settings;
+        writeln!(
+            out,
+            "{}, {} CPUs online, Linux {}; files in {} ({})",
+            m.cpu_model, m.cpus_online, m.kernel, m.scratch_dir, m.scratch_fs
+        )?;
+        writeln!(
+            out,
+            "Each figure: {} ms of warm-up, then {} ms or {} round trips (or messages). Pinned \
+             to CPU {}.",
+            s.warmup_ms,
+            s.measure_ms,
+            s.max_messages,
+            m.cpus_pinned
+                .iter()
+                .map(|cpu| cpu.to_string())
+                .collect::<Vec<_>>()
+                .join(" and "),
+        )?;
+        let placements = self.placements();
+        let sizes = self.latency_sizes();
+        let smallest = sizes.first().copied();
+        let main = if placements.contains(&Placement::OtherCpu) {
+            Placement::OtherCpu
+        } else {
+            placements.first().copied().unwrap_or(Placement::Unpinned)
+        };
+
+        writeln!(
+            out,
+            "\nFloors: round-trip p50 (no data), and memcpy in one process"
+        )?;
+        write!(out, "  {:<28}", "")?;
+        for placement in &placements {
+            write!(out, "{:>14}", placement.label())?;
+        }
+        writeln!(out)?;
+        for floor in Mechanism::LATENCY_FLOORS {
+            write!(out, "  {:<28}", floor.label())?;
+            for &placement in &placements {
+                let cell = self
+                    .latency(floor, placement, 0)
+                    .map(|row| duration(row.times.p50_ns));
+                write!(out, "{:>14}", cell.unwrap_or_else(|| "-".into()))?;
+            }
+            writeln!(out)?;
+        }
+        let copies: Vec<String> = self
+            .throughput_sizes()
+            .into_iter()
+            .filter_map(|size| self.throughput(Mechanism::Memcpy, None, size))
+            .map(|row| format!("{} {}", bytes(row.size), gib(row.gib_per_s)))
+            .collect();
+        if !copies.is_empty() {
+            writeln!(out, "  memcpy GiB/s: {}", copies.join(" · "))?;
+        }
+
+        if let Some(size) = smallest {
+            writeln!(
+                out,
+                "\nRound trip at {}: p50, and below it p50 / its floor's p50 in the same placement",
+                bytes(size)
+            )?;
+            write!(out, "  {:<28}", "")?;
+            for placement in &placements {
+                write!(out, "{:>14}", placement.label())?;
+            }
+            writeln!(out)?;
+            for mechanism in self.round_trip_mechanisms() {
+                let figures = placements.iter().map(|&p| {
+                    self.latency(mechanism, p, size)
+                        .map(|row| duration(row.times.p50_ns))
+                });
+                let ratios = placements
+                    .iter()
+                    .map(|&p| self.latency_ratio(mechanism, p, size).map(ratio));
+                two_lines(out, mechanism.label(), 14, figures, ratios)?;
+            }
+
+            writeln!(
+                out,
+                "\nRound trip at {}, {}: percentiles, and below them / the floor's",
+                bytes(size),
+                main.label()
+            )?;
+            writeln!(
+                out,
+                "  {:<28}{:>10}{:>10}{:>10}{:>10}{:>10}",
+                "", "p50", "p99", "p99.9", "max", "samples"
+            )?;
+            for mechanism in Mechanism::LATENCY_FLOORS
+                .into_iter()
+                .chain(self.round_trip_mechanisms())
+            {
+                let at = if mechanism.is_floor() { 0 } else { size };
+                let (Some(row), floor) = (
+                    self.latency(mechanism, main, at),
+                    self.latency_floor(mechanism, main),
+                ) else {
+                    continue;
+                };
+                let t = &row.times;
+                let values = [t.p50_ns, t.p99_ns, t.p999_ns, t.max_ns];
+                let mut figures: Vec<Option<String>> =
+                    values.iter().map(|&ns| Some(duration(ns))).collect();
+                figures.push(Some(t.samples.to_string()));
+                let ratios: Vec<Option<String>> = match floor {
+                    Some(floor) if !mechanism.is_floor() => {
+                        let f = &floor.times;
+                        let floors = [f.p50_ns, f.p99_ns, f.p999_ns, f.max_ns];
+                        values
+                            .iter()
+                            .zip(floors)
+                            .map(|(&v, f)| Some(ratio(v as f64 / f.max(1) as f64)))
+                            .collect()
+                    }
+                    _ => Vec::new(),
+                };
+                two_lines(
+                    out,
+                    mechanism.label(),
+                    10,
+                    figures.into_iter(),
+                    ratios.into_iter(),
+                )?;
+            }
+        }
+
+        if sizes.len() > 1 {
+            writeln!(
+                out,
+                "\nRound trip p50 by message size, {}, and below it / its floor's p50",
+                main.label()
+            )?;
+            write!(out, "  {:<22}", "")?;
+            for &size in &sizes {
+                write!(out, "{:>9}", bytes(size))?;
+            }
+            writeln!(out)?;
+            for mechanism in self.round_trip_mechanisms() {
+                let figures = sizes.iter().map(|&size| {
+                    self.latency(mechanism, main, size)
+                        .map(|row| duration(row.times.p50_ns))
+                });
+                let ratios = sizes
+                    .iter()
+                    .map(|&size| self.latency_ratio(mechanism, main, size).map(ratio));
+                two_lines_narrow(out, mechanism.label(), 9, figures, ratios)?;
+            }
+        }
+
+        let stream_sizes = self.throughput_sizes();
+        if !self.streaming_mechanisms().is_empty() {
+            writeln!(
+                out,
+                "\nThroughput in GiB/s by message size, {}, and below it / memcpy's at that size",
+                main.label()
+            )?;
+            write!(out, "  {:<22}", "")?;
+            for &size in &stream_sizes {
+                write!(out, "{:>9}", bytes(size))?;
+            }
+            writeln!(out)?;
+            for mechanism in self.streaming_mechanisms() {
+                let figures = stream_sizes.iter().map(|&size| {
+                    self.throughput(mechanism, Some(main), size)
+                        .map(|row| gib(row.gib_per_s))
+                });
+                let ratios = stream_sizes
+                    .iter()
+                    .map(|&size| self.throughput_ratio(mechanism, main, size).map(ratio));
+                two_lines_narrow(out, mechanism.label(), 9, figures, ratios)?;
+            }
+            if let Some(&largest) = stream_sizes.last() {
+                writeln!(
+                    out,
+                    "\nThroughput at {} by placement, GiB/s and / memcpy",
+                    bytes(largest)
+                )?;
+                write!(out, "  {:<28}", "")?;
+                for placement in &placements {
+                    write!(out, "{:>14}", placement.label())?;
+                }
+                writeln!(out)?;
+                for mechanism in self.streaming_mechanisms() {
+                    let figures = placements.iter().map(|&p| {
+                        self.throughput(mechanism, Some(p), largest)
+                            .map(|row| gib(row.gib_per_s))
+                    });
+                    let ratios = placements
+                        .iter()
+                        .map(|&p| self.throughput_ratio(mechanism, p, largest).map(ratio));
+                    two_lines(out, mechanism.label(), 14, figures, ratios)?;
+                }
+            }
+        }
+
+        if !self.skipped.is_empty() {
+            writeln!(out, "\nNot measured")?;
+            let mut seen: Vec<String> = Vec::new();
+            for skip in &self.skipped {
+                let size = skip
+                    .size
+                    .map(|size| format!(" at {}", bytes(size)))
+                    .unwrap_or_default();
+                let line = format!("  {}{size}: {}", skip.mechanism.label(), skip.why);
+                if !seen.contains(&line) {
+                    writeln!(out, "{line}")?;
+                    seen.push(line);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A row of figures under a 28-column label, and the ratios on the line below.
+fn two_lines(
+    out: &mut String,
+    label: &str,
+    width: usize,
+    figures: impl Iterator<Item = Option<String>>,
+    ratios: impl Iterator<Item = Option<String>>,
+) -> std::fmt::Result {
+    write!(out, "  {label:<28}")?;
+    for figure in figures {
+        write!(out, "{:>width$}", figure.unwrap_or_else(|| "-".into()))?;
+    }
+    writeln!(out)?;
+    let ratios: Vec<Option<String>> = ratios.collect();
+    if ratios.iter().any(Option::is_some) {
+        write!(out, "  {:<28}", "")?;
+        for ratio in ratios {
+            write!(out, "{:>width$}", ratio.unwrap_or_default())?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// As [`two_lines`], under a 22-column label, for the tables by size.
+fn two_lines_narrow(
+    out: &mut String,
+    label: &str,
+    width: usize,
+    figures: impl Iterator<Item = Option<String>>,
+    ratios: impl Iterator<Item = Option<String>>,
+) -> std::fmt::Result {
+    write!(out, "  {label:<22}")?;
+    for figure in figures {
+        write!(out, "{:>width$}", figure.unwrap_or_else(|| "-".into()))?;
+    }
+    writeln!(out)?;
+    write!(out, "  {:<22}", "")?;
+    for ratio in ratios {
+        write!(out, "{:>width$}", ratio.unwrap_or_default())?;
+    }
+    writeln!(out)
+}
+
+fn sorted_unique<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.collect();
+    items.sort();
+    items.dedup();
+    items
+}
+
+/// `850 ns`, `3.14 µs`, `31.2 µs`, `4.20 ms`.
+pub fn duration(ns: u64) -> String {
+    let ns = ns as f64;
+    match ns {
+        n if n < 1_000.0 => format!("{n:.0} ns"),
+        n if n < 10_000.0 => format!("{:.2} µs", n / 1e3),
+        n if n < 1_000_000.0 => format!("{:.1} µs", n / 1e3),
+        n => format!("{:.2} ms", n / 1e6),
+    }
+}
+
+/// `8 B`, `2 KiB`, `1 MiB`.
+pub fn bytes(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 && s % (1 << 20) == 0 => format!("{} MiB", s >> 20),
+        s if s >= 1 << 10 && s % (1 << 10) == 0 => format!("{} KiB", s >> 10),
+        s => format!("{s} B"),
+    }
+}
+
+fn gib(value: f64) -> String {
+    if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+fn ratio(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}×")
+    } else if value >= 10.0 {
+        format!("{value:.1}×")
+    } else {
+        format!("{value:.2}×")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(850), "850 ns");
+        assert_eq!(duration(3_140), "3.14 µs");
+        assert_eq!(duration(31_240), "31.2 µs");
+        assert_eq!(duration(4_200_000), "4.20 ms");
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(bytes(8), "8 B");
+        assert_eq!(bytes(2048), "2 KiB");
+        assert_eq!(bytes(1 << 20), "1 MiB");
+        assert_eq!(bytes(1500), "1500 B");
+    }
+}

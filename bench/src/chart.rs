@@ -66,7 +66,9 @@ fn latency(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed> {
         .x_label_area_size(50)
         .y_label_area_size(70)
         .build_cartesian_2d(
-            (low as f64..high as f64).log_scale(),
+            (low as f64..high as f64)
+                .log_scale()
+                .with_key_points(sizes.iter().map(|&size| size as f64).collect()),
             (min / 1.5..max * 1.5).log_scale(),
         )?;
     chart
@@ -110,7 +112,8 @@ fn latency(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed> {
                 .map(|point| Circle::new(point, 3, colour(mechanism).filled())),
         )?;
     }
-    legend(&mut chart)
+    // Between the lines that sleep (tens of µs) and the one that spins (below a µs).
+    legend(&mut chart, SeriesLabelPosition::MiddleLeft)
 }
 
 fn throughput(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed> {
@@ -129,8 +132,11 @@ fn throughput(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed
         .x_label_area_size(50)
         .y_label_area_size(70)
         .build_cartesian_2d(
-            (low as f64..high as f64).log_scale(),
-            (min / 1.5..max * 1.5).log_scale(),
+            (low as f64..high as f64)
+                .log_scale()
+                .with_key_points(sizes.iter().map(|&size| size as f64).collect()),
+            // Room above the highest line for the legend.
+            (min / 1.5..max * 10.0).log_scale(),
         )?;
     chart
         .configure_mesh()
@@ -168,11 +174,12 @@ fn throughput(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed
                 .map(|point| Circle::new(point, 3, colour(mechanism).filled())),
         )?;
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn legend<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
 ) -> Result<(), Failed>
 where
     X: Ranged,
@@ -180,7 +187,7 @@ where
 {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .label_font(("sans-serif", 14))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)

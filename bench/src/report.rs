@@ -195,7 +195,10 @@ impl Run {
     pub fn tables(&self) -> String {
         let mut out = String::new();
         self.write_tables(&mut out).expect("writing to a String");
-        out
+        // A missing figure leaves blank ratio cells at the end of a line.
+        out.lines()
+            .map(|line| format!("{}\n", line.trim_end()))
+            .collect()
     }
 
     fn write_tables(&self, out: &mut String) -> std::fmt::Result {
@@ -399,17 +402,29 @@ impl Run {
 
         if !self.skipped.is_empty() {
             writeln!(out, "\nNot measured")?;
-            let mut seen: Vec<String> = Vec::new();
+            // One line per mechanism and reason, with the sizes it applies to.
+            let mut reasons: Vec<(Mechanism, &str, Vec<usize>)> = Vec::new();
             for skip in &self.skipped {
-                let size = skip
-                    .size
-                    .map(|size| format!(" at {}", bytes(size)))
-                    .unwrap_or_default();
-                let line = format!("  {}{size}: {}", skip.mechanism.label(), skip.why);
-                if !seen.contains(&line) {
-                    writeln!(out, "{line}")?;
-                    seen.push(line);
-                }
+                let at = reasons
+                    .iter()
+                    .position(|(m, why, _)| *m == skip.mechanism && *why == skip.why);
+                let index = at.unwrap_or_else(|| {
+                    reasons.push((skip.mechanism, &skip.why, Vec::new()));
+                    reasons.len() - 1
+                });
+                reasons[index].2.extend(skip.size);
+            }
+            for (mechanism, why, sizes) in reasons {
+                let sizes: Vec<String> = sorted_unique(sizes.into_iter())
+                    .into_iter()
+                    .map(bytes)
+                    .collect();
+                let at = if sizes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {}", sizes.join(", "))
+                };
+                writeln!(out, "  {}{at}: {why}", mechanism.label())?;
             }
         }
         Ok(())

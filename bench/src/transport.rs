@@ -66,10 +66,13 @@ pub enum Mechanism {
     /// A ring buffer in a System V segment (streaming only).
     ShmRing,
     /// Floor: one cache line handed back and forth by two spinning processes.
+    #[value(skip)]
     CacheLine,
     /// Floor: a futex wait/wake round trip, no data.
+    #[value(skip)]
     Futex,
     /// Floor: `memcpy` bandwidth in one process.
+    #[value(skip)]
     Memcpy,
 }
 
@@ -766,8 +769,8 @@ impl Mailbox {
     }
 }
 
-// ANCHOR: mailbox
 impl Endpoint for Mailbox {
+    // ANCHOR: mailbox_send
     fn send(&mut self, message: &[u8], watch: &Watch) -> Result<(), Stopped> {
         self.region.copy_in(self.message_at(self.tx), message);
         let counter = self.counter(self.tx);
@@ -785,7 +788,9 @@ impl Endpoint for Mailbox {
             }
         }
     }
+    // ANCHOR_END: mailbox_send
 
+    // ANCHOR: mailbox_recv
     fn recv(&mut self, into: &mut [u8], watch: &Watch) -> Result<bool, Stopped> {
         let counter = self.counter(self.rx);
         match &self.wait {
@@ -808,7 +813,7 @@ impl Endpoint for Mailbox {
         self.region.copy_out(self.message_at(self.rx), into);
         Ok(true)
     }
-    // ANCHOR_END: mailbox
+    // ANCHOR_END: mailbox_recv
 
     fn finish(&mut self, _watch: &Watch) -> Result<(), Stopped> {
         Ok(())
@@ -862,6 +867,7 @@ impl Ring {
         self.region.copy_out(RING_DATA, tail);
     }
 
+    // ANCHOR: gates
     /// Waits at `gate` until `ready()`: spins a little, then sleeps on the gate's counter with
     /// its "sleeping" flag raised, looking once more after raising it.
     fn wait_at(&self, gate: usize, watch: &Watch, ready: impl Fn() -> bool) -> Result<(), Stopped> {
@@ -900,6 +906,7 @@ impl Ring {
         }
         Ok(())
     }
+    // ANCHOR_END: gates
 }
 
 impl Endpoint for Ring {

@@ -2,7 +2,7 @@
 //! does.
 //!
 //! - `ci`: everything CI checks, in order: formatting, clippy, the tests, rustdoc with warnings
-//!   denied, the book build, the book's includes, every page in headless Chromium, and a leak
+//!   denied, the benchmark chart against its committed run, the book build, the book's includes, every page in headless Chromium, and a leak
 //!   check around all of it.
 //! - `book-includes`: only the check that every `{{#include}}` in the book resolves to text.
 //! - `book-browser`: only the check of the built book's pages in headless Chromium.
@@ -12,9 +12,12 @@
 //!   (see `grade.rs`).
 //! - `strip FILE...`: strips the lab markers from files in place, as the handout does.
 //! - `classroom`: writes `grading/classroom.yml` from the points file.
+//! - `bench-book [--write]`: checks (or redraws) the book's benchmark tables and chart against
+//!   the committed run (see `bench_book.rs`).
 
 #![forbid(unsafe_code)]
 
+mod bench_book;
 mod browser;
 mod classroom;
 mod grade;
@@ -45,10 +48,11 @@ fn main() -> ExitCode {
         Some("grade") => grade::command(&root, &rest),
         Some("strip") => strip_in_place(&rest),
         Some("classroom") => classroom::write(&root),
+        Some("bench-book") => bench_book::command(&root, &rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <ci | book-includes | book-browser | leaks | handout --out DIR \
-                 | grade [LAB...] [--json FILE] | strip FILE... | classroom>"
+                 | grade [LAB...] [--json FILE] | strip FILE... | classroom | bench-book [--write]>"
             );
             return ExitCode::from(2);
         }
@@ -163,6 +167,7 @@ fn run_checks(root: &Path) -> Result<(), String> {
         &["doc", "--workspace", "--no-deps"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    bench_book::check(root)?;
     build_book(root)?;
     println!("==> book includes");
     includes::check(root)?;

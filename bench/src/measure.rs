@@ -7,7 +7,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::sys::signal::{SigEvent, SigevNotify, Signal};
+use nix::sys::time::TimeSpec;
+use nix::sys::timer::{Expiration, Timer, TimerSetTimeFlags};
 use nix::sys::wait::WaitStatus;
+use nix::time::ClockId;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use support::cli::{Context, Failure};
@@ -160,6 +164,34 @@ fn corrupted(what: String) -> Stopped {
 struct Pair {
     child: support::Child,
     control: SharedRegion,
+    _peer_check: PeerCheck,
+}
+
+/// How often the parent looks whether its helper is still there while it waits.
+const PEER_CHECK_EVERY: Duration = Duration::from_millis(200);
+
+/// While a measurement runs, a timer sends SIGALRM every [`PEER_CHECK_EVERY`], which
+/// interrupts whatever call the parent is blocked in (`Stop::install` made SIGALRM's action
+/// "interrupt, nothing else"). The parent then looks whether the helper has died. SIGCHLD alone
+/// is not enough: a helper that dies just before the parent enters `msgrcv` (which has no
+/// timeout) would leave it waiting forever. Deleted (`timer_delete`) when dropped.
+struct PeerCheck {
+    _timer: Timer,
+}
+
+impl PeerCheck {
+    fn start() -> Result<PeerCheck, Failure> {
+        let alarm = SigEvent::new(SigevNotify::SigevSignal {
+            signal: Signal::SIGALRM,
+            si_value: 0,
+        });
+        let mut timer = Timer::new(ClockId::CLOCK_MONOTONIC, alarm).context("timer_create")?;
+        let every = Expiration::Interval(TimeSpec::from_duration(PEER_CHECK_EVERY));
+        timer
+            .set(every, TimerSetTimeFlags::empty())
+            .context("timer_settime")?;
+        Ok(PeerCheck { _timer: timer })
+    }
 }
 
 /// The control page's word 0: set when the parent has measured enough.
@@ -207,8 +239,16 @@ fn start_helper(
                 stop,
                 peer: Some(child.pid()),
             };
+            let peer_check = PeerCheck::start()?;
             let end = link.into_end(Side::Parent, &watch)?;
-            Ok((Pair { child, control }, end))
+            Ok((
+                Pair {
+                    child,
+                    control,
+                    _peer_check: peer_check,
+                },
+                end,
+            ))
         }
     }
 }

@@ -20,11 +20,12 @@ fn colour(mechanism: Mechanism) -> RGBColor {
         Mechanism::PosixMq => RGBColor(148, 103, 189),
         Mechanism::ShmSem => RGBColor(140, 86, 75),
         Mechanism::ShmFutex => RGBColor(227, 119, 194),
-        Mechanism::MmapFile => RGBColor(188, 189, 34),
+        Mechanism::MmapFile => RGBColor(128, 128, 0),
         Mechanism::ShmOpen => RGBColor(23, 190, 207),
         Mechanism::ShmSpin => RGBColor(0, 0, 0),
         Mechanism::ShmRing => RGBColor(227, 119, 194),
-        Mechanism::CacheLine | Mechanism::Futex | Mechanism::Memcpy => RGBColor(90, 90, 90),
+        Mechanism::CacheLine => RGBColor(0, 0, 0),
+        Mechanism::Futex | Mechanism::Memcpy => RGBColor(110, 110, 110),
     }
 }
 

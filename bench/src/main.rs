@@ -50,7 +50,7 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     sizes: Vec<u64>,
     /// Streaming message sizes in bytes, comma-separated, each 16 to 16777216 [default: 1024,
-    /// 4096, 16384, 65536, 262144, 1048576].
+    /// 4096, 8192, 16384, 65536, 262144, 1048576].
     #[arg(long, value_delimiter = ',', value_name = "BYTES",
           value_parser = clap::value_parser!(u64).range(16..=1 << 24))]
     stream_sizes: Vec<u64>,
@@ -60,6 +60,9 @@ struct Args {
     /// How long each figure is measured, in ms, 1 to 60000 [default: 200, 40 with --quick].
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
     measure_ms: Option<u64>,
+    /// How long each floor is measured, in ms, 1 to 60000 [default: as --measure-ms].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    floor_ms: Option<u64>,
     /// At most this many round trips (or streamed messages) per figure, 1 to 10000000.
     #[arg(long, value_name = "N", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -75,7 +78,7 @@ struct Args {
     svg: Option<PathBuf>,
     /// Measure nothing: print the tables (and draw --svg) from a run saved with --json.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["quick", "only", "placement", "sizes",
-          "stream_sizes", "warmup_ms", "measure_ms", "every_byte", "json"])]
+          "stream_sizes", "warmup_ms", "measure_ms", "floor_ms", "every_byte", "json"])]
     from_json: Option<PathBuf>,
     /// Where the FIFOs and the mapped file go (a fresh directory inside it, removed at the end).
     #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
@@ -84,7 +87,15 @@ struct Args {
 
 const SIZES: [usize; 8] = [8, 32, 128, 512, 2048, 8192, 32768, 65536];
 const QUICK_SIZES: [usize; 3] = [8, 2048, 65536];
-const STREAM_SIZES: [usize; 6] = [1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20];
+const STREAM_SIZES: [usize; 7] = [
+    1 << 10,
+    1 << 12,
+    1 << 13,
+    1 << 14,
+    1 << 16,
+    1 << 18,
+    1 << 20,
+];
 const QUICK_STREAM_SIZES: [usize; 3] = [1 << 10, 1 << 16, 1 << 20];
 
 fn main() -> ExitCode {
@@ -149,6 +160,10 @@ fn measure_all(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         })),
         max_messages: args.max_messages as usize,
     };
+    let floor_budget = Budget {
+        measure: args.floor_ms.map_or(budget.measure, Duration::from_millis),
+        ..budget
+    };
     let (tasks, mut skipped) = plan(args, &cpus);
     let setup = Setup {
         cpus: &cpus,
@@ -156,12 +171,17 @@ fn measure_all(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         scratch: &scratch,
         stop,
     };
+    let floor_setup = Setup {
+        budget: &floor_budget,
+        ..setup
+    };
     let mut run = Run {
         machine: describe_machine(&cpus, &scratch),
         settings: Settings {
             quick: args.quick,
             warmup_ms: budget.warmup.as_millis() as u64,
             measure_ms: budget.measure.as_millis() as u64,
+            floor_ms: floor_budget.measure.as_millis() as u64,
             max_messages: budget.max_messages,
             every_byte: args.every_byte,
         },
@@ -187,6 +207,7 @@ fn measure_all(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
                     messages: copied.messages,
                     seconds: copied.seconds,
                     gib_per_s: copied.gib_per_s(size),
+                    stalled_waits: 0,
                 });
             }
             Task::RoundTrip(mechanism, placement, size) => {
@@ -196,12 +217,21 @@ fn measure_all(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
                     mechanism.label(),
                     bytes(size)
                 ));
-                let times = measure::round_trips(mechanism, size, placement, &setup)?;
+                let (times, stalled_waits) = measure::round_trips(
+                    mechanism,
+                    size,
+                    placement,
+                    match mechanism.is_floor() {
+                        true => &floor_setup,
+                        false => &setup,
+                    },
+                )?;
                 run.latency.push(LatencyRow {
                     mechanism,
                     placement,
                     size,
                     times,
+                    stalled_waits,
                 });
             }
             Task::Stream(mechanism, placement, size) => {
@@ -220,6 +250,7 @@ fn measure_all(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
                     messages: streamed.messages,
                     seconds: streamed.seconds,
                     gib_per_s: streamed.gib_per_s(size),
+                    stalled_waits: streamed.stalled_waits,
                 });
             }
         }
@@ -278,6 +309,11 @@ fn plan(args: &Args, cpus: &Cpus) -> (Vec<Task>, Vec<Skipped>) {
     let streams: Vec<Mechanism> = Mechanism::STREAMING.into_iter().filter(wanted).collect();
     let mut tasks = Vec::new();
     for &placement in &placements {
+        // The floors before and after the mechanisms: the machine's state drifts (on a virtual
+        // machine, by 10-20 % within seconds), and the faster of the two is the floor.
+        for floor in Mechanism::LATENCY_FLOORS {
+            tasks.push(Task::RoundTrip(floor, placement, 0));
+        }
         for mechanism in Mechanism::ROUND_TRIP.into_iter().filter(wanted) {
             for &size in &sizes {
                 if fits(mechanism, placement, size, &mut skipped) {
@@ -327,6 +363,7 @@ fn describe_machine(cpus: &Cpus, scratch: &Scratch) -> Machine {
         cpu_model,
         cpus_online,
         cpus_pinned: std::iter::once(cpus.first).chain(cpus.second).collect(),
+        pinned_cpus_share_a_core: cpus.second_shares_a_core,
         kernel,
         scratch_dir,
         scratch_fs: file_system(scratch.path()),

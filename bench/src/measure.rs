@@ -20,7 +20,7 @@ use support::{Forked, fork, run_child};
 
 use crate::SharedRegion;
 use crate::stats::Percentiles;
-use crate::transport::{Link, Mechanism, Scratch, Side, Watch};
+use crate::transport::{self, Link, Mechanism, Scratch, Side, Watch};
 
 /// Where the two processes of a measurement run.
 #[derive(
@@ -65,22 +65,52 @@ pub struct Cpus {
     allowed: CpuSet,
     /// The parent's CPU (and the child's, for `same-cpu`).
     pub first: usize,
-    /// The child's CPU for `other-cpu`; `None` with a single CPU.
+    /// The child's CPU for `other-cpu`, on another core than `first` where there is one;
+    /// `None` with a single CPU.
     pub second: Option<usize>,
+    /// Whether `second` is a hyper-thread of `first`'s core (no other core was allowed).
+    pub second_shares_a_core: bool,
+}
+
+/// The CPUs that share `cpu`'s core (hyper-threads), from
+/// /sys/devices/system/cpu/cpuN/topology/thread_siblings_list (`0-1`, `0,4`); just `cpu` if
+/// the file cannot be read.
+fn core_siblings(cpu: usize) -> Vec<usize> {
+    let path = format!("/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return vec![cpu];
+    };
+    let mut siblings = Vec::new();
+    for part in text.trim().split(',') {
+        let bounds: Vec<usize> = part.split('-').filter_map(|n| n.parse().ok()).collect();
+        match bounds[..] {
+            [one] => siblings.push(one),
+            [low, high] => siblings.extend(low..=high),
+            _ => {}
+        }
+    }
+    siblings
 }
 
 impl Cpus {
     /// Reads this process's CPU affinity (`sched_getaffinity`).
     pub fn of_this_process() -> Result<Cpus, Failure> {
         let allowed = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
-        let mut usable = (0..CpuSet::count()).filter(|&cpu| allowed.is_set(cpu).unwrap_or(false));
-        let first = usable
-            .next()
+        let usable: Vec<usize> = (0..CpuSet::count())
+            .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
+            .collect();
+        let first = *usable
+            .first()
             .ok_or_else(|| Failure::new("sched_getaffinity: no CPU allowed"))?;
+        let siblings = core_siblings(first);
+        let others = || usable.iter().copied().filter(|&cpu| cpu != first);
+        let other_core = others().find(|cpu| !siblings.contains(cpu));
+        let second = other_core.or_else(|| others().next());
         Ok(Cpus {
             allowed,
             first,
-            second: usable.next(),
+            second,
+            second_shares_a_core: second.is_some() && other_core.is_none(),
         })
     }
 
@@ -105,6 +135,7 @@ impl Cpus {
 }
 
 /// What every measurement of a run shares.
+#[derive(Clone, Copy)]
 pub struct Setup<'a> {
     /// Where the processes run.
     pub cpus: &'a Cpus,
@@ -196,6 +227,9 @@ impl PeerCheck {
 
 /// The control page's word 0: set when the parent has measured enough.
 const DONE: usize = 0;
+/// The control page's word at 64: how many of the helper's waits stalled (see
+/// [`transport::stalled_waits`]).
+const HELPER_STALLS: usize = 64;
 
 /// Forks the helper for one measurement: it pins itself, takes its end of `link`, runs `body`
 /// and exits with its status (the error, if any, said on stderr first). The parent pins
@@ -217,13 +251,20 @@ fn start_helper(
     cpus.pin(placement, Side::Parent)?;
     match fork()? {
         Forked::Child => run_child(|| {
+            // The link holds the parent's queue and semaphore handles, whose destructors remove
+            // them: the child never drops it (its end, from `into_end`, owns nothing), and
+            // ends with `_exit`.
+            let link = ManuallyDrop::new(link);
             let watch = Watch { stop, peer: None };
             let work = || -> Result<(), Stopped> {
                 cpus.pin(placement, Side::Child)?;
-                // Never dropped: the end holds copies of the parent's queue and semaphore
-                // handles, whose destructors would remove them. The child ends with `_exit`.
-                let mut end = ManuallyDrop::new(link.into_end(Side::Child, &watch)?);
-                body(end.as_mut(), size, &control, &watch)
+                let link = ManuallyDrop::into_inner(link);
+                let mut end = link.into_end(Side::Child, &watch)?;
+                let done = body(end.as_mut(), size, &control, &watch);
+                control
+                    .word64(HELPER_STALLS)
+                    .store(transport::stalled_waits(), Ordering::Release);
+                done
             };
             match work() {
                 Ok(()) => 0,
@@ -255,10 +296,13 @@ fn start_helper(
 
 impl Pair {
     /// Tells the helper to finish, and waits for it to exit with status 0.
-    fn finish(mut self, stop: &Stop) -> Result<(), Stopped> {
+    /// Waits for the helper to exit with status 0, and returns how many of its waits stalled.
+    fn finish(mut self, stop: &Stop) -> Result<u64, Stopped> {
         let status = self.child.waitpid(stop)?;
         match status {
-            WaitStatus::Exited(_, 0) => Ok(()),
+            WaitStatus::Exited(_, 0) => {
+                Ok(self.control.word64(HELPER_STALLS).load(Ordering::Acquire))
+            }
             other => Err(Stopped::Failed(Failure::new(format!(
                 "the helper process {}",
                 support::describe(&other)
@@ -287,6 +331,11 @@ fn answer(
         if control.word(DONE).load(Ordering::Acquire) != 0 {
             break;
         }
+        // The answer carries the next number: a parent that read its own message back (two
+        // ends crossed) would see the wrong one.
+        if let Some(number) = stamped(&buffer) {
+            stamp(&mut buffer, number.wrapping_add(1));
+        }
         end.send(&buffer, watch)?;
     }
     Ok(())
@@ -294,18 +343,22 @@ fn answer(
 
 /// Times round trips of `size`-byte messages over `mechanism`: the parent sends, the helper
 /// sends the same bytes back, and the parent checks every byte of the answer.
+///
+/// Returns the round-trip times, and how many waits stalled (should be 0; see
+/// [`transport::stalled_waits`]).
 pub fn round_trips(
     mechanism: Mechanism,
     size: usize,
     placement: Placement,
     setup: &Setup,
-) -> Result<Percentiles, Stopped> {
+) -> Result<(Percentiles, u64), Stopped> {
     let Setup {
         cpus,
         budget,
         scratch,
         stop,
     } = *setup;
+    let stalls_before = transport::stalled_waits();
     let link = Link::new(mechanism, size, scratch)?;
     let (pair, mut end) = start_helper(link, cpus, placement, stop, answer, size)?;
     let watch = Watch {
@@ -323,6 +376,7 @@ pub fn round_trips(
     let mut exchange = || -> Result<(), Stopped> {
         // ANCHOR: round_trip
         for round in 0.. {
+            stop.check()?; // a round trip that never waits (spinning) sees no EINTR
             stamp(&mut sent, round);
             let before = Instant::now();
             end.send(&sent, &watch)?;
@@ -330,6 +384,7 @@ pub fn round_trips(
                 return Err(corrupted("the helper ended the exchange".into()));
             }
             let after = Instant::now();
+            stamp(&mut sent, round + 1); // the helper answers with the next number
             if reply != sent {
                 return Err(corrupted(format!("round trip {round} came back different")));
             }
@@ -345,11 +400,15 @@ pub fn round_trips(
         end.send(&sent, &watch)
     };
     exchange().map_err(|failed| watch.cause_of(failed))?;
-    pair.finish(stop)?;
+    let helper_stalls = pair.finish(stop)?;
     drop(end);
     cpus.unpin()?;
-    Percentiles::of(&mut samples)
-        .ok_or_else(|| Stopped::Failed(Failure::new("no round trip was timed")))
+    let times = Percentiles::of(&mut samples)
+        .ok_or_else(|| Stopped::Failed(Failure::new("no round trip was timed")))?;
+    Ok((
+        times,
+        helper_stalls + transport::stalled_waits() - stalls_before,
+    ))
 }
 
 /// The helper's side of a stream: sends numbered messages until told to stop, then ends the
@@ -377,6 +436,8 @@ pub struct Streamed {
     pub messages: u64,
     /// How long they took.
     pub seconds: f64,
+    /// Waits that stalled (should be 0; see [`transport::stalled_waits`]).
+    pub stalled_waits: u64,
 }
 
 impl Streamed {
@@ -402,6 +463,7 @@ pub fn stream(
         scratch,
         stop,
     } = *setup;
+    let stalls_before = transport::stalled_waits();
     let link = Link::new(mechanism, size, scratch)?;
     let (pair, mut end) = start_helper(link, cpus, placement, stop, produce, size)?;
     let watch = Watch {
@@ -434,6 +496,7 @@ pub fn stream(
     let mut window: Option<(Instant, u64)> = None;
     let mut exchange = || -> Result<(Duration, u64), Stopped> {
         let (ended, counted) = loop {
+            stop.check()?; // a busy stream may never wait, and never see EINTR
             if !end.recv(&mut incoming, &watch)? {
                 return Err(corrupted("the stream ended early".into()));
             }
@@ -457,12 +520,13 @@ pub fn stream(
     };
     let (ended, counted) = exchange().map_err(|failed| watch.cause_of(failed))?;
     debug_assert!(pair.done());
-    pair.finish(stop)?;
+    let helper_stalls = pair.finish(stop)?;
     drop(end);
     cpus.unpin()?;
     Ok(Streamed {
         messages: counted,
         seconds: ended.as_secs_f64().max(1e-9),
+        stalled_waits: helper_stalls + transport::stalled_waits() - stalls_before,
     })
 }
 
@@ -504,6 +568,7 @@ pub fn memcpy(size: usize, setup: &Setup) -> Result<Streamed, Stopped> {
     Ok(Streamed {
         messages: counted,
         seconds: ended.as_secs_f64().max(1e-9),
+        stalled_waits: 0,
     })
 }
 

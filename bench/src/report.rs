@@ -32,6 +32,9 @@ pub struct Machine {
     pub cpus_online: usize,
     /// The CPUs the run pinned to: the first for the parent, the second for `other-cpu`.
     pub cpus_pinned: Vec<usize>,
+    /// Whether the two are hyper-threads of one core (no other core was allowed).
+    #[serde(default)]
+    pub pinned_cpus_share_a_core: bool,
     /// /proc/sys/kernel/osrelease.
     pub kernel: String,
     /// Where the FIFOs and the mapped file were, and that file system's type.
@@ -51,6 +54,9 @@ pub struct Settings {
     pub warmup_ms: u64,
     /// Counted stretch per measurement, in ms.
     pub measure_ms: u64,
+    /// Counted stretch per floor, in ms (as `measure_ms` unless `--floor-ms`).
+    #[serde(default)]
+    pub floor_ms: u64,
     /// At most this many round trips or messages counted per measurement.
     pub max_messages: usize,
     /// Whether every streamed byte was compared (slower).
@@ -69,6 +75,10 @@ pub struct LatencyRow {
     /// The round-trip times.
     #[serde(flatten)]
     pub times: Percentiles,
+    /// Futex waits that timed out although their event had come: lost wake-ups. Always 0
+    /// unless something is wrong.
+    #[serde(default)]
+    pub stalled_waits: u64,
 }
 
 /// One throughput measurement.
@@ -86,6 +96,9 @@ pub struct ThroughputRow {
     pub seconds: f64,
     /// GiB per second.
     pub gib_per_s: f64,
+    /// Futex waits that timed out although their event had come (see [`LatencyRow`]).
+    #[serde(default)]
+    pub stalled_waits: u64,
 }
 
 /// A measurement that was not made.
@@ -102,16 +115,20 @@ pub struct Skipped {
 }
 
 impl Run {
-    /// The round trip of `mechanism` at `size` in `placement`.
+    /// The round trip of `mechanism` at `size` in `placement`. A floor is measured twice per
+    /// placement, before and after the mechanisms: the faster of the two is the floor.
     pub fn latency(
         &self,
         mechanism: Mechanism,
         placement: Placement,
         size: usize,
     ) -> Option<&LatencyRow> {
-        self.latency.iter().find(|row| {
-            row.mechanism == mechanism && row.placement == placement && row.size == size
-        })
+        self.latency
+            .iter()
+            .filter(|row| {
+                row.mechanism == mechanism && row.placement == placement && row.size == size
+            })
+            .min_by_key(|row| row.times.p50_ns)
     }
 
     /// The floor a round trip of `mechanism` in `placement` is compared with.
@@ -222,6 +239,9 @@ impl Run {
                 .collect::<Vec<_>>()
                 .join(" and "),
         )?;
+        if m.pinned_cpus_share_a_core {
+            writeln!(out, "(Those two CPUs are hyper-threads of one core.)")?;
+        }
         let placements = self.placements();
         let sizes = self.latency_sizes();
         let smallest = sizes.first().copied();

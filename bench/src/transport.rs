@@ -6,16 +6,18 @@
 //! flag for the ring.
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering, fence};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::mqueue::{MQ_OFlag, MqAttr, MqdT, mq_close, mq_open, mq_receive, mq_send, mq_unlink};
 use nix::sys::mman::{shm_open, shm_unlink};
+use nix::sys::socket::{Shutdown, shutdown};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::{Pid, ftruncate, mkfifo, read, write};
@@ -163,10 +165,20 @@ impl Mechanism {
     pub fn size_limit(self) -> Option<(usize, String)> {
         match self {
             Mechanism::SysvMsg => {
-                let max = msgqueue::Limits::msgmax();
-                Some((max, format!("over msgmax ({max} bytes)")))
+                // A message over msgmnb (the queue's byte limit) would wait forever for room.
+                let (msgmax, msgmnb) = match msgqueue::Limits::read() {
+                    Ok(limits) => (limits.msgmax, limits.msgmnb),
+                    Err(_) => (8192, 16384),
+                };
+                Some(if msgmax <= msgmnb {
+                    (msgmax, format!("over msgmax ({msgmax} bytes)"))
+                } else {
+                    (msgmnb, format!("over msgmnb ({msgmnb} bytes)"))
+                })
             }
             Mechanism::PosixMq => {
+                // The limit for an unprivileged user; root may go to 16 MiB, but the figures
+                // should be the ones a student gets.
                 let max = read_number("/proc/sys/fs/mqueue/msgsize_max").unwrap_or(8192);
                 Some((max, format!("over mqueue msgsize_max ({max} bytes)")))
             }
@@ -177,6 +189,20 @@ impl Mechanism {
 
 fn read_number(path: &str) -> Option<usize> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Futex waits that timed out although what they waited for had happened: a lost wake-up
+/// (or a peer delayed by more than a second). Counted in each process; the helper reports its
+/// own through the control page. Every figure should have none.
+static STALLED_WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// How many waits of this process stalled so far (see [`STALLED_WAITS`]).
+pub fn stalled_waits() -> u64 {
+    STALLED_WAITS.load(Ordering::Relaxed)
+}
+
+fn note_stall() {
+    STALLED_WAITS.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Which end of a link a process holds.
@@ -347,6 +373,8 @@ enum Parts {
         region: SharedRegion,
         wait: Wait,
         block: usize,
+        /// The mapped file, for `mmap-file`.
+        file: Option<PathBuf>,
     },
     Ring {
         region: SharedRegion,
@@ -460,6 +488,7 @@ impl Link {
                     region,
                     wait,
                     block,
+                    file: None,
                 }
             }
             Mechanism::CacheLine | Mechanism::Futex => Parts::Mailbox {
@@ -470,6 +499,7 @@ impl Link {
                     Wait::Futex
                 },
                 block: mailbox_block(0),
+                file: None,
             },
             Mechanism::MmapFile => {
                 let block = mailbox_block(max_size);
@@ -479,6 +509,7 @@ impl Link {
                     .read(true)
                     .write(true)
                     .create_new(true)
+                    .mode(0o600)
                     .open(&path)
                     .context(format!("open {}", path.display()))?;
                 file.set_len(len as u64).context("ftruncate")?;
@@ -487,6 +518,7 @@ impl Link {
                     region: SharedRegion::mapped(mapping, len),
                     wait: Wait::Futex,
                     block,
+                    file: Some(path),
                 }
             }
             Mechanism::ShmOpen => {
@@ -504,6 +536,7 @@ impl Link {
                     region: SharedRegion::mapped(mapping, len),
                     wait: Wait::Futex,
                     block,
+                    file: None,
                 }
             }
             Mechanism::ShmRing => {
@@ -579,8 +612,17 @@ impl Link {
             }
             Parts::SysvMsg { queue, capacity } => {
                 let (send_type, recv_type) = ours(1, 2);
+                let id = queue.id();
+                let queue = match side {
+                    Side::Parent => queue,
+                    // The child's copy must never remove the parent's queue.
+                    Side::Child => {
+                        queue.leave_in_kernel();
+                        msgqueue::MessageQueue::from_id(id)
+                    }
+                };
                 Box::new(SysvMsg {
-                    id: queue.id(),
+                    id,
                     _queue: queue,
                     buffer: MsgBuffer::new(capacity),
                     send_type: send_type as i64,
@@ -606,9 +648,19 @@ impl Link {
                 region,
                 wait,
                 block,
+                file,
             } => {
                 let (tx, rx) = ours(0, 1);
+                let (wait, remove) = match (side, wait) {
+                    (Side::Parent, wait) => (wait, file.map(RemoveOnDrop)),
+                    // The child's copy must never remove the parent's semaphores.
+                    (Side::Child, Wait::Semaphores(set)) => {
+                        (Wait::Semaphores(set.leave_in_kernel()), None)
+                    }
+                    (Side::Child, wait) => (wait, None),
+                };
                 Box::new(Mailbox {
+                    _remove: remove,
                     region,
                     wait,
                     block,
@@ -674,7 +726,17 @@ impl Endpoint for Stream {
     }
 
     fn finish(&mut self, _watch: &Watch) -> Result<(), Stopped> {
-        self.tx = None;
+        if let Some(tx) = self.tx.take() {
+            // A socket's two directions share one descriptor (and the other process holds a
+            // copy): closing ours would not end the stream, shutdown does. A pipe's write end
+            // is its own descriptor, and closing it is enough (ENOTSOCK).
+            match shutdown(tx.as_raw_fd(), Shutdown::Write) {
+                Ok(()) | Err(Errno::ENOTSOCK) => {}
+                Err(errno) => {
+                    return Err(Stopped::Failed(Failure::new(format!("shutdown: {errno}"))));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -747,6 +809,8 @@ impl Endpoint for PosixMq {
 /// bumps after filling its slot. Ping-pong only: a sender assumes its slot was read, which holds
 /// because each side waits for the answer before it sends again.
 struct Mailbox {
+    /// The parent removes a mapped file when the figure is done.
+    _remove: Option<RemoveOnDrop>,
     region: SharedRegion,
     wait: Wait,
     block: usize,
@@ -806,6 +870,9 @@ impl Endpoint for Mailbox {
                 let woke =
                     watch.call("futex wait", || futex_wait(counter, now, CHECK_PEER_EVERY))?;
                 if woke == Woke::TimedOut {
+                    if counter.load(Ordering::Acquire) != now {
+                        note_stall();
+                    }
                     watch.peer_still_there()?;
                 }
             },
@@ -891,6 +958,9 @@ impl Ring {
             })?;
             sleeping.store(0, Ordering::Relaxed);
             if woke == Woke::TimedOut {
+                if ready() {
+                    note_stall();
+                }
                 watch.peer_still_there()?;
             }
         }

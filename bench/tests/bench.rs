@@ -14,6 +14,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use testkit::{
     Running, TempDir, assert_refused_out_of_range, processes_in_group, run, signal_row, stop_with,
+    wait_until_blocked_in,
 };
 
 const BENCH: &str = env!("CARGO_BIN_EXE_bench");
@@ -124,12 +125,20 @@ fn every_transport_delivers_every_byte_at_every_size() {
             }
         }
     }
-    assert!(settings_every_byte(&figures));
+    assert!(figures.settings.every_byte);
+    // No futex wait timed out while what it waited for had happened: no lost wake-up.
+    let stalls: u64 = figures
+        .latency
+        .iter()
+        .map(|row| row.stalled_waits)
+        .sum::<u64>()
+        + figures
+            .throughput
+            .iter()
+            .map(|row| row.stalled_waits)
+            .sum::<u64>();
+    assert_eq!(stalls, 0, "lost wake-ups");
     scratch_is_gone(&dir);
-}
-
-fn settings_every_byte(run: &Run) -> bool {
-    run.settings.every_byte
 }
 
 #[test]
@@ -230,6 +239,8 @@ fn start_long(dir: &TempDir, mechanism: &str, progress: &str) -> Running {
             "0",
             "--measure-ms",
             "60000",
+            "--floor-ms",
+            "1",
             "--max-messages",
             "10000000",
         ],
@@ -266,11 +277,21 @@ fn system_v_left_by(pids: &[Pid]) -> Vec<String> {
     left
 }
 
-fn stop_row(row: &str, mechanism: &'static str, progress: &'static str) {
+/// One row of the signal table: `bench` measuring `mechanism`, seen in `blocked_in` (a system
+/// call number) when there is one to see, gets each stop signal.
+fn stop_row(
+    row: &str,
+    mechanism: &'static str,
+    progress: &'static str,
+    blocked_in: Option<libc::c_long>,
+) {
     signal_row(row, |signal| {
         let dir = TempDir::new("bench-stop");
         let running = start_long(&dir, mechanism, progress);
         let (pids, _) = bench_and_helper(running.pid());
+        if let Some(call) = blocked_in {
+            wait_until_blocked_in(running.pid(), call);
+        }
         let finished = stop_with(running, signal);
         assert!(
             finished
@@ -285,12 +306,22 @@ fn stop_row(row: &str, mechanism: &'static str, progress: &'static str) {
 
 #[test]
 fn a_stop_signal_ends_a_round_trip_through_a_system_v_queue() {
-    stop_row("bench in msgrcv", "sysv-msg", "System V msg queue");
+    stop_row(
+        "bench in msgrcv",
+        "sysv-msg",
+        "System V msg queue",
+        Some(libc::SYS_msgrcv),
+    );
 }
 
 #[test]
 fn a_stop_signal_ends_a_round_trip_through_shm_and_semaphores() {
-    stop_row("bench in semop", "shm-sem", "shm + semaphores");
+    stop_row(
+        "bench in semop",
+        "shm-sem",
+        "shm + semaphores",
+        Some(libc::SYS_semtimedop),
+    );
 }
 
 #[test]
@@ -299,23 +330,26 @@ fn a_stop_signal_ends_a_round_trip_through_fifos() {
         "bench in read on a FIFO",
         "fifo",
         "round trip · other CPU · FIFO",
+        Some(libc::SYS_read),
     );
 }
 
 #[test]
 fn a_stop_signal_ends_a_spinning_round_trip() {
-    stop_row("bench spinning", "shm-spin", "shm + spinning flag");
+    stop_row("bench spinning", "shm-spin", "shm + spinning flag", None);
 }
 
 #[test]
 fn a_stop_signal_ends_a_stream_through_the_ring() {
-    stop_row("bench streaming", "shm-ring", "shm ring buffer");
+    stop_row("bench streaming", "shm-ring", "shm ring buffer", None);
 }
 
 #[test]
 fn a_helper_that_dies_ends_the_run_with_its_cause() {
     for (mechanism, progress) in [
         ("sysv-msg", "System V msg queue"),
+        ("posix-mq", "POSIX msg queue"),
+        ("shm-sem", "shm + semaphores"),
         ("shm-futex", "shm + futex"),
         ("shm-spin", "shm + spinning flag"),
         ("pipe", "round trip · other CPU · pipe"),

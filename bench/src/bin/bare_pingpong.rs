@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut message = [0u8; 8];
     let mut child = match fork()? {
         Forked::Child => {
+            drop((to_child, from_child)); // close(2) the ends the child does not use
             // The child: read(2) each message and write(2) it back, ROUNDS times.
             for _ in 0..ROUNDS {
                 let echoed = read(&to_child_read, &mut message)
@@ -38,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Forked::Parent(child) => child,
     };
+    drop((to_child_read, from_child_write)); // and those the parent does not use
     let mut times = Vec::new();
     for round in 0..ROUNDS {
         message = round.to_le_bytes();

@@ -669,6 +669,7 @@ impl Link {
                     // The counters start at 0 in a new region. Not read here: the other side
                     // may have sent already, and its message would be taken for an old one.
                     seen: 0,
+                    sent: 0,
                 })
             }
             Parts::Ring { region, capacity } => Box::new(Ring { region, capacity }),
@@ -818,6 +819,8 @@ struct Mailbox {
     rx: usize,
     /// The receive counter's value when this side last looked.
     seen: u32,
+    /// How many messages this side has sent: its counter's value (only this side writes it).
+    sent: u32,
 }
 
 /// How long a futex sleep lasts before the sleeper checks that the other process still runs.
@@ -837,15 +840,16 @@ impl Endpoint for Mailbox {
     // ANCHOR: mailbox_send
     fn send(&mut self, message: &[u8], watch: &Watch) -> Result<(), Stopped> {
         self.region.copy_in(self.message_at(self.tx), message);
+        self.sent = self.sent.wrapping_add(1);
         let counter = self.counter(self.tx);
         match &self.wait {
             Wait::Semaphores(set) => watch.call("semop V", || set.v(self.tx as u16, 1)),
             Wait::Spin => {
-                counter.fetch_add(1, Ordering::Release); // the bytes are in before this
+                counter.store(self.sent, Ordering::Release); // the bytes are in before this
                 Ok(())
             }
             Wait::Futex => {
-                counter.fetch_add(1, Ordering::Release);
+                counter.store(self.sent, Ordering::Release);
                 watch
                     .call("futex wake", || futex_wake(counter, 1))
                     .map(drop)

@@ -201,8 +201,11 @@ pub fn stalled_waits() -> u64 {
     STALLED_WAITS.load(Ordering::Relaxed)
 }
 
-fn note_stall() {
-    STALLED_WAITS.fetch_add(1, Ordering::Relaxed);
+/// Counts a wait that timed out, if what it waited for had come all the same.
+fn count_if_stalled(event_came: bool) {
+    if event_came {
+        STALLED_WAITS.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Which end of a link a process holds.
@@ -874,9 +877,7 @@ impl Endpoint for Mailbox {
                 let woke =
                     watch.call("futex wait", || futex_wait(counter, now, CHECK_PEER_EVERY))?;
                 if woke == Woke::TimedOut {
-                    if counter.load(Ordering::Acquire) != now {
-                        note_stall();
-                    }
+                    count_if_stalled(counter.load(Ordering::Acquire) != now);
                     watch.peer_still_there()?;
                 }
             },
@@ -962,9 +963,7 @@ impl Ring {
             })?;
             sleeping.store(0, Ordering::Relaxed);
             if woke == Woke::TimedOut {
-                if ready() {
-                    note_stall();
-                }
+                count_if_stalled(ready());
                 watch.peer_still_there()?;
             }
         }

@@ -196,7 +196,8 @@ fn read_number(path: &str) -> Option<usize> {
 /// own through the control page. Every figure should have none.
 static STALLED_WAITS: AtomicU64 = AtomicU64::new(0);
 
-/// How many waits of this process stalled so far (see [`STALLED_WAITS`]).
+/// How many futex waits of this process so far timed out although what they waited for had
+/// come: lost wake-ups (or a peer delayed by more than a second).
 pub fn stalled_waits() -> u64 {
     STALLED_WAITS.load(Ordering::Relaxed)
 }

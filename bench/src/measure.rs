@@ -20,7 +20,7 @@ use support::{Forked, fork, run_child};
 
 use crate::SharedRegion;
 use crate::stats::Percentiles;
-use crate::transport::{self, Link, Mechanism, Scratch, Side, Watch};
+use crate::transport::{self, Endpoint, Link, Mechanism, Scratch, Side, Watch};
 
 /// Where the two processes of a measurement run.
 #[derive(
@@ -365,41 +365,13 @@ pub fn round_trips(
         stop,
         peer: Some(pair.child.pid()),
     };
-    let mut sent = message(size);
-    let mut reply = vec![0u8; size];
-    let mut samples: Vec<u64> = Vec::with_capacity(budget.max_messages);
-    let started = Instant::now();
-    let (counted_from, until) = (
-        started + budget.warmup,
-        started + budget.warmup + budget.measure,
-    );
-    let mut exchange = || -> Result<(), Stopped> {
-        // ANCHOR: round_trip
-        for round in 0.. {
-            stop.check()?; // a round trip that never waits (spinning) sees no EINTR
-            stamp(&mut sent, round);
-            let before = Instant::now();
-            end.send(&sent, &watch)?;
-            if !end.recv(&mut reply, &watch)? {
-                return Err(corrupted("the helper ended the exchange".into()));
-            }
-            let after = Instant::now();
-            stamp(&mut sent, round + 1); // the helper answers with the next number
-            if reply != sent {
-                return Err(corrupted(format!("round trip {round} came back different")));
-            }
-            if before >= counted_from {
-                samples.push((after - before).as_nanos() as u64);
-            }
-            if after >= until || samples.len() >= budget.max_messages {
-                break;
-            }
-        }
-        // ANCHOR_END: round_trip
+    let mut exchange = || -> Result<Vec<u64>, Stopped> {
+        let samples = time_round_trips(end.as_mut(), size, budget, &watch)?;
         pair.say_done();
-        end.send(&sent, &watch)
+        end.send(&vec![0u8; size], &watch)?; // wakes the helper, which sees it is done
+        Ok(samples)
     };
-    exchange().map_err(|failed| watch.cause_of(failed))?;
+    let mut samples = exchange().map_err(|failed| watch.cause_of(failed))?;
     let helper_stalls = pair.finish(stop)?;
     drop(end);
     cpus.unpin()?;
@@ -410,6 +382,44 @@ pub fn round_trips(
         helper_stalls + transport::stalled_waits() - stalls_before,
     ))
 }
+
+/// The parent's side of the round trips: sends `size`-byte messages one at a time, times each
+/// round trip, and checks each answer; returns the times (in ns) after the warm-up.
+// ANCHOR: round_trip
+fn time_round_trips(
+    end: &mut dyn Endpoint,
+    size: usize,
+    budget: &Budget,
+    watch: &Watch,
+) -> Result<Vec<u64>, Stopped> {
+    let (mut sent, mut reply) = (message(size), vec![0u8; size]);
+    let mut samples = Vec::with_capacity(budget.max_messages.min(1 << 20));
+    let counted_from = Instant::now() + budget.warmup;
+    let until = counted_from + budget.measure;
+    let mut round = 0;
+    loop {
+        watch.stop.check()?; // a round trip that never waits (spinning) sees no EINTR
+        stamp(&mut sent, round);
+        let before = Instant::now();
+        end.send(&sent, watch)?;
+        if !end.recv(&mut reply, watch)? {
+            return Err(corrupted("the helper ended the exchange".into()));
+        }
+        let after = Instant::now();
+        stamp(&mut sent, round + 1); // the helper answers with the next number
+        if reply != sent {
+            return Err(corrupted(format!("round trip {round} came back different")));
+        }
+        if before >= counted_from {
+            samples.push((after - before).as_nanos() as u64);
+        }
+        if after >= until || samples.len() >= budget.max_messages {
+            return Ok(samples);
+        }
+        round += 1;
+    }
+}
+// ANCHOR_END: round_trip
 
 /// The helper's side of a stream: sends numbered messages until told to stop, then ends the
 /// stream.

@@ -28,11 +28,7 @@ fn limits() -> Limits {
 fn remove_queue(key: &TestKey) {
     let removed = run(key.command(MSG_RM, &[]), "");
     assert!(removed.status.success(), "{removed:?}");
-    assert!(
-        key.queues().is_empty(),
-        "a queue is left: {:?}",
-        key.queues()
-    );
+    assert!(key.ids().is_empty(), "a queue is left: {:?}", key.ids());
 }
 
 #[test]
@@ -43,7 +39,7 @@ fn a_message_type_below_1_is_refused_and_nothing_is_left() {
     let negative = run(key.command(SEND, &["--create", "-2", "x"]), "");
     assert_one_line_failure(&negative, &["message type -2"]);
     assert!(
-        key.queues().is_empty(),
+        key.ids().is_empty(),
         "the empty queue send created is removed"
     );
 }
@@ -205,7 +201,7 @@ fn a_queue_of_your_own_that_others_may_write_to_is_used_with_a_one_line_warning(
     let removed = run(key.command(MSG_RM, &[]), "");
     assert!(removed.status.success(), "{removed:?}");
     assert!(removed.stdout.contains(warning), "{removed:?}");
-    assert!(key.queues().is_empty());
+    assert!(key.ids().is_empty());
 }
 
 #[test]
@@ -250,7 +246,7 @@ fn numeric_flags_out_of_range_are_one_usage_line() {
         let finished = run(key.command(binary, args), "");
         assert_usage_error(&finished, &["invalid value", needle]);
     }
-    assert!(key.queues().is_empty());
+    assert!(key.ids().is_empty());
 }
 
 #[test]
@@ -264,11 +260,7 @@ fn a_recv_whose_stdout_reader_has_gone_still_removes_its_queue() {
         "recv: stopping: nobody reads stdout any more (EPIPE: Broken pipe)"
     );
     assert_eq!(finished.status.code(), Some(1));
-    assert!(
-        key.queues().is_empty(),
-        "a queue is left: {:?}",
-        key.queues()
-    );
+    assert!(key.ids().is_empty(), "a queue is left: {:?}", key.ids());
 }
 
 #[test]
@@ -280,5 +272,5 @@ fn a_receive_size_beyond_any_msgmax_is_one_line_not_an_abort() {
     assert!(
         finished.stderr.contains("--max-size") && finished.stderr.contains("not in 1..=2147483647")
     );
-    assert!(key.queues().is_empty());
+    assert!(key.ids().is_empty());
 }

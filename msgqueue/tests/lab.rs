@@ -95,7 +95,7 @@ fn the_queue_is_removed_after_a_run() {
             .contains("every message arrived exactly once"),
         "{finished:?}"
     );
-    assert_eq!(key.queues(), Vec::<i32>::new(), "a queue was left behind");
+    assert_eq!(key.ids(), Vec::<i32>::new(), "a queue was left behind");
 }
 
 // BEGIN HIDDEN TESTS
@@ -112,7 +112,7 @@ fn the_queue_is_removed_and_no_node_is_left_when_a_node_fails() {
         "{finished:?}"
     );
     assert!(!finished.stdout.contains("pair "), "{finished:?}");
-    assert_eq!(key.queues(), Vec::<i32>::new(), "a queue was left behind");
+    assert_eq!(key.ids(), Vec::<i32>::new(), "a queue was left behind");
     testkit::wait_until_group_is_empty(group);
 }
 
@@ -123,7 +123,7 @@ fn the_smallest_and_largest_runs_deliver_exactly_once() {
         let finished = run_lab(&key, n, &[]);
         assert_every_pair(&finished, n, direct);
         assert_every_pair(&finished, n, broadcast);
-        assert_eq!(key.queues(), Vec::<i32>::new(), "a queue was left behind");
+        assert_eq!(key.ids(), Vec::<i32>::new(), "a queue was left behind");
     }
 }
 // END HIDDEN TESTS

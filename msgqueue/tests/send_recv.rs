@@ -73,7 +73,7 @@ fn recv_selects_by_exact_type_and_by_lowest_type_below_a_bound() {
     // send --create left the queue in the kernel: msg_rm removes it by the same key flags.
     let removed = run(key.command(MSG_RM, &[]), "");
     assert!(removed.status.success(), "{removed:?}");
-    assert!(key.queues().is_empty());
+    assert!(key.ids().is_empty());
 }
 
 #[test]

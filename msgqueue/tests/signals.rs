@@ -38,7 +38,7 @@ fn recv_blocked_in_msgrcv() {
             "{finished:?}"
         );
         assert!(finished.stdout.contains("removed the queue I created"));
-        assert_eq!(key.queues(), [], "a queue is left with the case's key");
+        assert_eq!(key.ids(), [], "a queue is left with the case's key");
     });
 }
 
@@ -60,7 +60,7 @@ fn send_blocked_reading_stdin() {
                     .contains(&format!("send: got {signal} after sending 0 messages")),
                 "{finished:?}"
             );
-            assert_eq!(key.queues(), [], "a queue is left with the case's key");
+            assert_eq!(key.ids(), [], "a queue is left with the case's key");
         },
     );
 }
@@ -90,7 +90,7 @@ fn send_blocked_in_msgsnd_on_a_full_queue() {
             "send added nothing, and took nothing away"
         );
         drop(queue);
-        assert_eq!(key.queues(), [], "a queue is left with the case's key");
+        assert_eq!(key.ids(), [], "a queue is left with the case's key");
     });
 }
 
@@ -167,7 +167,7 @@ fn mesh_node_blocked_in_msgrcv() {
                 .contains(&format!("node C: got {signal}; stopping")),
             "{finished:?}"
         );
-        assert_eq!(key.queues(), [], "a queue is left with the case's key");
+        assert_eq!(key.ids(), [], "a queue is left with the case's key");
     });
 }
 

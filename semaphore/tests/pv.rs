@@ -52,7 +52,7 @@ fn a_blocked_p_says_what_it_waits_for_and_v_releases_it() {
         removed.stdout.contains("pv: removed semaphore set"),
         "{removed:?}"
     );
-    assert_eq!(key.sets(), [], "pv rm removed it");
+    assert_eq!(key.ids(), [], "pv rm removed it");
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn ctrl_c_ends_a_blocked_p_within_a_second_and_the_set_stays_for_its_creator() {
         "{finished:?}"
     );
     assert_eq!(
-        key.sets().len(),
+        key.ids().len(),
         1,
         "pv op did not create it, so it leaves it"
     );
@@ -102,7 +102,7 @@ fn the_set_removed_under_a_blocked_p_is_reported() {
         1,
         &["EIDRM", "the set was removed", "while I waited"],
     );
-    assert_eq!(key.sets(), []);
+    assert_eq!(key.ids(), []);
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn a_set_that_does_not_exist_is_one_line() {
             &["semget", "ENOENT", "no semaphore set has this key"],
         );
     }
-    assert_eq!(key.sets(), []);
+    assert_eq!(key.ids(), []);
 }
 
 #[test]
@@ -170,7 +170,7 @@ fn a_value_over_semvmx_is_one_line() {
     let key = TestKey::new("sem-pv-semvmx");
     let refused = run(key.command(PV, &["create", "--values", "40000"]), "");
     assert_one_line_failure(&refused, 2, &["over SEMVMX (32767)"]);
-    assert_eq!(key.sets(), [], "nothing was created");
+    assert_eq!(key.ids(), [], "nothing was created");
     run(key.command(PV, &["create", "--values", "1"]), "");
     let finished = run(key.command(PV, &["op", "0+32767"]), "");
     assert_one_line_failure(&finished, 1, &["ERANGE", "over SEMVMX (32767)"]);

@@ -40,7 +40,7 @@ fn one_line_per_change_and_a_clear_end_when_the_set_is_removed() {
         changes.windows(2).all(|w| w[0] != w[1]),
         "a line repeats: {finished:?}"
     );
-    assert_eq!(key.sets(), []);
+    assert_eq!(key.ids(), []);
 }
 
 #[test]

@@ -40,11 +40,7 @@ fn pv_op_blocked_in_semop() {
                 .contains(&format!("pv: got {signal}; stopping")),
             "{finished:?}"
         );
-        assert_eq!(
-            key.sets().len(),
-            1,
-            "pv op leaves the set it did not create"
-        );
+        assert_eq!(key.ids().len(), 1, "pv op leaves the set it did not create");
     });
 }
 
@@ -86,7 +82,7 @@ fn sem_watch_between_two_looks() {
                 .contains(&format!("sem_watch: got {signal}")),
             "{finished:?}"
         );
-        assert_eq!(key.sets().len(), 1, "sem_watch never removes the set");
+        assert_eq!(key.ids().len(), 1, "sem_watch never removes the set");
     });
 }
 

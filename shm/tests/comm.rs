@@ -176,7 +176,7 @@ fn the_client_follows_a_seed_server_that_never_wakes_it() {
         Some(&8),
         "the client saw the whole string: {finished:?}"
     );
-    assert_eq!(key.segments(), Vec::<i32>::new(), "a segment is left");
+    assert_eq!(key.ids(), Vec::<i32>::new(), "a segment is left");
 }
 
 #[test]

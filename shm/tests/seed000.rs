@@ -86,7 +86,7 @@ fn non_utf8_passes_byte_exact_and_a_long_line_is_split_not_cut() {
     });
     // The server creates the segment; the client needs it.
     let deadline = std::time::Instant::now() + testkit::DEADLINE;
-    while key.segments().is_empty() {
+    while key.ids().is_empty() {
         assert!(std::time::Instant::now() < deadline, "no segment");
         std::thread::sleep(Duration::from_millis(1));
     }

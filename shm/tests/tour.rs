@@ -63,7 +63,7 @@ fn the_tour_reports_what_ipc_rmid_does() {
         assert!(out.contains(needle), "{needle:?} in {out}");
     }
     assert!(
-        key.segments().is_empty(),
+        key.ids().is_empty(),
         "a segment with the test's key is left"
     );
 }

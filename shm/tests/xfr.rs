@@ -35,7 +35,7 @@ impl XfrKey {
 
     /// Segments and semaphore sets with this key now.
     fn left(&self) -> (Vec<i32>, Vec<i32>) {
-        (self.0.segments(), self.sets())
+        (self.0.ids(), self.sets())
     }
 
     fn sets(&self) -> Vec<i32> {

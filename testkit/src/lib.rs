@@ -295,6 +295,75 @@ pub fn wait_until_blocked_in(pid: Pid, syscall: libc::c_long) {
     }
 }
 
+/// One kind of System V object that a [`TestKey`] cleans up after a test.
+pub trait SysvKind {
+    /// Where `/proc/sysvipc` lists them.
+    const KIND: sysv::Kind;
+    /// Removes the object with this id (`IPC_RMID`), whoever made it; errors are ignored.
+    fn remove(id: i32);
+}
+
+/// A key nobody else uses: ftok of a new empty file in a directory of this test's own. A test
+/// that fails midway has its examples killed (SIGKILL), which leaves their objects: dropping
+/// the key removes every object of kind `K` that still has it, so a failed test leaks nothing
+/// either.
+pub struct TestKey<K: SysvKind> {
+    _dir: TempDir,
+    /// The key file, for `--key-path`.
+    pub path: PathBuf,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<K: SysvKind> TestKey<K> {
+    /// Creates the key file in a new directory named after `label`.
+    pub fn new(label: &str) -> Self {
+        let dir = TempDir::new(label);
+        let path = dir.path().join("key");
+        std::fs::write(&path, b"").expect("create the key file");
+        Self {
+            _dir: dir,
+            path,
+            kind: std::marker::PhantomData,
+        }
+    }
+
+    /// The key the binaries compute from `--key-path <path>` and the default `--proj a`.
+    pub fn key(&self) -> sysv::Key {
+        sysv::ftok(&self.path, b'a').expect("ftok")
+    }
+
+    /// `binary --key-path <path> <args>`.
+    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(binary);
+        command.arg("--key-path").arg(&self.path).args(args);
+        command
+    }
+
+    /// The ids of the objects of kind `K` with this key now (none, once all is cleaned up).
+    pub fn ids(&self) -> Vec<i32> {
+        let key = self.key();
+        sysv_ids(K::KIND, |object| object.key == key)
+    }
+}
+
+impl<K: SysvKind> Drop for TestKey<K> {
+    fn drop(&mut self) {
+        for id in self.ids() {
+            K::remove(id);
+        }
+    }
+}
+
+/// The ids of the objects of `kind` in `/proc/sysvipc` that `wanted` picks.
+pub fn sysv_ids(kind: sysv::Kind, wanted: impl Fn(&sysv::Object) -> bool) -> Vec<i32> {
+    sysv::list(kind)
+        .unwrap_or_else(|err| panic!("read /proc/sysvipc/{}: {err}", kind.name()))
+        .iter()
+        .filter(|object| wanted(object))
+        .map(|object| object.id)
+        .collect()
+}
+
 /// A fresh directory under the system temp dir, removed with everything in it on drop.
 pub struct TempDir {
     path: PathBuf,

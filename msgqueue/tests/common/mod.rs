@@ -4,65 +4,30 @@
 #![allow(dead_code)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sysv::{Key, Kind};
+use sysv::Kind;
 use testkit::{Finished, Running, TempDir};
 
-/// A key nobody else uses: ftok of a new empty file in a directory of this test's own.
-pub struct TestKey {
-    _dir: TempDir,
-    /// The key file, for `--key-path`.
-    pub path: PathBuf,
-}
+/// Queues, for [`TestKey`]: where /proc/sysvipc lists them, and how to remove one.
+pub struct Queues;
 
-impl TestKey {
-    /// Creates the key file.
-    pub fn new(label: &str) -> Self {
-        let dir = TempDir::new(label);
-        let path = dir.path().join("key");
-        std::fs::write(&path, b"").expect("create the key file");
-        Self { _dir: dir, path }
-    }
+impl testkit::SysvKind for Queues {
+    const KIND: Kind = Kind::Msg;
 
-    /// The key the binaries compute from `--key-path <path>` and the default `--proj a`.
-    pub fn key(&self) -> Key {
-        sysv::ftok(&self.path, b'a').expect("ftok")
-    }
-
-    /// `binary --key-path <path> <args>`.
-    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(binary);
-        command.arg("--key-path").arg(&self.path).args(args);
-        command
-    }
-
-    /// The ids of queues with this key now (none, once everything is cleaned up).
-    pub fn queues(&self) -> Vec<i32> {
-        queue_ids(|object| object.key == self.key())
+    fn remove(id: i32) {
+        drop(RemoveOnDrop(id));
     }
 }
 
-impl Drop for TestKey {
-    /// A test that fails midway has its examples killed (SIGKILL), which leaves their queues:
-    /// remove whatever still has this key, so that a failed test leaks nothing either.
-    fn drop(&mut self) {
-        for id in self.queues() {
-            drop(RemoveOnDrop(id));
-        }
-    }
-}
+/// A key of this test's own (see [`testkit::TestKey`]): its queues go when it is dropped.
+pub type TestKey = testkit::TestKey<Queues>;
 
 /// The ids of the queues in /proc/sysvipc/msg that `wanted` picks.
 pub fn queue_ids(wanted: impl Fn(&sysv::Object) -> bool) -> Vec<i32> {
-    sysv::list(Kind::Msg)
-        .expect("read /proc/sysvipc/msg")
-        .iter()
-        .filter(|object| wanted(object))
-        .map(|object| object.id)
-        .collect()
+    testkit::sysv_ids(Kind::Msg, wanted)
 }
 
 /// Whether a queue with this id exists.

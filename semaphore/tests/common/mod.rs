@@ -4,58 +4,26 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 use semaphore::SemaphoreSet;
-use sysv::{Key, Kind};
-use testkit::{DEADLINE, Finished, TempDir};
+use sysv::Kind;
+use testkit::{DEADLINE, Finished};
 
-/// A key nobody else uses: ftok of a new empty file in a directory of this test's own.
-pub struct TestKey {
-    _dir: TempDir,
-    /// The key file, for `--key-path`.
-    pub path: PathBuf,
-}
+/// Semaphore sets, for [`TestKey`]: where /proc/sysvipc lists them, and how to remove one.
+pub struct Sets;
 
-impl TestKey {
-    /// Creates the key file.
-    pub fn new(label: &str) -> Self {
-        let dir = TempDir::new(label);
-        let path = dir.path().join("key");
-        std::fs::write(&path, b"").expect("create the key file");
-        Self { _dir: dir, path }
-    }
+impl testkit::SysvKind for Sets {
+    const KIND: Kind = Kind::Sem;
 
-    /// The key the binaries compute from `--key-path <path>` and the default `--proj a`.
-    pub fn key(&self) -> Key {
-        sysv::ftok(&self.path, b'a').expect("ftok")
-    }
-
-    /// `binary --key-path <path> <args>`.
-    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(binary);
-        command.arg("--key-path").arg(&self.path).args(args);
-        command
-    }
-
-    /// The ids of sets with this key now (none, once everything is cleaned up).
-    pub fn sets(&self) -> Vec<i32> {
-        set_ids(|object| object.key == self.key())
+    fn remove(id: i32) {
+        drop(RemoveOnDrop(id));
     }
 }
 
-impl Drop for TestKey {
-    /// A test that fails midway may leave a set (pv create leaves one on purpose): remove
-    /// whatever still has this key, so that a failed test leaks nothing either.
-    fn drop(&mut self) {
-        for id in self.sets() {
-            drop(RemoveOnDrop(id));
-        }
-    }
-}
+/// A key of this test's own (see [`testkit::TestKey`]): its semaphore sets go when it is dropped.
+pub type TestKey = testkit::TestKey<Sets>;
 
 /// Removes the set with this id when dropped, whoever created it.
 pub struct RemoveOnDrop(pub i32);
@@ -68,12 +36,7 @@ impl Drop for RemoveOnDrop {
 
 /// The ids of the sets in /proc/sysvipc/sem that `wanted` picks.
 pub fn set_ids(wanted: impl Fn(&sysv::Object) -> bool) -> Vec<i32> {
-    sysv::list(Kind::Sem)
-        .expect("read /proc/sysvipc/sem")
-        .iter()
-        .filter(|object| wanted(object))
-        .map(|object| object.id)
-        .collect()
+    testkit::sysv_ids(Kind::Sem, wanted)
 }
 
 /// Whether a set with this id exists.

@@ -9,7 +9,6 @@
 #![allow(dead_code)]
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering::{Acquire, Release};
 use std::sync::mpsc;
@@ -18,50 +17,21 @@ use std::time::{Duration, Instant};
 
 use shm::{Access, Key, Segment, SharedUse, ShmEntry, load_bytes, shmget, store_bytes};
 use sysv::Kind;
-use testkit::{DEADLINE, Finished, TempDir};
+use testkit::{DEADLINE, Finished};
 
-/// A key nobody else uses: ftok of a new empty file in a directory of this test's own.
-pub struct TestKey {
-    _dir: TempDir,
-    /// The key file, for `--key-path`.
-    pub path: PathBuf,
-}
+/// Segments, for [`TestKey`]: where /proc/sysvipc lists them, and how to remove one.
+pub struct Segments;
 
-impl TestKey {
-    /// Creates the key file.
-    pub fn new(label: &str) -> Self {
-        let dir = TempDir::new(label);
-        let path = dir.path().join("key");
-        std::fs::write(&path, b"").expect("create the key file");
-        Self { _dir: dir, path }
-    }
+impl testkit::SysvKind for Segments {
+    const KIND: Kind = Kind::Shm;
 
-    /// The key the binaries compute from `--key-path <path>` and the default `--proj a`.
-    pub fn key(&self) -> Key {
-        sysv::ftok(&self.path, b'a').expect("ftok")
-    }
-
-    /// `binary --key-path <path> <args>`.
-    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(binary);
-        command.arg("--key-path").arg(&self.path).args(args);
-        command
-    }
-
-    /// The ids of segments with this key now.
-    pub fn segments(&self) -> Vec<i32> {
-        segment_ids(|object| object.key == self.key())
+    fn remove(id: i32) {
+        drop(RemoveOnDrop(id));
     }
 }
 
-impl Drop for TestKey {
-    /// A test that fails midway may leave a segment: remove whatever still has this key.
-    fn drop(&mut self) {
-        for id in self.segments() {
-            drop(RemoveOnDrop(id));
-        }
-    }
-}
+/// A key of this test's own (see [`testkit::TestKey`]): its segments go when it is dropped.
+pub type TestKey = testkit::TestKey<Segments>;
 
 /// Marks the segment with this id for removal when dropped, whoever created it.
 pub struct RemoveOnDrop(pub i32);
@@ -74,12 +44,7 @@ impl Drop for RemoveOnDrop {
 
 /// The ids of the segments in /proc/sysvipc/shm that `wanted` picks.
 pub fn segment_ids(wanted: impl Fn(&sysv::Object) -> bool) -> Vec<i32> {
-    sysv::list(Kind::Shm)
-        .expect("read /proc/sysvipc/shm")
-        .iter()
-        .filter(|object| wanted(object))
-        .map(|object| object.id)
-        .collect()
+    testkit::sysv_ids(Kind::Shm, wanted)
 }
 
 /// Whether a segment with this id exists (marked for removal or not).

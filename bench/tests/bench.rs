@@ -456,3 +456,17 @@ fn bare_pingpong_times_its_round_trips() {
         finished.stdout
     );
 }
+
+#[test]
+fn cargo_run_p_bench_picks_the_benchmark() {
+    // The package has two binaries; without `default-run`, `cargo run -p bench` (the command
+    // the README and the book give) stops and asks which one.
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("bench/Cargo.toml");
+    assert!(
+        manifest
+            .lines()
+            .any(|line| line.trim() == "default-run = \"bench\""),
+        "bench/Cargo.toml has no default-run = \"bench\""
+    );
+}

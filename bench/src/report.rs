@@ -255,20 +255,23 @@ impl Run {
             out,
             "\nFloors: round-trip p50 (no data), and memcpy in one process"
         )?;
-        write!(out, "  {:<28}", "")?;
-        for placement in &placements {
-            write!(out, "{:>14}", placement.label())?;
-        }
-        writeln!(out)?;
+        header(
+            out,
+            BY_PLACEMENT,
+            placements.iter().map(|p| p.label().to_owned()),
+        )?;
         for floor in Mechanism::LATENCY_FLOORS {
-            write!(out, "  {:<28}", floor.label())?;
-            for &placement in &placements {
-                let cell = self
-                    .latency(floor, placement, 0)
-                    .map(|row| duration(row.times.p50_ns));
-                write!(out, "{:>14}", cell.unwrap_or_else(|| "-".into()))?;
-            }
-            writeln!(out)?;
+            let figures = placements.iter().map(|&placement| {
+                self.latency(floor, placement, 0)
+                    .map(|row| duration(row.times.p50_ns))
+            });
+            two_lines(
+                out,
+                BY_PLACEMENT,
+                floor.label(),
+                figures,
+                std::iter::empty(),
+            )?;
         }
         let copies: Vec<String> = self
             .throughput_sizes()
@@ -286,11 +289,11 @@ impl Run {
                 "\nRound trip at {}: p50, and below it p50 / its floor's p50 in the same placement",
                 bytes(size)
             )?;
-            write!(out, "  {:<28}", "")?;
-            for placement in &placements {
-                write!(out, "{:>14}", placement.label())?;
-            }
-            writeln!(out)?;
+            header(
+                out,
+                BY_PLACEMENT,
+                placements.iter().map(|p| p.label().to_owned()),
+            )?;
             for mechanism in self.round_trip_mechanisms() {
                 let figures = placements.iter().map(|&p| {
                     self.latency(mechanism, p, size)
@@ -299,7 +302,7 @@ impl Run {
                 let ratios = placements
                     .iter()
                     .map(|&p| self.latency_ratio(mechanism, p, size).map(ratio));
-                two_lines(out, mechanism.label(), 14, figures, ratios)?;
+                two_lines(out, BY_PLACEMENT, mechanism.label(), figures, ratios)?;
             }
 
             writeln!(
@@ -308,11 +311,8 @@ impl Run {
                 bytes(size),
                 main.label()
             )?;
-            writeln!(
-                out,
-                "  {:<28}{:>10}{:>10}{:>10}{:>10}{:>10}",
-                "", "p50", "p99", "p99.9", "max", "samples"
-            )?;
+            let titles = ["p50", "p99", "p99.9", "max", "samples"];
+            header(out, PERCENTILES, titles.into_iter().map(str::to_owned))?;
             for mechanism in Mechanism::LATENCY_FLOORS
                 .into_iter()
                 .chain(self.round_trip_mechanisms())
@@ -343,8 +343,8 @@ impl Run {
                 };
                 two_lines(
                     out,
+                    PERCENTILES,
                     mechanism.label(),
-                    10,
                     figures.into_iter(),
                     ratios.into_iter(),
                 )?;
@@ -357,11 +357,7 @@ impl Run {
                 "\nRound trip p50 by message size, {}, and below it / its floor's p50",
                 main.label()
             )?;
-            write!(out, "  {:<22}", "")?;
-            for &size in &sizes {
-                write!(out, "{:>9}", bytes(size))?;
-            }
-            writeln!(out)?;
+            header(out, BY_SIZE, sizes.iter().map(|&size| bytes(size)))?;
             for mechanism in self.round_trip_mechanisms() {
                 let figures = sizes.iter().map(|&size| {
                     self.latency(mechanism, main, size)
@@ -370,7 +366,7 @@ impl Run {
                 let ratios = sizes
                     .iter()
                     .map(|&size| self.latency_ratio(mechanism, main, size).map(ratio));
-                two_lines_narrow(out, mechanism.label(), 9, figures, ratios)?;
+                two_lines(out, BY_SIZE, mechanism.label(), figures, ratios)?;
             }
         }
 
@@ -381,11 +377,7 @@ impl Run {
                 "\nThroughput in GiB/s by message size, {}, and below it / memcpy's at that size",
                 main.label()
             )?;
-            write!(out, "  {:<22}", "")?;
-            for &size in &stream_sizes {
-                write!(out, "{:>9}", bytes(size))?;
-            }
-            writeln!(out)?;
+            header(out, BY_SIZE, stream_sizes.iter().map(|&size| bytes(size)))?;
             for mechanism in self.streaming_mechanisms() {
                 let figures = stream_sizes.iter().map(|&size| {
                     self.throughput(mechanism, Some(main), size)
@@ -394,7 +386,7 @@ impl Run {
                 let ratios = stream_sizes
                     .iter()
                     .map(|&size| self.throughput_ratio(mechanism, main, size).map(ratio));
-                two_lines_narrow(out, mechanism.label(), 9, figures, ratios)?;
+                two_lines(out, BY_SIZE, mechanism.label(), figures, ratios)?;
             }
             if let Some(&largest) = stream_sizes.last() {
                 writeln!(
@@ -402,11 +394,11 @@ impl Run {
                     "\nThroughput at {} by placement, GiB/s and / memcpy",
                     bytes(largest)
                 )?;
-                write!(out, "  {:<28}", "")?;
-                for placement in &placements {
-                    write!(out, "{:>14}", placement.label())?;
-                }
-                writeln!(out)?;
+                header(
+                    out,
+                    BY_PLACEMENT,
+                    placements.iter().map(|p| p.label().to_owned()),
+                )?;
                 for mechanism in self.streaming_mechanisms() {
                     let figures = placements.iter().map(|&p| {
                         self.throughput(mechanism, Some(p), largest)
@@ -415,7 +407,7 @@ impl Run {
                     let ratios = placements
                         .iter()
                         .map(|&p| self.throughput_ratio(mechanism, p, largest).map(ratio));
-                    two_lines(out, mechanism.label(), 14, figures, ratios)?;
+                    two_lines(out, BY_PLACEMENT, mechanism.label(), figures, ratios)?;
                 }
             }
         }
@@ -451,48 +443,58 @@ impl Run {
     }
 }
 
-/// A row of figures under a 28-column label, and the ratios on the line below.
+/// How wide a table's label column and its cells are.
+#[derive(Clone, Copy)]
+struct Columns {
+    label: usize,
+    cell: usize,
+}
+
+/// The tables by placement.
+const BY_PLACEMENT: Columns = Columns {
+    label: 28,
+    cell: 14,
+};
+/// The table of percentiles.
+const PERCENTILES: Columns = Columns {
+    label: 28,
+    cell: 10,
+};
+/// The tables by message size.
+const BY_SIZE: Columns = Columns { label: 22, cell: 9 };
+
+/// A table's column titles, over its label column.
+fn header(
+    out: &mut String,
+    columns: Columns,
+    titles: impl Iterator<Item = String>,
+) -> std::fmt::Result {
+    two_lines(out, columns, "", titles.map(Some), std::iter::empty())
+}
+
+/// A row of figures after its label, and the ratios on the line below (if there are any).
 fn two_lines(
     out: &mut String,
+    columns: Columns,
     label: &str,
-    width: usize,
     figures: impl Iterator<Item = Option<String>>,
     ratios: impl Iterator<Item = Option<String>>,
 ) -> std::fmt::Result {
-    write!(out, "  {label:<28}")?;
+    let Columns { label: wide, cell } = columns;
+    write!(out, "  {label:<wide$}")?;
     for figure in figures {
-        write!(out, "{:>width$}", figure.unwrap_or_else(|| "-".into()))?;
+        write!(out, "{:>cell$}", figure.unwrap_or_else(|| "-".into()))?;
     }
     writeln!(out)?;
     let ratios: Vec<Option<String>> = ratios.collect();
     if ratios.iter().any(Option::is_some) {
-        write!(out, "  {:<28}", "")?;
+        write!(out, "  {:<wide$}", "")?;
         for ratio in ratios {
-            write!(out, "{:>width$}", ratio.unwrap_or_default())?;
+            write!(out, "{:>cell$}", ratio.unwrap_or_default())?;
         }
         writeln!(out)?;
     }
     Ok(())
-}
-
-/// As [`two_lines`], under a 22-column label, for the tables by size.
-fn two_lines_narrow(
-    out: &mut String,
-    label: &str,
-    width: usize,
-    figures: impl Iterator<Item = Option<String>>,
-    ratios: impl Iterator<Item = Option<String>>,
-) -> std::fmt::Result {
-    write!(out, "  {label:<22}")?;
-    for figure in figures {
-        write!(out, "{:>width$}", figure.unwrap_or_else(|| "-".into()))?;
-    }
-    writeln!(out)?;
-    write!(out, "  {:<22}", "")?;
-    for ratio in ratios {
-        write!(out, "{:>width$}", ratio.unwrap_or_default())?;
-    }
-    writeln!(out)
 }
 
 fn sorted_unique<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {

@@ -208,6 +208,24 @@ impl Run {
             .collect()
     }
 
+    /// A round-trip table's cell: the p50, and its ratio to the floor.
+    fn round_trip_cell(&self, mechanism: Mechanism, placement: Placement, size: usize) -> Cell {
+        (
+            self.latency(mechanism, placement, size)
+                .map(|row| duration(row.times.p50_ns)),
+            self.latency_ratio(mechanism, placement, size).map(ratio),
+        )
+    }
+
+    /// A throughput table's cell: the GiB/s, and its ratio to memcpy.
+    fn stream_cell(&self, mechanism: Mechanism, placement: Placement, size: usize) -> Cell {
+        (
+            self.throughput(mechanism, Some(placement), size)
+                .map(|row| gib(row.gib_per_s)),
+            self.throughput_ratio(mechanism, placement, size).map(ratio),
+        )
+    }
+
     /// The run as the tables `bench` prints.
     pub fn tables(&self) -> String {
         let mut out = String::new();
@@ -294,16 +312,15 @@ impl Run {
                 BY_PLACEMENT,
                 placements.iter().map(|p| p.label().to_owned()),
             )?;
-            for mechanism in self.round_trip_mechanisms() {
-                let figures = placements.iter().map(|&p| {
-                    self.latency(mechanism, p, size)
-                        .map(|row| duration(row.times.p50_ns))
-                });
-                let ratios = placements
-                    .iter()
-                    .map(|&p| self.latency_ratio(mechanism, p, size).map(ratio));
-                two_lines(out, BY_PLACEMENT, mechanism.label(), figures, ratios)?;
-            }
+            let by_placement =
+                |mechanism, placement| self.round_trip_cell(mechanism, placement, size);
+            rows(
+                out,
+                BY_PLACEMENT,
+                self.round_trip_mechanisms(),
+                &placements,
+                by_placement,
+            )?;
 
             writeln!(
                 out,
@@ -358,16 +375,8 @@ impl Run {
                 main.label()
             )?;
             header(out, BY_SIZE, sizes.iter().map(|&size| bytes(size)))?;
-            for mechanism in self.round_trip_mechanisms() {
-                let figures = sizes.iter().map(|&size| {
-                    self.latency(mechanism, main, size)
-                        .map(|row| duration(row.times.p50_ns))
-                });
-                let ratios = sizes
-                    .iter()
-                    .map(|&size| self.latency_ratio(mechanism, main, size).map(ratio));
-                two_lines(out, BY_SIZE, mechanism.label(), figures, ratios)?;
-            }
+            let by_size = |mechanism, size| self.round_trip_cell(mechanism, main, size);
+            rows(out, BY_SIZE, self.round_trip_mechanisms(), &sizes, by_size)?;
         }
 
         let stream_sizes = self.throughput_sizes();
@@ -378,16 +387,14 @@ impl Run {
                 main.label()
             )?;
             header(out, BY_SIZE, stream_sizes.iter().map(|&size| bytes(size)))?;
-            for mechanism in self.streaming_mechanisms() {
-                let figures = stream_sizes.iter().map(|&size| {
-                    self.throughput(mechanism, Some(main), size)
-                        .map(|row| gib(row.gib_per_s))
-                });
-                let ratios = stream_sizes
-                    .iter()
-                    .map(|&size| self.throughput_ratio(mechanism, main, size).map(ratio));
-                two_lines(out, BY_SIZE, mechanism.label(), figures, ratios)?;
-            }
+            let by_size = |mechanism, size| self.stream_cell(mechanism, main, size);
+            rows(
+                out,
+                BY_SIZE,
+                self.streaming_mechanisms(),
+                &stream_sizes,
+                by_size,
+            )?;
             if let Some(&largest) = stream_sizes.last() {
                 writeln!(
                     out,
@@ -399,16 +406,10 @@ impl Run {
                     BY_PLACEMENT,
                     placements.iter().map(|p| p.label().to_owned()),
                 )?;
-                for mechanism in self.streaming_mechanisms() {
-                    let figures = placements.iter().map(|&p| {
-                        self.throughput(mechanism, Some(p), largest)
-                            .map(|row| gib(row.gib_per_s))
-                    });
-                    let ratios = placements
-                        .iter()
-                        .map(|&p| self.throughput_ratio(mechanism, p, largest).map(ratio));
-                    two_lines(out, BY_PLACEMENT, mechanism.label(), figures, ratios)?;
-                }
+                let by_placement =
+                    |mechanism, placement| self.stream_cell(mechanism, placement, largest);
+                let mechanisms = self.streaming_mechanisms();
+                rows(out, BY_PLACEMENT, mechanisms, &placements, by_placement)?;
             }
         }
 
@@ -462,6 +463,32 @@ const PERCENTILES: Columns = Columns {
 };
 /// The tables by message size.
 const BY_SIZE: Columns = Columns { label: 22, cell: 9 };
+
+/// A figure and its ratio to its floor, either missing ("-" and blank).
+type Cell = (Option<String>, Option<String>);
+
+/// One row per mechanism: its figure in each column (a placement or a size), and the ratios on
+/// the line below.
+fn rows<C: Copy>(
+    out: &mut String,
+    columns: Columns,
+    mechanisms: Vec<Mechanism>,
+    across: &[C],
+    cell: impl Fn(Mechanism, C) -> Cell,
+) -> std::fmt::Result {
+    for mechanism in mechanisms {
+        let (figures, ratios): (Vec<_>, Vec<_>) =
+            across.iter().map(|&c| cell(mechanism, c)).unzip();
+        two_lines(
+            out,
+            columns,
+            mechanism.label(),
+            figures.into_iter(),
+            ratios.into_iter(),
+        )?;
+    }
+    Ok(())
+}
 
 /// A table's column titles, over its label column.
 fn header(

@@ -14,6 +14,10 @@
 //! The binaries `lab_fifo_server` and `lab_fifo_client` print what these functions return. See
 //! the book's lab page, "Lab: a sequence-number server".
 
+// Nothing in a lab needs `unsafe`; forbidding it here also keeps the grader's own tests safe
+// from code written into a solution (see book/src/labs/index.md).
+#![forbid(unsafe_code)]
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 

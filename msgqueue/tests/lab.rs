@@ -7,10 +7,11 @@
 
 #![forbid(unsafe_code)]
 
-mod common;
-
-use common::TestKey;
 use testkit::{Finished, number_after, run};
+
+/// A key of this test's own: its queues go when it is dropped. (The graded tests use no code
+/// of the lab's crate, so that nothing a student writes runs inside the grader's process.)
+type TestKey = testkit::TestKey<testkit::Queues>;
 
 const LAB: &str = env!("CARGO_BIN_EXE_lab_msgqueue");
 

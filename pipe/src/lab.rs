@@ -6,6 +6,10 @@
 //! statuses in order. The `lab_pipe` binary runs it from the command line. The book's page for
 //! this lab is `book/src/labs/pipe.md`.
 
+// Nothing in a lab needs `unsafe`; forbidding it here also keeps the grader's own tests safe
+// from code written into a solution (see book/src/labs/index.md).
+#![forbid(unsafe_code)]
+
 use nix::sys::wait::WaitStatus;
 use support::cli::Failure;
 

@@ -6,6 +6,10 @@
 //! `lab_process_states` binary runs both from the command line. The book's page for this lab is
 //! `book/src/labs/process-states.md`.
 
+// Nothing in a lab needs `unsafe`; forbidding it here also keeps the grader's own tests safe
+// from code written into a solution (see book/src/labs/index.md).
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 
 use nix::unistd::Pid;

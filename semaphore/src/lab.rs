@@ -19,6 +19,10 @@
 //! What the student writes: [`take_forks`], [`put_forks`] and the [`philosopher`] loop. The rest
 //! (the table, the log, forking and waiting) is given.
 
+// Nothing in a lab needs `unsafe`; forbidding it here also keeps the grader's own tests safe
+// from code written into a solution (see book/src/labs/index.md).
+#![forbid(unsafe_code)]
+
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;

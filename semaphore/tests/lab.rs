@@ -5,13 +5,10 @@
 
 #![forbid(unsafe_code)]
 
-mod common;
-
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{RemoveOnDrop, id_in, set_exists};
-use testkit::{Running, TempDir};
+use testkit::{RemoveOnDrop, Running, Sets, TempDir, number_after, sysv_ids};
 
 const LAB: &str = env!("CARGO_BIN_EXE_lab_semaphore");
 
@@ -37,15 +34,15 @@ fn dine(philosophers: u16, meals: u32) -> Dinner {
         .arg(&log);
     let mut running = Running::spawn(command);
     let first = running.expect_line("created semaphore set id=");
-    let id = id_in(&first);
-    let _cleanup = RemoveOnDrop(id);
+    let id = number_after(&first, "id=");
+    let _cleanup = RemoveOnDrop::<Sets>::new(id);
     running.expect_line("neighbours eating at once");
     let finished = running.wait();
     Dinner {
         stdout: finished.stdout.clone(),
         success: finished.status.success(),
         log: std::fs::read_to_string(&log).unwrap_or_default(),
-        set_left: set_exists(id),
+        set_left: !sysv_ids(sysv::Kind::Sem, |set| set.id == id).is_empty(),
     }
 }
 

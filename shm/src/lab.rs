@@ -21,6 +21,10 @@
 //! What the student writes: [`Ring::put`] and [`Ring::get`]. The rest (the layout, forking,
 //! counting and printing) is given.
 
+// Nothing in a lab needs `unsafe`; forbidding it here also keeps the grader's own tests safe
+// from code written into a solution (see book/src/labs/index.md).
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU8, Ordering, fence};
 

@@ -6,15 +6,10 @@
 
 #![forbid(unsafe_code)]
 
-mod common;
-
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{RemoveOnDrop, id_in, segment_exists};
-use semaphore::SemaphoreSet;
-use sysv::Kind;
-use testkit::Running;
+use testkit::{RemoveOnDrop, Running, Segments, Sets, number_after, sysv_ids};
 
 const LAB: &str = env!("CARGO_BIN_EXE_lab_shm");
 
@@ -37,22 +32,6 @@ struct Run {
     set_left: bool,
 }
 
-/// Removes the set with this id when dropped (a failed run may leave it).
-struct RemoveSetOnDrop(i32);
-
-impl Drop for RemoveSetOnDrop {
-    fn drop(&mut self) {
-        let _ = SemaphoreSet::from_id(self.0).semctl_rmid();
-    }
-}
-
-fn set_exists(id: i32) -> bool {
-    sysv::list(Kind::Sem)
-        .expect("read /proc/sysvipc/sem")
-        .iter()
-        .any(|object| object.id == id)
-}
-
 /// Runs `lab_shm` and parses the consumers' lines. The run must end within testkit's deadline.
 fn exchange(producers: u32, consumers: u32, items: u32, slots: u32) -> Run {
     let mut command = Command::new(LAB);
@@ -65,10 +44,10 @@ fn exchange(producers: u32, consumers: u32, items: u32, slots: u32) -> Run {
         command.arg(flag).arg(value.to_string());
     }
     let mut running = Running::spawn(command);
-    let segment = id_in(&running.expect_line("created segment id="));
-    let _segment = RemoveOnDrop(segment);
-    let set = id_in(&running.expect_line("created semaphore set id="));
-    let _set = RemoveSetOnDrop(set);
+    let segment = number_after(&running.expect_line("created segment id="), "id=");
+    let _segment = RemoveOnDrop::<Segments>::new(segment);
+    let set = number_after(&running.expect_line("created semaphore set id="), "id=");
+    let _set = RemoveOnDrop::<Sets>::new(set);
     running.expect_line("lab_shm: done in");
     let finished = running.wait();
     let mut got = vec![vec![Got::default(); producers as usize]; consumers as usize];
@@ -94,8 +73,8 @@ fn exchange(producers: u32, consumers: u32, items: u32, slots: u32) -> Run {
         stdout: finished.stdout.clone(),
         success: finished.status.success(),
         got,
-        segment_left: segment_exists(segment),
-        set_left: set_exists(set),
+        segment_left: !sysv_ids(sysv::Kind::Shm, |found| found.id == segment).is_empty(),
+        set_left: !sysv_ids(sysv::Kind::Sem, |found| found.id == set).is_empty(),
     }
 }
 

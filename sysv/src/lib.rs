@@ -21,7 +21,10 @@
 //! - [`list`]: the objects in `/proc/sysvipc/{msg,shm,sem}`, for `ipcs`-like tools and for CI's
 //!   leak check.
 //!
-//! The only `unsafe` here is the call to `ftok`.
+//! - [`remove`]: `IPC_RMID` of any kind of object by its id, for tests and tools that clean up
+//!   after a program that was killed.
+//!
+//! The only `unsafe` here is the calls to `ftok` and the three `*ctl(IPC_RMID)`.
 
 use std::ffi::CString;
 use std::fmt::{self, Display};
@@ -566,6 +569,31 @@ pub fn list(kind: Kind) -> Result<Vec<Object>, Error> {
         Error::new(format!("read {path}"), errno)
     })?;
     parse_table(kind, &text)
+}
+
+/// Removes the object of `kind` with identifier `id` (`msgctl`, `semctl` or `shmctl` with
+/// `IPC_RMID`), whoever made it, as far as the caller's permissions go. For tests and tools
+/// that clean up after a program that was killed; a program removes what it made through its
+/// own crate's handle.
+pub fn remove(kind: Kind, id: i32) -> Result<(), Error> {
+    let (operation, result) = match kind {
+        // SAFETY: IPC_RMID reads no buffer, so a null pointer is allowed (msgctl(2)).
+        Kind::Msg => ("msgctl IPC_RMID", unsafe {
+            libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut())
+        }),
+        // SAFETY: IPC_RMID takes no fourth argument (semctl(2)), so none is passed.
+        Kind::Sem => ("semctl IPC_RMID", unsafe {
+            libc::semctl(id, 0, libc::IPC_RMID)
+        }),
+        // SAFETY: IPC_RMID reads no buffer, so a null pointer is allowed (shmctl(2)).
+        Kind::Shm => ("shmctl IPC_RMID", unsafe {
+            libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut())
+        }),
+    };
+    if result == -1 {
+        return Err(Error::last(format!("{operation} {id}")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -300,7 +300,47 @@ pub trait SysvKind {
     /// Where `/proc/sysvipc` lists them.
     const KIND: sysv::Kind;
     /// Removes the object with this id (`IPC_RMID`), whoever made it; errors are ignored.
-    fn remove(id: i32);
+    fn remove(id: i32) {
+        let _ = sysv::remove(Self::KIND, id);
+    }
+}
+
+/// Message queues, for [`TestKey`].
+pub struct Queues;
+
+impl SysvKind for Queues {
+    const KIND: sysv::Kind = sysv::Kind::Msg;
+}
+
+/// Semaphore sets, for [`TestKey`].
+pub struct Sets;
+
+impl SysvKind for Sets {
+    const KIND: sysv::Kind = sysv::Kind::Sem;
+}
+
+/// Shared memory segments, for [`TestKey`].
+pub struct Segments;
+
+impl SysvKind for Segments {
+    const KIND: sysv::Kind = sysv::Kind::Shm;
+}
+
+/// Removes the System V object of kind `K` with this id when dropped, whoever made it (a
+/// failed run may leave it).
+pub struct RemoveOnDrop<K: SysvKind>(pub i32, pub std::marker::PhantomData<K>);
+
+impl<K: SysvKind> RemoveOnDrop<K> {
+    /// Removes the object `id` of kind `K` when dropped.
+    pub fn new(id: i32) -> Self {
+        Self(id, std::marker::PhantomData)
+    }
+}
+
+impl<K: SysvKind> Drop for RemoveOnDrop<K> {
+    fn drop(&mut self) {
+        K::remove(self.0);
+    }
 }
 
 /// A key nobody else uses: ftok of a new empty file in a directory of this test's own. A test

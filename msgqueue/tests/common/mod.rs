@@ -11,16 +11,7 @@ use std::time::{Duration, Instant};
 use sysv::Kind;
 use testkit::{Finished, Running, TempDir};
 
-/// Queues, for [`TestKey`]: where /proc/sysvipc lists them, and how to remove one.
-pub struct Queues;
-
-impl testkit::SysvKind for Queues {
-    const KIND: Kind = Kind::Msg;
-
-    fn remove(id: i32) {
-        drop(RemoveOnDrop(id));
-    }
-}
+pub use testkit::Queues;
 
 /// A key of this test's own (see [`testkit::TestKey`]): its queues go when it is dropped.
 pub type TestKey = testkit::TestKey<Queues>;
@@ -94,7 +85,7 @@ pub struct RemoveOnDrop(pub i32);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = msgqueue::MessageQueue::from_id(self.0).msgctl_rmid();
+        let _ = sysv::remove(Kind::Msg, self.0);
     }
 }
 

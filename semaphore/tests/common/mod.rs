@@ -7,20 +7,10 @@
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
-use semaphore::SemaphoreSet;
 use sysv::Kind;
 use testkit::{DEADLINE, Finished};
 
-/// Semaphore sets, for [`TestKey`]: where /proc/sysvipc lists them, and how to remove one.
-pub struct Sets;
-
-impl testkit::SysvKind for Sets {
-    const KIND: Kind = Kind::Sem;
-
-    fn remove(id: i32) {
-        drop(RemoveOnDrop(id));
-    }
-}
+pub use testkit::Sets;
 
 /// A key of this test's own (see [`testkit::TestKey`]): its semaphore sets go when it is dropped.
 pub type TestKey = testkit::TestKey<Sets>;
@@ -30,7 +20,7 @@ pub struct RemoveOnDrop(pub i32);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = SemaphoreSet::from_id(self.0).semctl_rmid();
+        let _ = sysv::remove(Kind::Sem, self.0);
     }
 }
 

@@ -15,20 +15,11 @@ use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use shm::{Access, Key, Segment, SharedUse, ShmEntry, load_bytes, shmget, store_bytes};
+use shm::{Access, Key, SharedUse, ShmEntry, load_bytes, shmget, store_bytes};
 use sysv::Kind;
 use testkit::{DEADLINE, Finished};
 
-/// Segments, for [`TestKey`]: where /proc/sysvipc lists them, and how to remove one.
-pub struct Segments;
-
-impl testkit::SysvKind for Segments {
-    const KIND: Kind = Kind::Shm;
-
-    fn remove(id: i32) {
-        drop(RemoveOnDrop(id));
-    }
-}
+pub use testkit::Segments;
 
 /// A key of this test's own (see [`testkit::TestKey`]): its segments go when it is dropped.
 pub type TestKey = testkit::TestKey<Segments>;
@@ -38,7 +29,7 @@ pub struct RemoveOnDrop(pub i32);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = Segment::from_id(self.0).shmctl_rmid();
+        let _ = sysv::remove(Kind::Shm, self.0);
     }
 }
 

@@ -1,36 +1,49 @@
-//! `cargo xtask grade [LAB...] [--json FILE] [--timeout SECS]`: runs the graded tests listed in
-//! the points file, one `cargo test` each, with a deadline, and adds up the points.
+//! `cargo xtask grade [LAB...] [--json FILE] [--timeout SECS] [--budget SECS]`: runs the graded
+//! tests listed in the points file, one at a time, with a deadline each and a budget for the
+//! whole run, and adds up the points.
 //!
-//! Each lab's tests are compiled first (`cargo test --no-run`), so that the deadline counts
-//! only the test's own run. A test that is still running at its deadline is killed, with its
-//! whole process group, and scores 0: a hung test never hangs the grader. A lab that does not
-//! compile scores 0 on each of its tests, with the compiler's output.
+//! Each lab's tests are compiled first (`cargo test --no-run`), so that a deadline counts only
+//! the test's own run. After every test, whatever it started is killed: its process group, and
+//! every process it left anywhere else (see `reap.rs`). A test still running at its deadline
+//! scores 0; so does every test left when the budget is spent, and the results are still
+//! written. A lab that does not compile scores 0 on each of its tests. Under each failing test
+//! the table shows the compiler's first errors or the assertion message, about 20 lines.
+//!
+//! In a handout the points file lists only the tests the handout holds, so the total and the
+//! exit status count only those: a student with every test passing gets full marks and exit 0.
 
+use std::collections::BTreeSet;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::json::TestResult;
 use crate::points::{self, Entry};
+use crate::reap;
+use crate::results::{AFTER_DUE_DATE, Results, TestResult, VISIBLE};
 
 /// How long one graded test may run unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The most output kept per test (its end), in the table's notes and the JSON.
+/// How long a whole grading run may take unless `--budget` says otherwise.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(600);
+
+/// The most output kept per test (its end), in the JSON.
 const OUTPUT_LIMIT: usize = 8000;
 
-/// How and where to grade.
+/// The most lines of a failure shown under its row.
+const EXCERPT_LINES: usize = 20;
+
+/// How to grade.
 pub struct Options {
-    /// The workspace whose tests run.
-    pub root: PathBuf,
-    /// Where cargo builds (`CARGO_TARGET_DIR`); the default target otherwise.
-    pub target_dir: Option<PathBuf>,
     /// The deadline of one test.
     pub timeout: Duration,
-    /// Print each row as it is graded.
+    /// The time the whole run may take.
+    pub budget: Duration,
+    /// Print each row as it is graded, with a failure's excerpt under it.
     pub verbose: bool,
 }
 
@@ -39,6 +52,8 @@ pub struct Options {
 pub struct Outcome {
     /// The points file's entry.
     pub entry: Entry,
+    /// A hidden test: its result is shown to students after the due date only.
+    pub hidden: bool,
     /// Whether it passed.
     pub passed: bool,
     /// Why it failed in a few words (`timed out after 120 s`, `does not compile`), if it did.
@@ -62,12 +77,62 @@ impl Outcome {
         };
         TestResult {
             name: format!("{}: {}", self.entry.lab, self.entry.test),
-            score: self.score(),
-            max_score: self.entry.points,
-            passed: self.passed,
+            score: f64::from(self.score()),
+            max_score: f64::from(self.entry.points),
+            status: if self.passed { "passed" } else { "failed" }.to_owned(),
             output,
+            visibility: if self.hidden { AFTER_DUE_DATE } else { VISIBLE }.to_owned(),
         }
     }
+}
+
+/// The results file for `outcomes`, graded in `elapsed`.
+pub fn results(outcomes: &[Outcome], elapsed: Duration) -> Results {
+    let (score, total) = totals(outcomes);
+    let hidden = outcomes.iter().filter(|o| o.hidden).count();
+    let mut output = format!("Score {score}/{total}.");
+    if hidden > 0 {
+        output.push_str(&format!(
+            " {hidden} of the {} tests are hidden: their results show after the due date.",
+            outcomes.len()
+        ));
+    }
+    Results {
+        score: f64::from(score),
+        execution_time: (elapsed.as_secs_f64() * 10.0).round() / 10.0,
+        output,
+        stdout_visibility: "hidden".to_owned(),
+        tests: outcomes.iter().map(Outcome::to_json).collect(),
+    }
+}
+
+/// A lab compiled, or why not.
+pub struct Build {
+    /// It compiled.
+    pub success: bool,
+    /// What the compiler said.
+    pub output: String,
+}
+
+/// One test's run.
+pub struct Ran {
+    /// The test binary (or cargo) exited 0.
+    pub success: bool,
+    /// It was killed at its deadline.
+    pub timed_out: bool,
+    /// Its stdout and stderr together.
+    pub output: String,
+}
+
+/// What compiles a lab and runs one of its tests: cargo in a workspace (`Cargo`), or the
+/// autograder's sandbox.
+pub trait Harness {
+    /// Compiles `lab` and its graded tests.
+    fn build(&mut self, lab: &str) -> Result<Build, String>;
+    /// The graded tests of `lab` that exist here, and which of them are hidden.
+    fn tests(&self, lab: &str) -> (BTreeSet<String>, BTreeSet<String>);
+    /// Runs one test with a deadline, then kills whatever it started.
+    fn run_test(&mut self, entry: &Entry, hidden: bool, timeout: Duration) -> Result<Ran, String>;
 }
 
 /// The command line of `cargo xtask grade`: runs, prints the table and the score, writes the
@@ -75,7 +140,11 @@ impl Outcome {
 pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
     let mut labs = Vec::new();
     let mut json: Option<PathBuf> = None;
-    let mut timeout = DEFAULT_TIMEOUT;
+    let mut options = Options {
+        timeout: DEFAULT_TIMEOUT,
+        budget: DEFAULT_BUDGET,
+        verbose: true,
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -83,18 +152,18 @@ pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
                 let file = args.next().ok_or("--json needs a file name")?;
                 json = Some(PathBuf::from(file));
             }
-            "--timeout" => {
-                let secs = args.next().ok_or("--timeout needs a number of seconds")?;
-                let secs: u64 = secs
-                    .parse()
-                    .map_err(|_| format!("--timeout: `{secs}` is not a number of seconds"))?;
-                timeout = Duration::from_secs(secs);
-            }
+            "--timeout" => options.timeout = seconds("--timeout", args.next())?,
+            "--budget" => options.budget = seconds("--budget", args.next())?,
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo xtask grade [LAB...] [--json FILE] [--timeout SECS]\n\
-                     Runs the graded tests of {} (all labs by default) and prints the score.",
-                    points::FILE
+                    "usage: cargo xtask grade [LAB...] [--json FILE] [--timeout SECS] [--budget SECS]\n\
+                     Runs the graded tests of {} (all labs by default), each alone with a deadline \
+                     (--timeout, default {} s) within a budget for the whole run (--budget, default \
+                     {} s), and prints the score; under a failing test, the compiler's errors or \
+                     the assertion message. Exits non-zero below full marks.",
+                    points::FILE,
+                    DEFAULT_TIMEOUT.as_secs(),
+                    DEFAULT_BUDGET.as_secs()
                 );
                 return Ok(());
             }
@@ -103,16 +172,11 @@ pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
         }
     }
     let entries = select(root, &labs)?;
-    let options = Options {
-        root: root.to_path_buf(),
-        target_dir: None,
-        timeout,
-        verbose: true,
-    };
-    let outcomes = run(&options, &entries)?;
+    reap::become_subreaper()?;
+    let started = Instant::now();
+    let outcomes = run(&options, &entries, &mut Cargo::new(root, None))?;
     if let Some(file) = json {
-        let results: Vec<TestResult> = outcomes.iter().map(Outcome::to_json).collect();
-        std::fs::write(&file, crate::json::results(&results))
+        std::fs::write(&file, results(&outcomes, started.elapsed()).to_text())
             .map_err(|err| format!("{}: {err}", file.display()))?;
         println!("wrote {}", file.display());
     }
@@ -122,6 +186,18 @@ pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// A whole number of seconds from the command line.
+pub fn seconds(flag: &str, value: Option<&String>) -> Result<Duration, String> {
+    let value = value.ok_or_else(|| format!("{flag} needs a number of seconds"))?;
+    let secs: u64 = value
+        .parse()
+        .map_err(|_| format!("{flag}: `{value}` is not a number of seconds"))?;
+    if secs == 0 {
+        return Err(format!("{flag}: give at least 1 second"));
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 /// The entries of the points file for `labs` (every lab when empty).
@@ -152,8 +228,14 @@ pub fn totals(outcomes: &[Outcome]) -> (u32, u32) {
     )
 }
 
-/// Grades `entries`, printing a row for each (when verbose) and the score at the end.
-pub fn run(options: &Options, entries: &[Entry]) -> Result<Vec<Outcome>, String> {
+/// Grades `entries` with `harness`, printing a row for each (when verbose) and the score at
+/// the end. A listed test that does not exist here is left out of the total, with a line
+/// saying so.
+pub fn run(
+    options: &Options,
+    entries: &[Entry],
+    harness: &mut dyn Harness,
+) -> Result<Vec<Outcome>, String> {
     let width = entries
         .iter()
         .map(|e| e.test.len())
@@ -166,73 +248,98 @@ pub fn run(options: &Options, entries: &[Entry]) -> Result<Vec<Outcome>, String>
         .max()
         .unwrap_or(3)
         .max(3);
+    let budget_ends = Instant::now() + options.budget;
     let mut outcomes = Vec::new();
+    let mut header = true;
     for lab in points::labs(entries) {
-        let tests_file = options.root.join(&lab).join("tests/lab.rs");
-        let present = std::fs::read_to_string(&tests_file)
-            .map(|text| points::test_names(&text))
-            .unwrap_or_default();
-        if options.verbose {
-            println!("==> compiling the {lab} lab's tests");
+        let (present, hidden) = harness.tests(&lab);
+        let absent: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.lab == lab && !present.contains(&e.test))
+            .map(|e| e.test.as_str())
+            .collect();
+        if options.verbose && !absent.is_empty() {
+            println!(
+                "{lab}: not counted, not in {lab}/tests/lab.rs here: {}",
+                absent.join(", ")
+            );
         }
-        let build = cargo_test(options, &lab, &["--no-run"], None)?;
-        if options.verbose && lab == points::labs(entries)[0] {
+        let build = if Instant::now() < budget_ends {
+            if options.verbose {
+                println!("==> compiling the {lab} lab's tests");
+            }
+            Some(harness.build(&lab)?)
+        } else {
+            None
+        };
+        if options.verbose && header {
             println!(
                 "{:<lab_width$}  {:<width$}  {:>6}  result",
                 "lab", "test", "points"
             );
+            header = false;
         }
-        for entry in entries.iter().filter(|e| e.lab == lab) {
-            let outcome = if !build.success {
-                Outcome {
-                    entry: entry.clone(),
-                    passed: false,
-                    note: format!("the {lab} lab does not compile"),
-                    output: tail(&build.output),
-                }
-            } else if !present.contains(&entry.test) {
-                Outcome {
-                    entry: entry.clone(),
-                    passed: false,
-                    note: format!(
-                        "not in {lab}/tests/lab.rs here (a hidden test: the instructor's grader \
-                         runs it)"
-                    ),
-                    output: String::new(),
-                }
-            } else {
-                let args = ["--", "--exact", entry.test.as_str(), "--nocapture"];
-                let ran = cargo_test(options, &lab, &args, Some(options.timeout))?;
-                let ok_line = format!("test {} ... ok", entry.test);
-                let passed = ran.success && !ran.timed_out && ran.output.contains(&ok_line);
-                let note = if ran.timed_out {
+        for entry in entries
+            .iter()
+            .filter(|e| e.lab == lab && present.contains(&e.test))
+        {
+            let is_hidden = hidden.contains(&entry.test);
+            let left = budget_ends.saturating_duration_since(Instant::now());
+            let failed = |note: String, output: String| Outcome {
+                entry: entry.clone(),
+                hidden: is_hidden,
+                passed: false,
+                note,
+                output,
+            };
+            let outcome = match &build {
+                _ if left.is_zero() => failed(
                     format!(
-                        "timed out after {} s: killed, 0 points",
-                        options.timeout.as_secs()
-                    )
-                } else if ran.success && !passed {
-                    "the test did not run (no `ok` line)".to_owned()
-                } else {
-                    String::new()
-                };
-                Outcome {
-                    entry: entry.clone(),
-                    passed,
-                    note,
-                    output: tail(&ran.output),
+                        "not run: the grading budget of {} s was spent",
+                        options.budget.as_secs()
+                    ),
+                    String::new(),
+                ),
+                None => unreachable!("a lab is built while budget is left"),
+                Some(build) if !build.success => failed(
+                    format!("the {lab} lab does not compile"),
+                    tail(&build.output),
+                ),
+                Some(_) => {
+                    let limit = options.timeout.min(left);
+                    let ran = harness.run_test(entry, is_hidden, limit)?;
+                    let ok_line = format!("test {} ... ok", entry.test);
+                    let passed = ran.success
+                        && !ran.timed_out
+                        && ran.output.contains(&ok_line)
+                        && ran.output.contains("test result: ok. 1 passed");
+                    let note = if ran.timed_out && limit < options.timeout {
+                        format!(
+                            "killed after {} s, when the grading budget of {} s was spent: 0 points",
+                            limit.as_secs(),
+                            options.budget.as_secs()
+                        )
+                    } else if ran.timed_out {
+                        format!(
+                            "timed out after {} s: killed with every process it started, 0 points",
+                            limit.as_secs()
+                        )
+                    } else if ran.success && !passed {
+                        "the test did not run (no `ok` line)".to_owned()
+                    } else {
+                        String::new()
+                    };
+                    Outcome {
+                        entry: entry.clone(),
+                        hidden: is_hidden,
+                        passed,
+                        note,
+                        output: tail(&ran.output),
+                    }
                 }
             };
             if options.verbose {
-                let result = if outcome.passed { "PASS" } else { "FAIL" };
-                let note = if outcome.note.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({})", outcome.note)
-                };
-                println!(
-                    "{:<lab_width$}  {:<width$}  {:>6}  {result}{note}",
-                    entry.lab, entry.test, entry.points
-                );
+                print_row(&outcome, lab_width, width);
             }
             outcomes.push(outcome);
         }
@@ -244,8 +351,53 @@ pub fn run(options: &Options, entries: &[Entry]) -> Result<Vec<Outcome>, String>
     Ok(outcomes)
 }
 
+/// A row of the table, and under a failed test that is not hidden, why.
+fn print_row(outcome: &Outcome, lab_width: usize, width: usize) {
+    let entry = &outcome.entry;
+    let result = if outcome.passed { "PASS" } else { "FAIL" };
+    let note = if outcome.note.is_empty() {
+        String::new()
+    } else {
+        format!("  ({})", outcome.note)
+    };
+    let hidden = if outcome.hidden { "  [hidden]" } else { "" };
+    println!(
+        "{:<lab_width$}  {:<width$}  {:>6}  {result}{note}{hidden}",
+        entry.lab, entry.test, entry.points
+    );
+    if !outcome.passed && !outcome.hidden {
+        for line in excerpt(&outcome.output).lines() {
+            println!("    | {line}");
+        }
+    }
+}
+
+/// The part of a failed test's output that says why, at most [`EXCERPT_LINES`] lines: the
+/// compiler's first errors, or the panic's message and what follows it.
+pub fn excerpt(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    let start = lines
+        .iter()
+        .position(|line| line.starts_with("error") || line.contains("panicked at"))
+        .or_else(|| lines.iter().position(|line| line.starts_with("---- ")));
+    let Some(start) = start else {
+        return String::new();
+    };
+    let mut shown: Vec<&str> = lines[start..]
+        .iter()
+        .copied()
+        .take_while(|line| !line.starts_with("stack backtrace:"))
+        .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
+        .take(EXCERPT_LINES)
+        .collect();
+    while shown.last().is_some_and(|line| line.trim().is_empty()) {
+        shown.pop();
+    }
+    shown.join("\n")
+}
+
 /// The end of `text`, at most [`OUTPUT_LIMIT`] bytes, cut at a character boundary.
-fn tail(text: &str) -> String {
+pub fn tail(text: &str) -> String {
     if text.len() <= OUTPUT_LIMIT {
         return text.to_owned();
     }
@@ -256,47 +408,94 @@ fn tail(text: &str) -> String {
     format!("[... the output's start is cut ...]\n{}", &text[start..])
 }
 
-struct Ran {
-    success: bool,
-    timed_out: bool,
-    output: String,
+/// Grading with cargo in a workspace: what students, Classroom and `cargo xtask ci` run.
+pub struct Cargo {
+    root: PathBuf,
+    target_dir: Option<PathBuf>,
 }
 
-/// `cargo test -p <lab> --test lab <args>`, its stdout and stderr together in one file (so
-/// that nothing the test leaves running can keep a pipe open), killed with its process group
-/// at the deadline.
-fn cargo_test(
-    options: &Options,
-    lab: &str,
-    args: &[&str],
-    deadline: Option<Duration>,
-) -> Result<Ran, String> {
+impl Cargo {
+    /// Grading the workspace at `root`, building into `target_dir` (cargo's default when
+    /// `None`).
+    pub fn new(root: &Path, target_dir: Option<PathBuf>) -> Cargo {
+        Cargo {
+            root: root.to_path_buf(),
+            target_dir,
+        }
+    }
+
+    /// `cargo test -p <lab> --test lab <args>`, its stdout and stderr together in one file (so
+    /// that nothing the test leaves running can keep a pipe open), killed with its process
+    /// group at the deadline; then everything else it started is killed too.
+    fn cargo_test(
+        &self,
+        lab: &str,
+        args: &[&str],
+        deadline: Option<Duration>,
+    ) -> Result<Ran, String> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        command
+            .args(["test", "-p", lab, "--test", "lab"])
+            .args(args)
+            .current_dir(&self.root);
+        if let Some(dir) = &self.target_dir {
+            command.env("CARGO_TARGET_DIR", dir);
+        }
+        run_logged(command, deadline)
+    }
+}
+
+impl Harness for Cargo {
+    fn build(&mut self, lab: &str) -> Result<Build, String> {
+        let ran = self.cargo_test(lab, &["--no-run"], None)?;
+        Ok(Build {
+            success: ran.success,
+            output: ran.output,
+        })
+    }
+
+    fn tests(&self, lab: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+        let present = std::fs::read_to_string(self.root.join(lab).join("tests/lab.rs"))
+            .map(|text| points::test_names(&text))
+            .unwrap_or_default();
+        (present, BTreeSet::new())
+    }
+
+    fn run_test(&mut self, entry: &Entry, _hidden: bool, timeout: Duration) -> Result<Ran, String> {
+        let args = ["--", "--exact", entry.test.as_str(), "--nocapture"];
+        self.cargo_test(&entry.lab, &args, Some(timeout))
+    }
+}
+
+/// Runs `command` in a process group of its own with stdin from /dev/null and stdout and
+/// stderr into one log file; at `deadline` kills its group. Then kills every process it left
+/// (the caller is a subreaper, see `reap.rs`), and returns the log.
+pub fn run_logged(mut command: Command, deadline: Option<Duration>) -> Result<Ran, String> {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let log = std::env::temp_dir().join(format!(
         "xtask-grade-{}-{}.log",
         std::process::id(),
         RUNS.fetch_add(1, Ordering::Relaxed)
     ));
-    let file = std::fs::File::create(&log).map_err(|err| format!("{}: {err}", log.display()))?;
+    // 0600: a process under test never reads another test's output through the file's name.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&log)
+        .map_err(|err| format!("{}: {err}", log.display()))?;
     let err_file = file
         .try_clone()
         .map_err(|err| format!("{}: {err}", log.display()))?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
     command
-        .args(["test", "-p", lab, "--test", "lab"])
-        .args(args)
-        .current_dir(&options.root)
         .stdin(Stdio::null())
         .stdout(file)
         .stderr(err_file)
         .process_group(0);
-    if let Some(dir) = &options.target_dir {
-        command.env("CARGO_TARGET_DIR", dir);
-    }
     let mut child = command
         .spawn()
-        .map_err(|err| format!("cannot run cargo: {err}"))?;
+        .map_err(|err| format!("cannot run {:?}: {err}", command.get_program()))?;
     let pid = child.id();
     let (done, finished) = mpsc::channel();
     let waiter = std::thread::spawn(move || {
@@ -318,7 +517,8 @@ fn cargo_test(
     let status = waiter
         .join()
         .map_err(|_| "the waiting thread panicked".to_owned())?
-        .map_err(|err| format!("waiting for cargo: {err}"))?;
+        .map_err(|err| format!("waiting for {:?}: {err}", command.get_program()))?;
+    reap::kill_descendants()?;
     let output = std::fs::read(&log)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();
@@ -328,4 +528,30 @@ fn cargo_test(
         timed_out,
         output,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_excerpt_is_the_panic_or_the_first_errors() {
+        let failed = "running 1 test\n---- t stdout ----\n\nthread 't' (7) panicked at lab.rs:3:5:\n\
+                      assertion `left == right` failed\n  left: 1\n right: 2\n\
+                      note: run with `RUST_BACKTRACE=1` environment variable\n\nfailures:\n";
+        let shown = excerpt(failed);
+        assert!(
+            shown.starts_with("thread 't' panicked at lab.rs:3:5:"),
+            "{shown}"
+        );
+        assert!(shown.contains("right: 2") && !shown.contains("RUST_BACKTRACE"));
+        let compile: String = "   Compiling pipe\nerror[E0308]: mismatched types\n"
+            .chars()
+            .chain((0..40).flat_map(|n| format!("line {n}\n").chars().collect::<Vec<_>>()))
+            .collect();
+        let shown = excerpt(&compile);
+        assert!(shown.starts_with("error[E0308]"));
+        assert_eq!(shown.lines().count(), EXCERPT_LINES);
+        assert_eq!(excerpt("all fine\n"), "");
+    }
 }

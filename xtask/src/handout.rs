@@ -32,6 +32,8 @@ pub struct Summary {
     pub hidden: usize,
     /// Secret lines searched for.
     pub secrets: usize,
+    /// The solutions' lines among them (file, line number, text): what no autograder may hold.
+    pub solution_lines: Vec<(String, usize, String)>,
 }
 
 /// The command line: `handout --out DIR [--no-build]`.
@@ -122,6 +124,12 @@ pub fn make(root: &Path, out: &Path, build: bool) -> Result<Summary, String> {
                     .into_iter()
                     .map(|(line, secret)| (shown.clone(), line, secret)),
             );
+            summary.solution_lines.extend(
+                stripped
+                    .solution_secret
+                    .into_iter()
+                    .map(|(line, secret)| (shown.clone(), line, secret)),
+            );
             std::fs::write(&to, stripped.text).map_err(|err| format!("{}: {err}", to.display()))?;
         } else {
             std::fs::copy(&from, &to).map_err(|err| format!("{shown}: {err}"))?;
@@ -138,6 +146,9 @@ pub fn make(root: &Path, out: &Path, build: bool) -> Result<Summary, String> {
         .map(|(_, secret)| secret)
         .collect();
     summary.secrets = secrets.len();
+    summary
+        .solution_lines
+        .retain(|line| secrets.iter().any(|secret| secret == line));
     if build && out.join("book/book.toml").is_file() {
         crate::build_book(out)?;
         println!("==> book includes in the handout");
@@ -156,8 +167,8 @@ pub fn make(root: &Path, out: &Path, build: bool) -> Result<Summary, String> {
     Ok(summary)
 }
 
-/// Makes `out` an empty directory (but for a previous handout's `target/`, kept to build
-/// faster); refuses a non-empty directory that is not a handout.
+/// Makes `out` an empty directory, but for a previous handout's `.git/` and `target/`; refuses
+/// a non-empty directory that is not a handout.
 fn prepare(out: &Path) -> Result<(), String> {
     if out.exists() {
         let entries: Vec<_> = std::fs::read_dir(out)
@@ -172,7 +183,9 @@ fn prepare(out: &Path) -> Result<(), String> {
         }
         for entry in entries {
             let path = entry.path();
-            if entry.file_name() == "target" {
+            // A handout is pushed as the template repository and updated by running this
+            // again: its git history stays, and so does its build, to build faster.
+            if entry.file_name() == "target" || entry.file_name() == ".git" {
                 continue;
             }
             let removed = if path.is_dir() && !path.is_symlink() {
@@ -266,11 +279,17 @@ fn write_extras(root: &Path, out: &Path) -> Result<(), String> {
     )?;
     let original = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
     write("README.md", &student_readme(&original))?;
-    let workflow = root.join("grading/classroom.yml");
-    if workflow.is_file() {
-        let text = std::fs::read_to_string(&workflow)
-            .map_err(|err| format!("{}: {err}", workflow.display()))?;
-        write(".github/workflows/classroom.yml", &text)?;
+    // The handout counts only the tests it holds: its points file lists no hidden test (a
+    // Classroom step earns its points on exit 0 only, and a hidden test cannot pass there), and
+    // its workflow is written from that list.
+    if let Some(entries) = crate::points::load(root)? {
+        let shown = crate::points::visible(root, &entries)?;
+        let text = std::fs::read_to_string(root.join(crate::points::FILE))
+            .map_err(|err| format!("{}: {err}", crate::points::FILE))?;
+        write(crate::points::FILE, &crate::points::filtered(&text, &shown))?;
+        let workflow = crate::classroom::workflow(&shown);
+        write(crate::classroom::FILE, &workflow)?;
+        write(".github/workflows/classroom.yml", &workflow)?;
     }
     Ok(())
 }
@@ -297,9 +316,8 @@ pub fn student_readme(original: &str) -> String {
          \n\
          This workspace is your lab assignment. Each lab lives in one crate (`pipe`, `fifo`,\n\
          `msgqueue`, `semaphore`, `shm`, `process-states`): the functions to write are in\n\
-         `<crate>/src/lab.rs`, where each one says `todo!(...)` or describes what to do, and the\n\
-         tests that grade them are in `<crate>/tests/lab.rs`. The book has a page for each lab\n\
-         (the goal, background, the tasks, hints).\n\
+         `<crate>/src/lab.rs`, and the tests that grade them are in `<crate>/tests/lab.rs`. The\n\
+         book has a page for each lab (the goal, what it teaches, the tasks, hints).\n\
          \n\
          ```console\n\
          mdbook serve book --open        # the book (cargo install mdbook --locked --version 0.5.4)\n\
@@ -308,13 +326,18 @@ pub fn student_readme(original: &str) -> String {
          ```\n\
          \n\
          `cargo xtask grade` prints one row per graded test (lab, test, points, PASS or FAIL) and\n\
-         your score; the points are in `grading/points.txt`. A test that runs longer than its\n\
-         deadline is stopped and scores 0. Your instructor may grade with more tests than you\n\
-         see: those rows say they are hidden and score 0 here. To see a test's output, run it\n\
-         alone: `cargo test -p pipe --test lab -- --exact <test_name> --nocapture`.\n\
+         your score; the points are in `grading/points.txt`. Under a failing test it shows why:\n\
+         the compiler's first errors, or the assertion that failed. A test that runs longer than\n\
+         its deadline is stopped, with every process it started, and scores 0. To see a test's\n\
+         whole output, run it alone: `cargo test -p pipe --test lab -- --exact <test_name>\n\
+         --nocapture`. Your instructor may grade with more tests than you see.\n\
          \n\
-         Edit only the `lab.rs` files (and add tests of your own elsewhere if you like): the\n\
-         grader takes your `src/lab.rs` files and runs its own copy of everything else.\n\
+         ## What you may change\n\
+         \n\
+         Write your code between the `// BEGIN SOLUTION` and `// END SOLUTION` lines of each\n\
+         `<crate>/src/lab.rs`, and keep those lines. The grader takes the text between them, and\n\
+         nothing else: not the rest of `lab.rs`, not any other file you change or add. Helpers you\n\
+         need go between the markers too. Tests of your own may go anywhere; they are not graded.\n\
          \n\
          ## About this workspace\n\
          {about}"
@@ -371,7 +394,7 @@ impl SecretIndex {
 
 /// Searches every file under `out` (but its `target/`) for the secret lines, as they are and
 /// as HTML or JSON would escape them; any hit is an error naming the file.
-fn check_no_secrets(out: &Path, secrets: &[(String, usize, String)]) -> Result<(), String> {
+pub fn check_no_secrets(out: &Path, secrets: &[(String, usize, String)]) -> Result<(), String> {
     let index = SecretIndex::new(secrets);
     let mut files = Vec::new();
     walk(out, Path::new(""), &mut files)?;
@@ -413,7 +436,7 @@ fn html_escaped(text: &str) -> String {
 }
 
 fn json_escaped(text: &str) -> String {
-    let quoted = crate::json::string(text);
+    let quoted = serde_json::to_string(text).expect("a string serialises");
     quoted[1..quoted.len() - 1].to_owned()
 }
 

@@ -8,8 +8,10 @@
 //! - `book-browser`: only the check of the built book's pages in headless Chromium.
 //! - `leaks`: lists the System V objects and FIFOs that the leak check would see now.
 //! - `handout --out DIR`: writes the students' workspace (see `handout.rs`).
-//! - `grade [LAB...] [--json FILE] [--timeout SECS]`: runs the graded tests with their points
-//!   (see `grade.rs`).
+//! - `grade [LAB...] [--json FILE] [--timeout SECS] [--budget SECS]`: runs the graded tests
+//!   with their points (see `grade.rs`).
+//! - `autograder --out DIR [--hidden DIR]`: the Gradescope autograder; `grade-all SUBMISSIONS
+//!   --csv FILE`: a whole class, graded the same way (see `autograde.rs`).
 //! - `strip FILE...`: strips the lab markers from files in place, as the handout does.
 //! - `classroom`: writes `grading/classroom.yml` from the points file.
 //! - `bench-book [--write]`: checks (or redraws) the book's benchmark tables and chart against
@@ -17,19 +19,23 @@
 
 #![forbid(unsafe_code)]
 
+mod attacks;
+mod autograde;
 mod bench_book;
 mod browser;
 mod classroom;
 mod grade;
 mod handout;
 mod includes;
-mod json;
 mod leaks;
 mod markers;
 mod points;
+mod reap;
+mod results;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1);
@@ -46,13 +52,20 @@ fn main() -> ExitCode {
         }),
         Some("handout") => handout::command(&root, &rest),
         Some("grade") => grade::command(&root, &rest),
+        Some("grade-all") => autograde::grade_all_command(&root, &rest),
+        Some("autograder") => autograde::autograder_command(&root, &rest),
+        Some("autograder-setup") => autograde::setup_command(&rest),
+        Some("autograde") => autograde::autograde_command(&rest),
+        Some("autograder-check") => attacks::check(&root),
         Some("strip") => strip_in_place(&rest),
         Some("classroom") => classroom::write(&root),
         Some("bench-book") => bench_book::command(&root, &rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <ci | book-includes | book-browser | leaks | handout --out DIR \
-                 | grade [LAB...] [--json FILE] | strip FILE... | classroom | bench-book [--write]>"
+                 | grade [LAB...] [--json FILE] | grade-all SUBMISSIONS --csv FILE \
+                 | autograder --out DIR | strip FILE... | classroom | bench-book [--write]>\n\
+                 (autograder-setup and autograde are what the Gradescope scripts run)"
             );
             return ExitCode::from(2);
         }
@@ -179,9 +192,10 @@ fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
     cargo_with(root, args, &[])
 }
 
-/// The graders can fail and can pass: a handout compiles and fails every graded test (the
-/// hidden ones too, run as the Gradescope script runs them: the instructor's test files over
-/// the students' code), and the reference solution passes every one.
+/// The graders can fail and can pass: a handout compiles and fails every graded test it holds,
+/// the reference solution passes every one, and the handout's Classroom steps, run as the
+/// workflow runs them, give full marks with the reference solutions put in and fail on the
+/// stubs. Then, as root, the Gradescope autograder and its attacks (see `attacks.rs`).
 fn handout_check(root: &Path) -> Result<(), String> {
     println!("==> handout check");
     let entries = match points::load(root)? {
@@ -196,50 +210,23 @@ fn handout_check(root: &Path) -> Result<(), String> {
     };
     points::check_workspace(root, &entries)?;
     classroom::check(root, &entries)?;
+    reap::become_subreaper()?;
     let dir = root.join("target/handout-check");
     handout::make(root, &dir, true)?;
-    let mut stub_options = grade::Options {
-        root: dir.clone(),
-        target_dir: Some(dir.join("target")),
+    let options = grade::Options {
         timeout: grade::DEFAULT_TIMEOUT,
+        budget: Duration::from_secs(3600),
         verbose: true,
     };
-    println!("==> grading the handout: every graded test must fail");
-    let mut on_stub = grade::run(&stub_options, &entries)?;
-    // The hidden tests, with the instructor's test files in the handout, as Gradescope runs them.
-    let hidden: Vec<points::Entry> = on_stub
-        .iter()
-        .filter(|outcome| outcome.note.contains("hidden test"))
-        .map(|outcome| outcome.entry.clone())
-        .collect();
-    if !hidden.is_empty() {
-        println!("==> the hidden tests against the handout's stubs");
-        for lab in points::labs(&hidden) {
-            let file = Path::new(&lab).join("tests/lab.rs");
-            std::fs::copy(root.join(&file), dir.join(&file))
-                .map_err(|err| format!("{}: {err}", file.display()))?;
-        }
-        stub_options.verbose = true;
-        let graded = grade::run(&stub_options, &hidden)?;
-        for lab in points::labs(&hidden) {
-            let file = Path::new(&lab).join("tests/lab.rs");
-            let text = std::fs::read_to_string(root.join(&file))
-                .map_err(|err| format!("{}: {err}", file.display()))?;
-            let stripped = markers::strip(&file.to_string_lossy(), &text, &lab)?;
-            std::fs::write(dir.join(&file), stripped.text)
-                .map_err(|err| format!("{}: {err}", file.display()))?;
-        }
-        on_stub.retain(|outcome| !outcome.note.contains("hidden test"));
-        on_stub.extend(graded);
-    }
+    let shown = points::visible(root, &entries)?;
+    println!("==> grading the handout: every graded test it holds must fail");
+    let on_stub = grade::run(
+        &options,
+        &shown,
+        &mut grade::Cargo::new(&dir, Some(dir.join("target"))),
+    )?;
     println!("==> grading the reference solution: every graded test must pass");
-    let reference_options = grade::Options {
-        root: root.to_path_buf(),
-        target_dir: None,
-        timeout: grade::DEFAULT_TIMEOUT,
-        verbose: true,
-    };
-    let on_reference = grade::run(&reference_options, &entries)?;
+    let on_reference = grade::run(&options, &entries, &mut grade::Cargo::new(root, None))?;
     let mut problems = Vec::new();
     for outcome in on_stub.iter().filter(|o| o.passed) {
         problems.push(format!(
@@ -253,6 +240,13 @@ fn handout_check(root: &Path) -> Result<(), String> {
             outcome.entry.lab, outcome.entry.test, outcome.note, outcome.output
         ));
     }
+    if on_reference.len() != entries.len() {
+        problems.push(format!(
+            "the reference ran {} of {} graded tests",
+            on_reference.len(),
+            entries.len()
+        ));
+    }
     if !problems.is_empty() {
         return Err(format!("handout check:\n  {}", problems.join("\n  ")));
     }
@@ -263,6 +257,97 @@ fn handout_check(root: &Path) -> Result<(), String> {
         entries.len(),
         total,
         points::labs(&entries).len()
+    );
+    classroom_check(root, &dir, &shown)?;
+    attacks::check(root)
+}
+
+/// The handout's Classroom workflow, each step run as the runner would run it (`bash -c`, in
+/// the repository, within the step's timeout): every graded step exits 0 with the reference
+/// solutions put into the handout, and non-zero on the stubs.
+fn classroom_check(root: &Path, handout: &Path, shown: &[points::Entry]) -> Result<(), String> {
+    let yml = std::fs::read_to_string(handout.join(".github/workflows/classroom.yml"))
+        .map_err(|err| format!("the handout's classroom.yml: {err}"))?;
+    let steps = classroom::steps(&yml)?;
+    let run_steps = |expect_pass: bool| -> Result<u32, String> {
+        let mut earned = 0;
+        for step in &steps {
+            let (script, minutes, points, name) = match step {
+                classroom::Step::Run(script) => (script.clone(), 30, 0, "build"),
+                classroom::Step::Graded {
+                    name,
+                    setup,
+                    command,
+                    minutes,
+                    points,
+                } => {
+                    let script = if setup.is_empty() {
+                        command.clone()
+                    } else {
+                        format!("{setup} && {command}")
+                    };
+                    (script, *minutes, *points, name.as_str())
+                }
+            };
+            let mut command = Command::new("bash");
+            command.args(["-c", &script]).current_dir(handout);
+            command.env("CARGO_TARGET_DIR", handout.join("target"));
+            let ran = grade::run_logged(command, Some(Duration::from_secs(minutes * 60)))?;
+            let passed = ran.success && !ran.timed_out;
+            println!(
+                "classroom step {name}: `{script}` exits {} ({points} points)",
+                if passed { "0" } else { "non-zero" }
+            );
+            if points == 0 && !passed {
+                return Err(format!(
+                    "the workflow's step `{script}` failed:\n{}",
+                    ran.output
+                ));
+            }
+            if passed && points > 0 {
+                earned += points;
+            }
+            if points > 0 && passed != expect_pass {
+                return Err(format!(
+                    "classroom step {name} {} on the {}:\n{}",
+                    if passed { "passes" } else { "fails" },
+                    if expect_pass { "reference" } else { "stubs" },
+                    grade::tail(&ran.output)
+                ));
+            }
+        }
+        Ok(earned)
+    };
+    let total: u32 = shown.iter().map(|e| e.points).sum();
+    println!("==> the handout's Classroom steps on its stubs: each must fail");
+    run_steps(false)?;
+    println!("==> the handout's Classroom steps with the reference solutions put in");
+    let mut originals = Vec::new();
+    for lab in points::labs(shown) {
+        let file = Path::new(&lab).join("src/lab.rs");
+        let stub = std::fs::read_to_string(handout.join(&file))
+            .map_err(|err| format!("{}: {err}", file.display()))?;
+        let reference = std::fs::read_to_string(root.join(&file))
+            .map_err(|err| format!("{}: {err}", file.display()))?;
+        let name = file.to_string_lossy();
+        let solved = markers::splice(&name, &stub, &name, &reference)?;
+        std::fs::write(handout.join(&file), solved)
+            .map_err(|err| format!("{}: {err}", file.display()))?;
+        originals.push((file, stub));
+    }
+    let earned = run_steps(true);
+    for (file, stub) in originals {
+        std::fs::write(handout.join(&file), stub)
+            .map_err(|err| format!("{}: {err}", file.display()))?;
+    }
+    let earned = earned?;
+    if earned != total {
+        return Err(format!(
+            "the Classroom steps gave {earned}/{total} to the reference"
+        ));
+    }
+    println!(
+        "==> Classroom: the reference scores {earned}/{total} in the handout, every step exits 0"
     );
     Ok(())
 }

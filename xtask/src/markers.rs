@@ -1,9 +1,10 @@
 //! The lab markers, and the stripper that turns the instructor's sources into the students'.
 //!
-//! - `// BEGIN SOLUTION` ... `// END SOLUTION`: the reference solution. The handout replaces
-//!   the region by the `// BEGIN PROMPT` ... `// END PROMPT` block right before it (its text,
-//!   without the marker lines), or, without a prompt, by one `todo!(...)` line at the region's
-//!   indentation.
+//! - `// BEGIN SOLUTION` ... `// END SOLUTION`: the reference solution. The handout keeps the
+//!   two marker lines and replaces what is between them by the `// BEGIN PROMPT` ...
+//!   `// END PROMPT` block right before the region (its text, without the prompt's marker
+//!   lines), or, without a prompt, by one `todo!(...)` line at the region's indentation. The
+//!   student writes between the markers; a grader takes only that text ([`splice`]).
 //! - `// BEGIN HIDDEN TESTS` ... `// END HIDDEN TESTS`: graded tests that students do not see;
 //!   the handout removes them.
 //!
@@ -29,6 +30,8 @@ pub struct Stripped {
     /// Trimmed lines, at least [`MIN_SECRET_LEN`] long, from the solution and hidden-test
     /// regions, each with its line number (1-based): text that must not reach the handout.
     pub secret: Vec<(usize, String)>,
+    /// The ones of [`Stripped::secret`] that come from solution regions.
+    pub solution_secret: Vec<(usize, String)>,
     /// How many solution regions the file had.
     pub solutions: usize,
     /// How many hidden-test regions the file had.
@@ -127,17 +130,26 @@ pub fn strip(file: &str, text: &str, lab: &str) -> Result<Stripped, String> {
                 }
                 match kind {
                     Region::Prompt => prompt = Some((*begun, std::mem::take(&mut starter))),
-                    Region::Solution => match prompt.take() {
-                        Some((_, text)) => out.text.push_str(&text),
-                        None => out.text.push_str(&todo_line(indent, lab)),
-                    },
+                    Region::Solution => {
+                        // The marker lines stay: the student writes between them, and the
+                        // grader takes only what is between them (see [`splice`]).
+                        out.text.push_str(&format!("{indent}{BEGIN_SOLUTION}\n"));
+                        match prompt.take() {
+                            Some((_, text)) => out.text.push_str(&text),
+                            None => out.text.push_str(&todo_line(indent, lab)),
+                        }
+                        out.text.push_str(&format!("{indent}{END_SOLUTION}\n"));
+                    }
                     Region::Hidden => {}
                 }
                 open = None;
             }
-            (None, Some((Region::Solution | Region::Hidden, _, _))) => {
+            (None, Some((kind @ (Region::Solution | Region::Hidden), _, _))) => {
                 if trimmed.len() >= MIN_SECRET_LEN {
                     out.secret.push((number, trimmed.to_owned()));
+                    if *kind == Region::Solution {
+                        out.solution_secret.push((number, trimmed.to_owned()));
+                    }
                 }
             }
             (None, Some((Region::Prompt, _, _))) => {
@@ -168,6 +180,84 @@ pub fn strip(file: &str, text: &str, lab: &str) -> Result<Stripped, String> {
         ));
     }
     out.text = tidy_blank_lines(&out.text);
+    Ok(out)
+}
+
+/// The text between each `// BEGIN SOLUTION` and `// END SOLUTION` line of `text` (the
+/// contents of `file`, named in errors), in order. Only whole-line markers count; anything
+/// else, other markers included, is the region's text.
+pub fn solutions(file: &str, text: &str) -> Result<Vec<String>, String> {
+    let mut regions = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let number = index + 1;
+        match (line.trim(), &mut open) {
+            (BEGIN_SOLUTION, None) => open = Some((number, String::new())),
+            (BEGIN_SOLUTION, Some((begun, _))) => {
+                return Err(format!(
+                    "{file}:{number}: // BEGIN SOLUTION inside the region opened on line \
+                     {begun}: regions do not nest"
+                ));
+            }
+            (END_SOLUTION, None) => {
+                return Err(format!(
+                    "{file}:{number}: // END SOLUTION without a matching // BEGIN SOLUTION"
+                ));
+            }
+            (END_SOLUTION, Some(_)) => {
+                if let Some((_, region)) = open.take() {
+                    regions.push(region);
+                }
+            }
+            (_, Some((_, region))) => region.push_str(line),
+            (_, None) => {}
+        }
+    }
+    if let Some((begun, _)) = open {
+        return Err(format!(
+            "{file}:{begun}: // BEGIN SOLUTION is never closed by // END SOLUTION"
+        ));
+    }
+    Ok(regions)
+}
+
+/// The grader's `template` (a handout's `lab.rs`, markers kept) with the text of each of its
+/// solution regions replaced by the text of the same region in `submitted`, the student's
+/// file: the grader's code outside the regions stays the grader's. The two must have as many
+/// regions; `submitted_name` names the student's file in errors.
+pub fn splice(
+    template_name: &str,
+    template: &str,
+    submitted_name: &str,
+    submitted: &str,
+) -> Result<String, String> {
+    let wanted = solutions(template_name, template)?.len();
+    let answers = solutions(submitted_name, submitted)?;
+    if answers.len() != wanted {
+        return Err(format!(
+            "{submitted_name} has {} solution regions where the handout has {wanted}: keep every \
+             `// BEGIN SOLUTION` and `// END SOLUTION` line of the handout, and write between them",
+            answers.len()
+        ));
+    }
+    let mut answers = answers.into_iter();
+    let mut out = String::with_capacity(template.len() + submitted.len());
+    let mut inside = false;
+    for line in template.split_inclusive('\n') {
+        match line.trim() {
+            BEGIN_SOLUTION => {
+                out.push_str(line);
+                out.push_str(&answers.next().unwrap_or_default());
+                inside = true;
+            }
+            END_SOLUTION => {
+                out.push_str(line);
+                inside = false;
+            }
+            _ if inside => {}
+            _ => out.push_str(line),
+        }
+    }
     Ok(out)
 }
 
@@ -216,7 +306,8 @@ mod tests {
                     // END SOLUTION\n}\n";
         assert_eq!(
             stripped(text),
-            "fn f() -> u32 {\n    todo!(\"solve the lab: see book/src/labs/demo.md\")\n}\n"
+            "fn f() -> u32 {\n    // BEGIN SOLUTION\n    todo!(\"solve the lab: see book/src/labs/demo.md\")\n    \
+             // END SOLUTION\n}\n"
         );
     }
 
@@ -227,7 +318,8 @@ mod tests {
                     // END SOLUTION\n}\n";
         assert_eq!(
             stripped(text),
-            "fn f() {\n    // Call g twice.\n    todo!()\n}\n"
+            "fn f() {\n    // BEGIN SOLUTION\n    // Call g twice.\n    todo!()\n    \
+             // END SOLUTION\n}\n"
         );
     }
 
@@ -303,5 +395,35 @@ mod tests {
         assert!(at_end.starts_with("demo/src/lab.rs:1: "), "{at_end}");
         let hidden = error("// BEGIN PROMPT\n// END PROMPT\n// BEGIN HIDDEN TESTS\n");
         assert!(hidden.starts_with("demo/src/lab.rs:3: "), "{hidden}");
+    }
+
+    #[test]
+    fn splice_takes_only_the_regions_of_the_submission() {
+        let template = "#![forbid(unsafe_code)]\nfn f() -> u32 {\n    // BEGIN SOLUTION\n    \
+                        todo!()\n    // END SOLUTION\n}\nfn g() {\n// BEGIN SOLUTION\n\
+                        // END SOLUTION\n}\n";
+        let submitted = "// the student rewrote the top\nfn f() -> u32 {\n    // BEGIN SOLUTION\n    \
+                         42\n    // END SOLUTION\n}\nimpl Drop for X {}\nfn g() {\n    \
+                         // BEGIN SOLUTION\n    h();\n    // END SOLUTION\n}\n";
+        let spliced = splice("t.rs", template, "s.rs", submitted).unwrap();
+        assert_eq!(
+            spliced,
+            "#![forbid(unsafe_code)]\nfn f() -> u32 {\n    // BEGIN SOLUTION\n    42\n    \
+             // END SOLUTION\n}\nfn g() {\n// BEGIN SOLUTION\n    h();\n// END SOLUTION\n}\n"
+        );
+    }
+
+    #[test]
+    fn splice_refuses_a_submission_with_other_regions() {
+        let template = "// BEGIN SOLUTION\n// END SOLUTION\n// BEGIN SOLUTION\n// END SOLUTION\n";
+        let one = "// BEGIN SOLUTION\nall of it\n// END SOLUTION\n";
+        let problem = splice("t.rs", template, "s.rs", one).unwrap_err();
+        assert!(problem.contains("s.rs has 1 solution regions where the handout has 2"));
+        let open = "// BEGIN SOLUTION\n// END SOLUTION\n// BEGIN SOLUTION\n";
+        assert!(
+            splice("t.rs", template, "s.rs", open)
+                .unwrap_err()
+                .starts_with("s.rs:3: ")
+        );
     }
 }

@@ -165,6 +165,46 @@ pub fn check_workspace(root: &Path, entries: &[Entry]) -> Result<(), String> {
     })
 }
 
+/// The entries whose test is in the students' `<lab>/tests/lab.rs` (the hidden-test regions
+/// stripped) of the workspace at `root`: what a handout counts.
+pub fn visible(root: &Path, entries: &[Entry]) -> Result<Vec<Entry>, String> {
+    let mut shown = Vec::new();
+    for lab in labs(entries) {
+        let file = format!("{lab}/tests/lab.rs");
+        let text = std::fs::read_to_string(root.join(&file)).unwrap_or_default();
+        let names = test_names(&crate::markers::strip(&file, &text, &lab)?.text);
+        shown.extend(
+            entries
+                .iter()
+                .filter(|e| e.lab == lab && names.contains(&e.test))
+                .cloned(),
+        );
+    }
+    Ok(shown)
+}
+
+/// The points file's `text` with only the entries `keep` keeps (comments and blank lines stay).
+pub fn filtered(text: &str, keep: &[Entry]) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let kept = match fields[..] {
+            [lab, test, _] => keep.iter().any(|e| e.lab == lab && e.test == test),
+            _ => true,
+        };
+        if kept {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +253,15 @@ mod tests {
         assert!(
             twice.starts_with("p.txt:2: ") && twice.contains("twice"),
             "{twice}"
+        );
+    }
+
+    #[test]
+    fn filtering_keeps_comments_and_the_kept_entries() {
+        let keep: Vec<Entry> = entries().into_iter().filter(|e| e.lab == "pipe").collect();
+        assert_eq!(
+            filtered(POINTS, &keep),
+            "# lab test points\npipe output 10\n\npipe statuses 5  # the exits\n"
         );
     }
 

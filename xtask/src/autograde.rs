@@ -43,6 +43,15 @@ pub const DEFAULT_UID: u32 = 61_000;
 /// fails to fork instead of filling the machine.
 const STUDENT_NPROC: u64 = 512;
 
+/// How the sandbox builds, the same for the student's user and for root: no incremental
+/// caches and no debug information, which would make a build slot four times larger (and its
+/// copy for each submission slower) and which nothing in grading uses.
+const BUILD_ENV: [(&str, &str); 3] = [
+    ("CARGO_INCREMENTAL", "0"),
+    ("CARGO_PROFILE_DEV_DEBUG", "0"),
+    ("CARGO_TERM_COLOR", "never"),
+];
+
 /// The largest `lab.rs` read from a submission.
 const MAX_LAB_FILE: u64 = 1 << 20;
 
@@ -311,6 +320,7 @@ fn cargo(layout: &Layout, student: bool) -> Command {
             .env("LANG", "C.UTF-8");
     }
     command
+        .envs(BUILD_ENV.iter().copied())
         .env("CARGO_HOME", layout.slot_dir().join("cargo-home"))
         .env("CARGO_TARGET_DIR", layout.slot_dir().join("target"))
         .args(["--offline", "--locked"])
@@ -590,6 +600,7 @@ fn warm(layout: &Layout) -> Result<(), String> {
 fn stamp_of(handout: &Path, private: &Path) -> Result<String, String> {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut hasher = DefaultHasher::new();
+    BUILD_ENV.hash(&mut hasher);
     for dir in [handout, private] {
         let mut files = crate::handout::workspace_files(dir)?;
         files.sort();
@@ -718,13 +729,14 @@ impl Sandbox {
         })
     }
 
-    /// Phase 1, as the student's user: the lab's library and binaries. Phase 2, as root, with
+    /// Phase 1, as the student's user: the lab's library, binaries and visible tests. Phase 2, as root, with
     /// no process of the student's left: the tests, which must find the library fresh.
     fn compile(&mut self, lab: &str) -> Result<Build, String> {
         let (compiled, output) = output_of(
             cargo(&self.layout, true)
-                .args(["build", "-p", lab, "--lib", "--bins"])
-                .env("CARGO_TERM_COLOR", "never"),
+                // The visible tests too: with them cargo builds the library with the features
+                // the tests' dev-dependencies add, as root's build of the full tests will.
+                .args(["test", "--no-run", "-p", lab, "--test", "lab"]),
         )?;
         reap::kill_user(self.layout.uid, self.layout.uid)?;
         if !compiled {
@@ -826,10 +838,16 @@ impl Harness for Sandbox {
     /// could change what the next compilation links.
     fn build(&mut self, lab: &str) -> Result<Build, String> {
         if self.built.is_empty() {
+            let started = Instant::now();
             for each in self.all.keys().cloned().collect::<Vec<_>>() {
                 let built = self.compile(&each)?;
                 self.built.insert(each, built);
             }
+            println!(
+                "==> {} labs compiled in {:.1} s",
+                self.built.len(),
+                started.elapsed().as_secs_f64()
+            );
         }
         let built = self
             .built
@@ -943,7 +961,13 @@ pub fn autograde(
     if !reap::processes_of(layout.uid).is_empty() {
         reap::kill_user(layout.uid, layout.uid)?;
     }
+    let restoring = Instant::now();
     restore(layout)?;
+    println!(
+        "==> build slot {} ready in {:.1} s",
+        layout.slot_dir().display(),
+        restoring.elapsed().as_secs_f64()
+    );
     let mut entries = private_entries(layout)?;
     if !labs.is_empty() {
         entries.retain(|e| labs.contains(&e.lab));
@@ -1117,15 +1141,26 @@ pub fn grade_all_command(root: &Path, args: &[String]) -> Result<(), String> {
         let mut row = vec![csv_field(student)];
         for lab in &labs {
             let prefix = format!("{lab}: ");
-            let score: f64 = results
+            let graded: Vec<f64> = results
                 .tests
                 .iter()
                 .filter(|t| t.name.starts_with(&prefix))
                 .map(|t| t.score)
-                .sum();
-            row.push(score.to_string());
+                .collect();
+            // A lab left out with --lab has an empty cell, not a 0.
+            row.push(if graded.is_empty() {
+                String::new()
+            } else {
+                graded
+                    .iter()
+                    .fold(0.0, |sum, score| sum + score)
+                    .to_string()
+            });
         }
-        let max: f64 = results.tests.iter().map(|t| t.max_score).sum();
+        let max = results
+            .tests
+            .iter()
+            .fold(0.0, |sum, test| sum + test.max_score);
         row.push(results.score.to_string());
         row.push(max.to_string());
         row.push(format!("{:.1}", results.execution_time));

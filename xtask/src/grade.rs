@@ -339,7 +339,11 @@ pub fn run(
                 }
             };
             if options.verbose {
-                print_row(&outcome, lab_width, width);
+                // A lab that does not compile shows the compiler's errors once, under its first
+                // row; each test's JSON output still carries them.
+                let repeated = build.as_ref().is_some_and(|b| !b.success)
+                    && outcomes.iter().any(|o: &Outcome| o.entry.lab == lab);
+                print_row(&outcome, lab_width, width, !repeated);
             }
             outcomes.push(outcome);
         }
@@ -351,8 +355,8 @@ pub fn run(
     Ok(outcomes)
 }
 
-/// A row of the table, and under a failed test that is not hidden, why.
-fn print_row(outcome: &Outcome, lab_width: usize, width: usize) {
+/// A row of the table, and under a failed test that is not hidden, why (when `why`).
+fn print_row(outcome: &Outcome, lab_width: usize, width: usize, why: bool) {
     let entry = &outcome.entry;
     let result = if outcome.passed { "PASS" } else { "FAIL" };
     let note = if outcome.note.is_empty() {
@@ -365,7 +369,7 @@ fn print_row(outcome: &Outcome, lab_width: usize, width: usize) {
         "{:<lab_width$}  {:<width$}  {:>6}  {result}{note}{hidden}",
         entry.lab, entry.test, entry.points
     );
-    if !outcome.passed && !outcome.hidden {
+    if why && !outcome.passed && !outcome.hidden {
         for line in excerpt(&outcome.output).lines() {
             println!("    | {line}");
         }

@@ -22,7 +22,8 @@ use support::cli::{Context, Failure};
 ///
 /// Field 2, the command name, is written between parentheses and may itself hold spaces and
 /// parentheses (a program can be called `x) R 1 (y`). A process that does not exist (any more)
-/// is an error that names the pid.
+/// is an error that names the pid. Parse the line yourself: that is the task, so do not call
+/// `read_stat` or `parse_stat` of `lib.rs`.
 #[allow(unused_variables)] // The handout's `todo!()` does not use `pid` yet.
 pub fn state_of(pid: Pid) -> Result<char, Failure> {
     // BEGIN SOLUTION
@@ -57,9 +58,13 @@ pub fn state_of(pid: Pid) -> Result<char, Failure> {
 ///   exit without reaping).
 ///
 /// Any state can be reached from `S`, `R` and `T` (a stopped puppet is continued first, and
-/// `waitpid(WCONTINUED)` reports it); asking for the state it is in already returns at once. A
-/// zombie cannot change state any more, and a letter not in the list above is refused: both are
-/// errors. Waiting for `/proc` to show the state has a deadline of a few seconds.
+/// `waitpid(WCONTINUED)` reports it). Asking for `T` or `Z` when the puppet is there already
+/// returns at once. For `S` and `R`, send the order even if `/proc` shows that letter already:
+/// a repeated order is harmless, and a puppet about to block can still show `R` for a moment.
+/// A zombie cannot go to any other state, and a letter not in the list above is refused: both
+/// are errors. `S` and `R` have no event to wait for: read `/proc` about every millisecond, for
+/// at most 5 seconds, then give up with an error. The `waitpid` and `waitid` waits have no
+/// deadline.
 #[allow(unused_variables)] // The handout's `todo!()` does not use them yet.
 pub fn drive_to(puppet: &mut Puppet, state: char) -> Result<(), Failure> {
     // BEGIN SOLUTION

@@ -119,7 +119,8 @@ impl Table {
 
 /// Takes both forks of philosopher `me` in ONE `semop`: P on the left fork and P on the right
 /// fork, together, each with `SEM_UNDO` (a philosopher killed while eating gives its forks
-/// back). Waits until both lie on the table.
+/// back). Waits until both lie on the table. An error, EINTR included, is returned as it is,
+/// not retried: a philosopher has no signal handler, and a stop signal kills it.
 pub fn take_forks(table: &Table, me: u16) -> Result<(), Failure> {
     // BEGIN SOLUTION
     let (left, right) = (table.left_fork(me), table.right_fork(me));
@@ -143,7 +144,8 @@ pub fn put_forks(table: &Table, me: u16) -> Result<(), Failure> {
 }
 
 /// The life of philosopher `me`: `meals` times, think, take both forks, log the start, eat,
-/// log the end, put both forks down.
+/// log the end, put both forks down. Any error is returned at once, even a failed log write
+/// while the forks are held: the process then exits, and `SEM_UNDO` puts its forks back.
 pub fn philosopher(table: &Table, me: u16, meals: u32) -> Result<(), Failure> {
     // BEGIN SOLUTION
     for meal in 0..meals {

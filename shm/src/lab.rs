@@ -149,7 +149,9 @@ impl Ring<'_> {
 
     /// Puts `item` into the ring, waiting while it is full: P(EMPTY); P(MUTEX); write the item
     /// at the head and advance the head; V(MUTEX); V(FULL). MUTEX with `SEM_UNDO` (a process
-    /// killed inside gives it back); EMPTY and FULL without (a slot taken stays taken).
+    /// killed inside gives it back); EMPTY and FULL without (a slot taken stays taken). A failed
+    /// `semop`, EINTR included, is returned at once, never retried: the parent puts the end
+    /// marks with `put`, and after an error it checks whether a stop signal came.
     pub fn put(&self, item: Item) -> Result<(), Failure> {
         // BEGIN SOLUTION
         self.set.semop(&[SemOp::p(EMPTY, 1)])?;
@@ -165,7 +167,7 @@ impl Ring<'_> {
     }
 
     /// Takes the oldest item out of the ring, waiting while it is empty: P(FULL); P(MUTEX);
-    /// read the item at the tail and advance the tail; V(MUTEX); V(EMPTY).
+    /// read the item at the tail and advance the tail; V(MUTEX); V(EMPTY). Errors as in `put`.
     pub fn get(&self) -> Result<Item, Failure> {
         // BEGIN SOLUTION
         self.set.semop(&[SemOp::p(FULL, 1)])?;

@@ -69,8 +69,9 @@ pub enum Answer {
         /// The number it was given.
         number: u64,
     },
-    /// The request could not be answered, and the server went on: the client is gone (ENXIO,
-    /// EPIPE), its reply FIFO is missing or is not a FIFO, or the request is not a pid.
+    /// The request could not be answered, and the server went on, with no number spent: the
+    /// reply FIFO could not be opened or written (ENXIO, ENOENT, EPIPE, ...), is not a FIFO, or
+    /// the request is not a pid.
     Skipped {
         /// The request's text.
         request: String,
@@ -123,10 +124,13 @@ impl Server {
     /// `O_NOFOLLOW`, `O_CLOEXEC`), refuses it unless it is a FIFO, and writes the next number
     /// into it as one record. Only a number that was written is spent.
     ///
-    /// A client that is gone is not an error of the server's: `Ok(Answer::Skipped)`. ENXIO from
-    /// the open means nobody has the reply FIFO open for reading; ENOENT, that it does not
-    /// exist; EPIPE from the write (SIGPIPE is ignored in Rust programs), that the reader left
-    /// between the open and the write.
+    /// Whatever goes wrong with the client's reply FIFO is the client's problem, not an error of
+    /// the server's: `Ok(Answer::Skipped)`, with the errno's name in `why`. That is any errno
+    /// from the open (ENXIO: nobody has it open for reading, the client is gone; ENOENT: it does
+    /// not exist; ELOOP: a symbolic link; EISDIR, EACCES, ...), a file that is not a FIFO, any
+    /// errno from the write (EPIPE: the reader left after the open, as SIGPIPE is ignored in
+    /// Rust programs; EAGAIN: the FIFO is full), and a write of less than a record. `Err` is
+    /// only for a failure of the server's own, such as `fstat` on the descriptor it opened.
     pub fn answer(&mut self, pid: i32) -> Result<Answer, Failure> {
         // BEGIN SOLUTION
         let path = reply_path(&self.dir, pid);
@@ -193,7 +197,14 @@ pub fn open_requests(fifo: &Fifo) -> Result<(OwnedFd, OwnedFd), Failure> {
 
 /// The server's loop: reads requests from the well-known FIFO, answers each one with
 /// [`Server::answer`], and calls `report` with each [`Answer`]. It runs until a stop signal
-/// (`Err(Stopped::Signal)`) or an error of the server's own FIFO.
+/// (`Err(Stopped::Signal)`) or an error of the server's own (`Err(Stopped::Failed)`): a failed
+/// `read`, end of file on its FIFO, or an `Err` from [`Server::answer`]. An
+/// [`Answer::Skipped`] is reported like any answer, and the loop goes on.
+///
+/// A request is a pid when its text (the bytes before the first NUL) is a decimal number from
+/// 1 to `i32::MAX`, as `str::parse::<i32>` reads it; whether such a process exists does not
+/// matter. Any other request is reported as an [`Answer::Skipped`] naming it, without calling
+/// [`Server::answer`].
 ///
 /// A `read` may return less than a record or several records: collect them with
 /// [`RecordReader`]. Each blocking call runs under [`Stop::retry`].

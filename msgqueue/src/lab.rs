@@ -188,7 +188,8 @@ pub fn broadcast(queue: &MessageQueue, stop: &Stop, me: usize, n: usize) -> Resu
 /// broadcasts once ([`broadcast`]), sends a [`Kind::Done`] to every other node; then takes the
 /// messages of its own type until it has a `Done` from each of the others, counting the
 /// `Direct` and `Broadcast` ones by sender, and returns the count. A message whose body is not
-/// a [`Note`] from another node is an error.
+/// a [`Note`] from another node is an error. A second `Done` from the same sender is not: it
+/// changes nothing (the nodes never send one).
 pub fn run_node(queue: &MessageQueue, stop: &Stop, me: usize, n: usize) -> Result<Report, Stopped> {
     // BEGIN SOLUTION
     let others = || (0..n).filter(move |&other| other != me);
@@ -344,6 +345,15 @@ pub fn collect(queue: &MessageQueue, n: usize) -> Result<Counts, Failure> {
 /// fails on purpose), waits for them all ([`Nodes::wait_all`]), takes their reports
 /// ([`collect`]), and removes the queue (`msgctl(IPC_RMID)`) on EVERY way out: success, a node
 /// that fails, a stop signal, an error. `say` gets a line of narration to print.
+///
+/// - On the normal path, `msgctl_rmid` removes the queue, and its failure is the error returned.
+///   On every other way out, dropping the queue handle removes it and ignores a failure: the
+///   error returned is the one that ended the run.
+/// - A stop signal need not be passed on to the nodes: `wait_all` returns
+///   `Err(Stopped::Signal)`, and dropping the `Nodes` (before the queue) kills and reaps them.
+/// - `msgqueue::Error` converts into `Failure`, as in `src/bin/mesh/node.rs`: `?` does it in
+///   [`collect`]; here `.map_err(Failure::from)?` does, and `?` turns the `Failure` into a
+///   `Stopped`.
 pub fn coordinate(
     key: NamedKey,
     n: usize,

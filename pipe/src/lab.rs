@@ -23,9 +23,13 @@ use support::cli::Failure;
 ///
 /// - Every stage is started before any is waited for: a stage may write more than a pipe holds
 ///   (64 KiB) before the next one reads.
-/// - A stage's program sees exactly three descriptors of ours: 0, 1 and 2.
+/// - A stage's program gets no pipe end but its own stdin and stdout, on 0 and 1 (the first
+///   and last stages keep this process's). Descriptors this process already held without
+///   close-on-exec reach every stage, as they reach any child: leave them open.
+/// - Once this returns, this process holds no pipe end.
 /// - No stage is left behind, running or as a zombie: each one is reaped before this returns,
-///   even when something fails half way.
+///   even when something fails half way. Wait with `Child::waitpid_with(None)` from `support`
+///   (`Child::waitpid` needs a `Stop`, and `pipeline` has none).
 /// - A stage whose program cannot be found exits with status 127, one that cannot be run with
 ///   126 (the shells' convention), after one line on stderr naming the command.
 /// - A stage starts with SIGPIPE's default action, as under a shell, so that `yes | head -1`

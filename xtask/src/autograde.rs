@@ -171,11 +171,12 @@ pub fn write_autograder(
     let entries = points::parse("points.txt", &points_text)?;
     let private = tree.join("private");
     let mut hidden_count = 0;
-    for lab in points::labs(&entries) {
+    let labs = points::labs(&entries);
+    for lab in labs.clone() {
         let visible_file = handout.join(&lab).join("tests/lab.rs");
         let visible = std::fs::read_to_string(&visible_file)
             .map_err(|err| format!("{}: {err}", visible_file.display()))?;
-        check_tests_stay_out_of_labs(&lab, &visible)?;
+        check_tests_stay_out_of_labs(&lab, &visible, &labs)?;
         let source = match hidden {
             Some(dir) => dir.join(&lab).join("tests/lab.rs"),
             None => root.join(&lab).join("tests/lab.rs"),
@@ -188,7 +189,7 @@ pub fn write_autograder(
             String::new()
         };
         let full = format!("{}\n{hidden_text}", visible.trim_end());
-        check_tests_stay_out_of_labs(&lab, &full)?;
+        check_tests_stay_out_of_labs(&lab, &full, &labs)?;
         let names = points::test_names(&full);
         let shown = points::test_names(&visible);
         for entry in entries.iter().filter(|e| e.lab == lab) {
@@ -257,18 +258,11 @@ fn hidden_regions(file: &str, text: &str) -> Result<String, String> {
 /// The graded tests run the lab's binaries and use no code of any lab crate: code of a crate
 /// that a student's `lab.rs` belongs to (a `Drop` added to one of its types, say) would run
 /// inside the grader's test process. Checked on the test file's text.
-fn check_tests_stay_out_of_labs(lab: &str, text: &str) -> Result<(), String> {
-    const LABS: [&str; 6] = [
-        "pipe",
-        "fifo",
-        "msgqueue",
-        "semaphore",
-        "shm",
-        "process_states",
-    ];
+fn check_tests_stay_out_of_labs(lab: &str, text: &str, labs: &[String]) -> Result<(), String> {
+    let crates: Vec<String> = labs.iter().map(|lab| lab.replace('-', "_")).collect();
     for (number, line) in text.lines().enumerate() {
         let code = line.split("//").next().unwrap_or("");
-        for krate in LABS {
+        for krate in crates.iter().map(String::as_str) {
             let named = code.match_indices(krate).any(|(at, _)| {
                 let before = code[..at].chars().next_back();
                 let after = &code[at + krate.len()..];
@@ -1194,5 +1188,63 @@ fn csv_field(text: &str) -> String {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_submitted_link_is_refused_and_a_file_read() {
+        let dir = std::env::temp_dir().join(format!("xtask-submitted-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("pipe/src")).unwrap();
+        std::fs::create_dir_all(dir.join("fifo")).unwrap();
+        std::fs::write(dir.join("pipe/src/lab.rs"), "fn f() {}\n").unwrap();
+        // A link to a file root may read and the student's user may not.
+        std::os::unix::fs::symlink("/etc/shadow", dir.join("fifo/src")).unwrap();
+        assert_eq!(
+            read_submitted(&dir, "pipe").unwrap().as_deref(),
+            Some("fn f() {}\n")
+        );
+        let refused = read_submitted(&dir, "fifo").unwrap_err();
+        assert!(refused.contains("a symbolic link"), "{refused}");
+        assert_eq!(read_submitted(&dir, "shm").unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_test_file_that_names_a_lab_crate_is_refused() {
+        let fine = "use testkit::run;\nconst LAB: &str = env!(\"CARGO_BIN_EXE_lab_pipe\");\n\
+                    // fifo::lab is not used here\nlet p = nix::unistd::pipe();\n";
+        let labs: Vec<String> = ["pipe", "fifo", "shm", "process-states"]
+            .map(String::from)
+            .into();
+        check_tests_stay_out_of_labs("pipe", fine, &labs).unwrap();
+        for bad in [
+            "use fifo::lab::record;\n",
+            "let x = process_states::read_stat(pid);\n",
+            "mod common;\n",
+            "extern crate shm as s;\n",
+        ] {
+            assert!(
+                check_tests_stay_out_of_labs("pipe", bad, &labs)
+                    .unwrap_err()
+                    .contains("pipe/tests/lab.rs:1:"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn hidden_regions_keep_their_markers_and_nothing_else() {
+        let text = "#[test]\nfn seen() {}\n// BEGIN HIDDEN TESTS\n#[test]\nfn unseen() {}\n\
+                    // END HIDDEN TESTS\nfn after() {}\n";
+        assert_eq!(
+            hidden_regions("t.rs", text).unwrap(),
+            "// BEGIN HIDDEN TESTS\n#[test]\nfn unseen() {}\n// END HIDDEN TESTS\n"
+        );
+        assert!(hidden_regions("t.rs", "// BEGIN HIDDEN TESTS\n").is_err());
     }
 }

@@ -545,7 +545,7 @@ mod tests {
                       note: run with `RUST_BACKTRACE=1` environment variable\n\nfailures:\n";
         let shown = excerpt(failed);
         assert!(
-            shown.starts_with("thread 't' panicked at lab.rs:3:5:"),
+            shown.starts_with("thread 't' (7) panicked at lab.rs:3:5:"),
             "{shown}"
         );
         assert!(shown.contains("right: 2") && !shown.contains("RUST_BACKTRACE"));

@@ -224,3 +224,119 @@ fn a_hung_test_is_killed_at_its_deadline_and_scores_zero() {
         ]
     );
 }
+
+#[test]
+fn the_budget_ends_a_run_that_hangs_and_the_results_are_still_written() {
+    let scratch = Scratch::new("budget");
+    let root = scratch.0.join("instructor");
+    let hanging = "#[test]\nfn first_hangs() {\n    loop {\n        std::thread::park();\n    }\n}\n\
+                   \n#[test]\nfn second_hangs() {\n    loop {\n        std::thread::park();\n    }\n}\n";
+    fixture(&root, hanging, "demo first_hangs 1\ndemo second_hangs 1\n");
+    let json_file = scratch.0.join("results.json");
+    let graded = xtask(
+        &root,
+        &scratch.0.join("target"),
+        &[
+            "grade",
+            "--timeout",
+            "600",
+            "--budget",
+            "3",
+            "--json",
+            json_file.to_str().unwrap(),
+        ],
+    );
+    let shown = text(&graded);
+    assert!(!graded.status.success(), "{shown}");
+    assert!(shown.contains("Score 0/2"), "{shown}");
+    assert!(
+        shown.contains("when the grading budget of 3 s was spent")
+            || shown.contains("not run: the grading budget of 3 s was spent"),
+        "{shown}"
+    );
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    assert_eq!(score(&results), 0.0);
+    assert_eq!(statuses(&results).len(), 2);
+}
+
+#[test]
+fn the_autograder_takes_a_course_s_private_hidden_tests_and_holds_no_solution() {
+    let scratch = Scratch::new("private");
+    let root = scratch.0.join("instructor");
+    // Graded tests run the lab's binaries and use none of its code; these stand for them.
+    let by_binary = TESTS.replace("demo::lab::answer()", "(40 + 2)");
+    fixture(
+        &root,
+        &by_binary,
+        "demo answer_is_42 3\ndemo answer_is_even_hidden 2\n",
+    );
+    let private = scratch.0.join("my-course");
+    write(
+        &private.join("demo/tests/lab.rs"),
+        "// BEGIN HIDDEN TESTS\n#[test]\nfn answer_is_below_100_private() {\n    \
+         assert!(40 + 2 < 100);\n}\n// END HIDDEN TESTS\n",
+    );
+    write(
+        &private.join("points.txt"),
+        "demo answer_is_42 3\ndemo answer_is_below_100_private 4\n",
+    );
+    // The fixture's own scripts stand for grading/gradescope.
+    for script in ["setup.sh", "run_autograder"] {
+        write(&root.join("grading/gradescope").join(script), "#!/bin/sh\n");
+    }
+    let out = scratch.0.join("upload");
+    let made = xtask(
+        &root,
+        &scratch.0.join("target"),
+        &[
+            "autograder",
+            "--out",
+            out.to_str().unwrap(),
+            "--hidden",
+            private.to_str().unwrap(),
+        ],
+    );
+    assert!(made.status.success(), "{}", text(&made));
+    assert!(
+        text(&made).contains("2 graded tests (1 hidden), 7 points"),
+        "{}",
+        text(&made)
+    );
+    let tree = out.join("autograder");
+    let full = std::fs::read_to_string(tree.join("private/demo/lab_full.rs")).unwrap();
+    assert!(full.contains("fn answer_is_42()"), "{full}");
+    assert!(full.contains("fn answer_is_below_100_private()"), "{full}");
+    assert!(!full.contains("answer_is_even_hidden"), "{full}");
+    let points = std::fs::read_to_string(tree.join("private/points.txt")).unwrap();
+    assert!(points.contains("answer_is_below_100_private 4"));
+    let visible = std::fs::read_to_string(tree.join("ipc-labs/demo/tests/lab.rs")).unwrap();
+    assert!(
+        !visible.contains("private") && !visible.contains("hidden"),
+        "{visible}"
+    );
+    let stub = std::fs::read_to_string(tree.join("ipc-labs/demo/src/lab.rs")).unwrap();
+    assert!(!stub.contains("forty"), "{stub}");
+    assert!(tree.join("setup.sh").is_file() && tree.join("run_autograder").is_file());
+    assert!(out.join("autograder.zip").is_file());
+
+    // A test file that names its lab's crate could run a student's code in the grader.
+    write(
+        &root.join("demo/tests/lab.rs"),
+        &TESTS.replace(
+            "#[test]\nfn answer_is_42",
+            "use demo::lab::answer;\n#[test]\nfn answer_is_42",
+        ),
+    );
+    let refused = xtask(
+        &root,
+        &scratch.0.join("target"),
+        &["autograder", "--out", out.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("a graded test may use no lab crate"),
+        "{}",
+        text(&refused)
+    );
+}

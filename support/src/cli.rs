@@ -129,13 +129,19 @@ pub fn explain(err: &(dyn std::error::Error + 'static)) -> String {
 /// Runs the body of `main`. An error becomes one line on stderr, `<program>: <error>`, and exit
 /// status 1.
 ///
-/// Also turns the panic that `println!` raises when stdout is a pipe nobody reads any more
-/// (`example | head -1`) into one line and exit status 1, instead of a backtrace. The panic
-/// still unwinds, so every guard on the way out runs: a FIFO or a queue the example created is
-/// removed as on any other exit.
+/// Also turns the panic that `println!` raises when stdout is gone into a stop instead of a
+/// backtrace. A pipe nobody reads any more (`example | head -1`, EPIPE) gives one line and exit
+/// status 1. A terminal that was closed (EIO: the window went, or `tmux kill-pane`) is a
+/// hang-up: exit status 129, as SIGHUP gives, which may come a moment later or not at all. The
+/// panic still unwinds, so every guard on the way out runs: a FIFO or a queue the example
+/// created is removed as on any other exit.
 pub fn run(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
     stop_quietly_when_stdout_is_gone();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    if TERMINAL_GONE.load(Ordering::SeqCst) {
+        return crate::stop::exit_code_for(nix::sys::signal::Signal::SIGHUP);
+    }
+    match outcome {
         Ok(Ok(code)) => code,
         Ok(Err(failure)) => {
             report_error(failure);
@@ -147,6 +153,31 @@ pub fn run(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
 }
 
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+static TERMINAL_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Whether `errno` from a read of stdin or a write to stdout or stderr means that the terminal
+/// was closed: EIO, which a terminal gives once its window is gone, before (or without) the
+/// SIGHUP. The caller stops as SIGHUP would make it stop.
+pub fn terminal_closed(errno: nix::errno::Errno) -> bool {
+    if errno == nix::errno::Errno::EIO {
+        TERMINAL_GONE.store(true, Ordering::SeqCst);
+        return true;
+    }
+    false
+}
+
+/// For a thread that reads the terminal while the main thread waits elsewhere (in `msgrcv`,
+/// say): when `err` says the terminal was closed, sends this process the SIGHUP the terminal
+/// did not send, so that the main thread stops as on any hang-up, and returns true.
+pub fn hang_up_if_terminal_closed(err: &std::io::Error) -> bool {
+    let errno = nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(0));
+    if !terminal_closed(errno) {
+        return false;
+    }
+    // To the process, not this thread, which may block the stop signals.
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGHUP);
+    true
+}
 
 /// Rust ignores SIGPIPE, so a closed stdout makes `println!` panic rather than killing the
 /// process as it would a C program. Keeping SIGPIPE ignored matters: the examples show EPIPE.
@@ -163,14 +194,32 @@ fn stop_quietly_when_stdout_is_gone() {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or_default();
-        if !(message.starts_with("failed printing to stdout") && message.contains("Broken pipe")) {
+        let printing = message.starts_with("failed printing to stdout")
+            || message.starts_with("failed printing to stderr");
+        let closed_terminal = printing && message.contains("Input/output error");
+        if !(printing && (message.contains("Broken pipe") || closed_terminal)) {
             return default_hook(info);
         }
-        if !STDOUT_GONE.swap(true, Ordering::SeqCst) {
+        if closed_terminal {
+            TERMINAL_GONE.store(true, Ordering::SeqCst);
+            // A thread other than main found the terminal gone while main waits elsewhere
+            // (msgrcv, semop): send the process the SIGHUP the terminal did not, so that main
+            // stops too. Main itself unwinds from this panic, with no signal needed.
+            if std::thread::current().name() != Some("main") {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::this(),
+                    nix::sys::signal::Signal::SIGHUP,
+                );
+            }
+        }
+        if !STDOUT_GONE.swap(true, Ordering::SeqCst) && !closed_terminal {
             report_error("stopping: nobody reads stdout any more (EPIPE: Broken pipe)");
         }
         if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
-            let _ = nix::unistd::dup2_stdout(null);
+            let _ = nix::unistd::dup2_stdout(&null);
+            if closed_terminal {
+                let _ = nix::unistd::dup2_stderr(&null);
+            }
         }
     }));
 }

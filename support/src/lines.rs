@@ -5,7 +5,7 @@ use std::os::fd::BorrowedFd;
 use nix::errno::Errno;
 
 use crate::cli::{Context, Failure};
-use crate::stop::{Stop, StopContext, Stopped};
+use crate::stop::{Stop, Stopped, TerminalContext};
 
 /// Collects the bytes read from a descriptor (stdin) into lines, without the newline (and
 /// without a `\r` before it). Bytes are kept as they came: a line need not be UTF-8.
@@ -24,6 +24,8 @@ pub enum Input {
     Lines(Vec<Vec<u8>>),
     /// End of input, with the last line if it had no newline.
     EndOfFile(Option<Vec<u8>>),
+    /// The terminal was closed (EIO): stop as SIGHUP would make you stop.
+    HungUp,
 }
 
 impl LineReader {
@@ -33,7 +35,7 @@ impl LineReader {
     }
 
     /// The next line, waiting for it in `read(2)`; `None` at the end of the input. A stop
-    /// signal ends the wait. Each line is returned as soon as its newline arrives, so a
+    /// signal ends the wait, and so does a closed terminal (EIO), as a SIGHUP. Each line is returned as soon as its newline arrives, so a
     /// terminal's lines come one by one, as they are typed.
     pub fn next_line(
         &mut self,
@@ -51,7 +53,7 @@ impl LineReader {
             let mut buffer = [0; 4096];
             let count = stop
                 .retry(|| nix::unistd::read(input, &mut buffer))
-                .context("read stdin")?;
+                .terminal_context("read stdin")?;
             if count == 0 {
                 // A stop signal that came with the end of input may complete read() with 0
                 // rather than EINTR: it still wins, or Ctrl-C would look like Ctrl-D.
@@ -71,6 +73,7 @@ impl LineReader {
                 Ok(count) => break count,
                 Err(Errno::EINTR) => continue,
                 Err(Errno::EAGAIN) => return Ok(Input::Lines(Vec::new())),
+                Err(errno) if crate::cli::terminal_closed(errno) => return Ok(Input::HungUp),
                 Err(errno) => return Err(errno).context("read stdin"),
             }
         };

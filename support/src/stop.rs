@@ -88,6 +88,25 @@ impl<T, E: Display> StopContext<T> for Result<T, Stopped<E>> {
     }
 }
 
+/// A read of stdin or a write to stdout or stderr, which a stop signal may end.
+pub trait TerminalContext<T> {
+    /// Like [`StopContext::context`], but EIO (the terminal was closed) is a hang-up:
+    /// `Stopped::Signal(SIGHUP)`, so that the program stops as SIGHUP makes it stop (exit 129,
+    /// cleanup done), even before the SIGHUP comes, or when none comes.
+    fn terminal_context(self, what: impl Display) -> Result<T, Stopped>;
+}
+
+impl<T> TerminalContext<T> for Result<T, Stopped<Errno>> {
+    fn terminal_context(self, what: impl Display) -> Result<T, Stopped> {
+        match self {
+            Err(Stopped::Failed(errno)) if crate::cli::terminal_closed(errno) => {
+                Err(Stopped::Signal(Signal::SIGHUP))
+            }
+            other => other.context(what),
+        }
+    }
+}
+
 /// An error that may mean "a signal interrupted the call" (EINTR).
 pub trait Interrupted {
     /// Whether the call failed with EINTR.

@@ -662,3 +662,178 @@ pub fn assert_refused_out_of_range(command: Command, flag: &str) {
     );
     assert!(finished.stdout.is_empty(), "{}", finished.stdout);
 }
+
+/// An example running in a terminal window of the test's own: its stdin, stdout and stderr are
+/// the slave side of a pseudo-terminal (`posix_openpt(3)`), and the test holds the master side, as a
+/// terminal emulator does. [`OnTerminal::close_window`] closes the master: the example's next
+/// read or write of the terminal fails with EIO, as when a window is closed or a tmux pane
+/// killed. The terminal is not the example's controlling terminal, so no SIGHUP follows: the
+/// EIO alone must stop it (a real terminal's SIGHUP may come later, or not reach it).
+pub struct OnTerminal {
+    child: Child,
+    master: Option<std::os::fd::OwnedFd>,
+    /// The test's own copy of the slave side, to see when the terminal has been hung up.
+    slave: std::os::fd::OwnedFd,
+    seen: String,
+}
+
+impl OnTerminal {
+    /// Starts `command` on a new pseudo-terminal, in a process group of its own.
+    pub fn spawn(mut command: Command) -> Self {
+        // Both sides close-on-exec from the start (posix_openpt and open with O_CLOEXEC, not
+        // openpty): a copy of the master inherited by another test's child, forked in
+        // between, would keep the window open.
+        use nix::fcntl::OFlag;
+        let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+        let master = nix::pty::posix_openpt(flags).expect("posix_openpt");
+        nix::pty::grantpt(&master).expect("grantpt");
+        nix::pty::unlockpt(&master).expect("unlockpt");
+        let name = nix::pty::ptsname_r(&master).expect("ptsname_r");
+        let slave_end = nix::fcntl::open(name.as_str(), flags, nix::sys::stat::Mode::empty())
+            .expect("open the pty's slave side");
+        let slave = |what| {
+            Stdio::from(
+                slave_end
+                    .try_clone()
+                    .unwrap_or_else(|err| panic!("dup the pty's slave for {what}: {err}")),
+            )
+        };
+        command
+            .process_group(0)
+            .stdin(slave("stdin"))
+            .stdout(slave("stdout"))
+            .stderr(slave("stderr"));
+        let child = command
+            .spawn()
+            .unwrap_or_else(|err| panic!("spawn {:?}: {err}", command.get_program()));
+        Self {
+            child,
+            master: Some(std::os::fd::OwnedFd::from(master)),
+            slave: slave_end,
+            seen: String::new(),
+        }
+    }
+
+    /// The example's process id.
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits until the terminal has shown `text` (the example's output, with the terminal's
+    /// `\r\n`). Fails the test after [`DEADLINE`].
+    pub fn expect(&mut self, text: &str) {
+        use std::os::fd::AsFd;
+        let master = self.master.as_ref().expect("the window is closed");
+        let deadline = Instant::now() + DEADLINE;
+        while !self.seen.contains(text) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "the terminal never showed {text:?}; it showed:\n{}",
+                self.seen
+            );
+            let mut fds = [nix::poll::PollFd::new(
+                master.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let millis = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(millis)) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(err) => panic!("poll the terminal: {err}"),
+            }
+            let mut buffer = [0; 4096];
+            match nix::unistd::read(master.as_fd(), &mut buffer) {
+                Ok(0) | Err(nix::errno::Errno::EIO) => panic!(
+                    "the example left the terminal before it showed {text:?}; it showed:\n{}",
+                    self.seen
+                ),
+                Ok(count) => self
+                    .seen
+                    .push_str(&String::from_utf8_lossy(&buffer[..count])),
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                Err(err) => panic!("read the terminal: {err}"),
+            }
+        }
+    }
+
+    /// Types `line` and Enter.
+    pub fn type_line(&mut self, line: &str) {
+        let master = self.master.as_ref().expect("the window is closed");
+        nix::unistd::write(master, format!("{line}\n").as_bytes()).expect("type into the terminal");
+    }
+
+    /// Closes the window: the master side goes, and the example's terminal gives EIO. Returns
+    /// once the kernel has hung the terminal up, which it does when the last copy of the master
+    /// closes: a child that another test thread is starting holds a copy until it execs.
+    pub fn close_window(&mut self) {
+        use std::os::fd::AsFd;
+        self.master = None;
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let mut fds = [nix::poll::PollFd::new(
+                self.slave.as_fd(),
+                nix::poll::PollFlags::empty(),
+            )];
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the terminal was never hung up");
+            let millis = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(millis));
+            let hung_up = fds[0]
+                .revents()
+                .is_some_and(|events| events.contains(nix::poll::PollFlags::POLLHUP));
+            if hung_up {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the example to exit, within [`DEADLINE`], and checks that it stopped as a
+    /// hang-up does: exit status 129 (128 + SIGHUP), no panic, and no process left in its
+    /// group. What it printed after the window closed went nowhere; `seen` is what it showed.
+    pub fn assert_hung_up(mut self) {
+        let group = self.pid();
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the example") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let blocked_in =
+                    std::fs::read_to_string(format!("/proc/{group}/syscall")).unwrap_or_default();
+                let _ = killpg(group, Signal::SIGKILL);
+                let _ = self.child.wait();
+                panic!(
+                    "the example did not stop within {DEADLINE:?} after its terminal was \
+                     closed (it was in system call {}); it showed:\n{}",
+                    blocked_in.split_whitespace().next().unwrap_or("?"),
+                    self.seen
+                );
+            }
+            // Waits for an exit, which has no event a test can block on with a deadline here;
+            // the millisecond only spares the CPU.
+            thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(
+            status.code(),
+            Some(129),
+            "a closed terminal must stop the example as SIGHUP does (exit 129), got {status:?}; \
+             it showed:\n{}",
+            self.seen
+        );
+        let left = processes_in_group(group);
+        assert!(
+            left.is_empty(),
+            "processes {left:?} are still running in the example's group"
+        );
+    }
+}
+
+impl Drop for OnTerminal {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = killpg(self.pid(), Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}

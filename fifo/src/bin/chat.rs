@@ -39,6 +39,7 @@ use fifo::{
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
 use nix::poll::PollFlags;
+use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
 use nix::unistd::{read, write};
 use support::cli::{Context, Failure, parse_args, report_error, run};
@@ -197,6 +198,8 @@ fn talk(
                 match typed.read_from(stdin.as_fd())? {
                     Input::Lines(lines) => out.queue(&lines, record_size),
                     Input::EndOfFile(last) => out.end_of_input(last, record_size),
+                    // The terminal was closed (EIO): a hang-up, even before SIGHUP comes.
+                    Input::HungUp => return Err(Stopped::Signal(Signal::SIGHUP)),
                 }
             }
             if !out.send_what_fits(reader_gone, stop)? {

@@ -41,7 +41,7 @@ use nix::errno::Errno;
 use semaphore::{SemOp, SemaphoreSet, create_or_open};
 use shm::{Access, Error, KeyArgs, NamedKey, Segment, lift, shmget};
 use support::cli::{Failure, parse_args, run};
-use support::stop::{Stop, StopContext, Stopped, exit_code_for};
+use support::stop::{Stop, Stopped, TerminalContext, exit_code_for};
 
 /// Writes what xfr_writer sends through a shared buffer and two semaphores to stdout.
 #[derive(Parser)]
@@ -222,7 +222,7 @@ fn write_all(stdout: BorrowedFd<'_>, mut data: &[u8], stop: &Stop) -> Result<(),
     while !data.is_empty() {
         let written = stop
             .retry(|| nix::unistd::write(stdout, data))
-            .context("write stdout")?;
+            .terminal_context("write stdout")?;
         data = &data[written..];
     }
     Ok(())

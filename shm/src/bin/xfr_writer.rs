@@ -45,7 +45,7 @@ use nix::errno::Errno;
 use semaphore::{SemOp, SemaphoreSet, create_or_open};
 use shm::{Access, Error, KeyArgs, NamedKey, Segment, lift, shmget};
 use support::cli::{Context, Failure, parse_args, run};
-use support::stop::{Stop, StopContext, Stopped, exit_code_for};
+use support::stop::{Stop, Stopped, TerminalContext, exit_code_for};
 
 /// Copies a file or stdin to xfr_reader's stdout through a shared buffer and two semaphores.
 #[derive(Parser)]
@@ -195,7 +195,7 @@ fn copy(
     loop {
         let count = stop
             .retry(|| nix::unistd::read(input, &mut chunk))
-            .context("read")?;
+            .terminal_context("read")?;
         // semop P(writer's turn): wait until the reader has emptied the buffer.
         peer.take_turn(set, segment, WRITER_TURN, stop)?;
         fill(bytes, &chunk[..count]); // the bytes, then the length word; 0 marks the end

@@ -10,7 +10,7 @@ use msgqueue::{
     with_nul,
 };
 use nix::errno::Errno;
-use support::cli::{Failure, report_error};
+use support::cli::{Failure, hang_up_if_terminal_closed, report_error};
 use support::stop::{Stop, Stopped, exit_code_for};
 
 use crate::{NAMES, mtype, parse_node};
@@ -73,7 +73,13 @@ fn open(name: char, args: &KeyArgs) -> Result<MessageQueue, Failure> {
 // ANCHOR: send_lines
 fn send_lines(queue: &MessageQueue, me: usize) {
     let name = NAMES[me];
-    for line in std::io::stdin().lock().split(b'\n').map_while(Result::ok) {
+    for line in std::io::stdin().lock().split(b'\n') {
+        let line = match line {
+            Ok(line) => line,
+            // The window was closed: the whole node stops, as on SIGHUP.
+            Err(err) if hang_up_if_terminal_closed(&err) => return,
+            Err(_) => break,
+        };
         let line = String::from_utf8_lossy(&line);
         let (to, text) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
         let Some(to) = parse_node(to).ok().filter(|_| !text.is_empty()) else {

@@ -1,0 +1,83 @@
+//! A closed terminal is a stop: each example that reads or writes the terminal runs on a
+//! pseudo-terminal of the test's own, the test closes the "window" (the pty's master side), and
+//! the example must exit as SIGHUP makes it exit, 129, with its FIFO removed, though no SIGHUP
+//! comes: only the terminal's EIO.
+
+#![forbid(unsafe_code)]
+
+mod common;
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use common::{assert_no_fifo_in, example, fifo_in};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use testkit::{OnTerminal, TempDir, wait_until_blocked_in};
+
+const WRITER: &str = env!("CARGO_BIN_EXE_writer");
+const READER: &str = env!("CARGO_BIN_EXE_reader");
+const CHAT: &str = env!("CARGO_BIN_EXE_chat");
+
+/// Opens the FIFO at `path` as the other side, without waiting.
+fn open_as_peer(path: &Path, access: OFlag) -> OwnedFd {
+    let flags = access | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    nix::fcntl::open(path, flags, Mode::empty()).expect("open the FIFO as the other side")
+}
+
+#[test]
+fn a_writer_reading_a_closed_terminal_stops_as_on_sighup() {
+    let dir = TempDir::new("fifo-pty-writer");
+    let path = fifo_in(dir.path());
+    let mut writer = OnTerminal::spawn(example(WRITER, &path));
+    writer.expect("waiting in open()");
+    let _reader = open_as_peer(&path, OFlag::O_RDONLY);
+    writer.expect("a reader has");
+    wait_until_blocked_in(writer.pid(), libc::SYS_read);
+    writer.close_window();
+    writer.assert_hung_up();
+    assert_no_fifo_in(dir.path());
+}
+
+#[test]
+fn a_reader_printing_to_a_closed_terminal_stops_as_on_sighup() {
+    let dir = TempDir::new("fifo-pty-reader");
+    let path = fifo_in(dir.path());
+    let mut reader = OnTerminal::spawn(example(READER, &path));
+    reader.expect("waiting in open()");
+    // A non-blocking open for writing fails (ENXIO) until the reader is in its open.
+    wait_until_blocked_in(reader.pid(), libc::SYS_openat);
+    let writer = open_as_peer(&path, OFlag::O_WRONLY);
+    reader.expect("a writer has");
+    wait_until_blocked_in(reader.pid(), libc::SYS_read);
+    reader.close_window();
+    // The next record makes the reader print it: to a terminal that is gone.
+    let mut record = b"after the window closed".to_vec();
+    record.resize(100, 0);
+    nix::unistd::write(&writer, &record).expect("write a record");
+    reader.assert_hung_up();
+    drop(writer);
+    assert_no_fifo_in(dir.path());
+}
+
+#[test]
+fn a_chat_side_whose_terminal_closes_stops_as_on_sighup() {
+    let dir = TempDir::new("fifo-pty-chat");
+    let chat = |side: &str| {
+        let mut command = std::process::Command::new(CHAT);
+        command.args(["--side", side, "--dir"]).arg(dir.path());
+        command
+    };
+    let mut a = OnTerminal::spawn(chat("a"));
+    a.expect("waiting in open() for side b");
+    let mut b = OnTerminal::spawn(chat("b"));
+    a.expect("connected to side b");
+    b.expect("connected to side a");
+    wait_until_blocked_in(a.pid(), testkit::SYS_POLL);
+    a.close_window();
+    a.assert_hung_up();
+    // Side a made both FIFOs and removed them; side b sees it leave and ends on its own.
+    b.expect("leaving");
+    drop(b);
+    assert_no_fifo_in(dir.path());
+}

@@ -88,8 +88,8 @@ fn shm_tour_paused_on_a_closed_terminal_stops_as_on_sighup() {
 fn xfr_writer_reading_a_closed_terminal_stops_as_on_sighup() {
     let key = TestKey::new("shm-pty-xfr-writer");
     let _sets = SetsToo(&key);
-    let mut reader = Running::spawn(key.command(XFR_READER, &[]));
-    let mut writer = OnTerminal::spawn(key.command(XFR_WRITER, &[]));
+    let mut reader = Running::spawn(key.command(XFR_READER, &["--proj", "a"]));
+    let mut writer = OnTerminal::spawn(key.command(XFR_WRITER, &["--proj", "a"]));
     writer.type_line("one");
     assert_eq!(reader.expect_line("one"), "one");
     writer.close_window();
@@ -106,8 +106,8 @@ fn xfr_writer_reading_a_closed_terminal_stops_as_on_sighup() {
 fn xfr_reader_printing_to_a_closed_terminal_stops_as_on_sighup() {
     let key = TestKey::new("shm-pty-xfr-reader");
     let _sets = SetsToo(&key);
-    let mut reader = OnTerminal::spawn(key.command(XFR_READER, &[]));
-    let mut writer = Running::spawn(key.command(XFR_WRITER, &[]));
+    let mut reader = OnTerminal::spawn(key.command(XFR_READER, &["--proj", "a"]));
+    let mut writer = Running::spawn(key.command(XFR_WRITER, &["--proj", "a"]));
     writer.write_line("one").unwrap();
     reader.expect("one");
     reader.close_window();

@@ -239,13 +239,13 @@ pub const DEFAULT_PROJ: u8 = b'a';
 /// `semaphore`, so that all of them take the same flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct KeyArgs {
-    /// The key file for ftok: its inode number goes into the key. The default, the seed's
+    /// The key file for ftok: its inode number goes into the key. The default, the course notes'
     /// ./file, is in the current directory: programs started in two directories get two keys.
     /// It is created if missing (by those that may create the object); any other path must
     /// exist.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_KEY_PATH)]
     pub key_path: PathBuf,
-    /// ftok's project id: one character (the seed's 'a') or a number from 1 to 255.
+    /// ftok's project id: one character (the course notes' 'a') or a number from 1 to 255.
     #[arg(long, value_name = "CHAR", default_value = "a", value_parser = parse_proj)]
     pub proj: u8,
     /// Use this key instead of ftok: decimal, or hex with 0x.

@@ -15,8 +15,9 @@
 //! and the segment. Any other way out (a signal, an error such as a closed stdout) removes both
 //! at once (`semctl`/`shmctl` `IPC_RMID`), and the writer's `semop` fails with EIDRM. A writer
 //! killed with SIGKILL is noticed within 100 ms: every wait is a `semtimedop` of 100 ms, after
-//! which `shmctl(IPC_STAT)` tells whether it has detached (nattch 1); then this side removes
-//! both objects and exits with status 1.
+//! which the writer's claim (semaphore 2, taken with `SEM_UNDO`, given back by the kernel when
+//! its holder exits) tells whether it is still alive; then this side removes both objects and
+//! exits with status 1. A second reader finds semaphore 3 taken and is refused at once.
 //!
 //! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), because
 //! it installs no thread and clears SA_RESTART, so `semtimedop` and a `write` to a full pipe
@@ -25,21 +26,24 @@
 //!
 //! Run: `cargo run -p shm --bin xfr_reader > copy` in one terminal and
 //! `cargo run -p shm --bin xfr_writer -- --input FILE` in another, from the same directory
-//! (the key is ftok of ./file); either may start first.
+//! (the key is ftok("./file", 'x')); either may start first.
 
 #![forbid(unsafe_code)]
 
-use std::io::Write;
+#[path = "xfr/pair.rs"]
+mod pair;
+
 use std::os::fd::{AsFd, BorrowedFd};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU8, Ordering, fence};
-use std::time::Duration;
 
 use clap::Parser;
-use nix::errno::Errno;
-use semaphore::{SemOp, SemaphoreSet, create_or_open};
-use shm::{Access, Error, KeyArgs, NamedKey, Segment, lift, shmget};
+use pair::{
+    HEADER, Peer, READER_TURN, Role, WRITER_TURN, claim, open_segment, open_set, remove_both,
+};
+use semaphore::SemaphoreSet;
+use shm::{Access, KeyArgs, Segment};
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, TerminalContext, exit_code_for};
 
@@ -47,6 +51,9 @@ use support::stop::{Stop, Stopped, TerminalContext, exit_code_for};
 #[derive(Parser)]
 #[command(
     version,
+    mut_arg("proj", |arg| arg.default_value(pair::PROJ)
+        .help("ftok's project id: one character or a number from 1 to 255 (xfr's own 'x', so \
+               that pv's set, at 'a', is never taken for the pair's)")),
     after_help = "Stdout is the data; the narration goes to stderr. A length of 0 in the \
                   segment's length word marks the end. Start xfr_writer in another terminal, \
                   in the same directory."
@@ -57,21 +64,14 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 65536,
           value_parser = clap::value_parser!(u32).range(1..=16 << 20))]
     buffer_size: u32,
-    /// Default key: ftok("./file", 'a'), ./file created if missing.
+    /// Default key: ftok("./file", 'x'), ./file created if missing. xfr's own 'x': pv and the
+    /// other semaphore examples use 'a' with the same ./file.
     #[command(flatten)]
     key: KeyArgs,
 }
 
-/// The length word before the buffer.
-const HEADER: usize = 4;
-/// The semaphores: whose turn it is.
-const WRITER_TURN: u16 = 0;
-const READER_TURN: u16 = 1;
-/// How long a wait lasts before it checks that the peer is still attached.
-const LIVENESS: Duration = Duration::from_millis(100);
-
 fn say(what: impl std::fmt::Display) {
-    let _ = writeln!(std::io::stderr(), "xfr_reader: {what}"); // no panic if stderr is gone
+    Role::Reader.say(what);
 }
 
 fn main() -> ExitCode {
@@ -95,61 +95,29 @@ fn receive(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     }
     let key = args.key.named_key().map_err(Failure::from)?;
     let size = HEADER + args.buffer_size as usize;
-    let (segment, first) = open_segment(key.clone(), size, args.key.accept_foreign)?;
-    let set = match create_or_open(key, &[1, 0], stop) {
-        Ok((set, _, _)) => set.leave_in_kernel(), // removed by hand: see `remove_both`
+    let (segment, first) = open_segment(Role::Reader, key.clone(), size, args.key.accept_foreign)?;
+    // Only what this side created is removed when it cannot go on: a foreign set, or another
+    // reader's claim, is refused and left as it was.
+    let set = match open_set(key, first, stop) {
+        Ok(set) => set,
         Err(err) => {
-            let _ = segment.mark_for_removal();
-            return Err(lift(err));
+            if first {
+                let _ = segment.mark_for_removal();
+            }
+            return Err(err);
         }
     };
+    if let Err(err) = claim(Role::Reader, &set) {
+        if first {
+            remove_both(&set, &segment);
+        }
+        return Err(err);
+    }
     let outcome = copy(&segment, &set, first, stop);
     if outcome.is_err() {
         remove_both(&set, &segment); // the peer's semop fails with EIDRM: it stops too
     }
     outcome
-}
-
-/// `shmget`: creates the segment (0600) if this side is first, else opens the peer's.
-fn open_segment(
-    key: NamedKey,
-    size: usize,
-    accept_foreign: bool,
-) -> Result<(Segment, bool), Stopped> {
-    let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
-    let segment = match shmget(key.clone(), size, flags) {
-        Ok(segment) => {
-            say(format!("created {segment}, {size} bytes, mode 0600"));
-            return Ok((segment.leave_in_kernel(), true)); // removed by hand: `remove_both`
-        }
-        Err(err) if err.errno() == Some(Errno::EEXIST) => shmget(key.clone(), 0, 0),
-        Err(err) => Err(err),
-    };
-    let segment = segment.map_err(Failure::from)?;
-    if let Some(warning) = segment.check_owner(accept_foreign).map_err(Failure::from)? {
-        say(warning);
-    }
-    let stat = segment.shmctl_stat().map_err(Failure::from)?;
-    let creator_gone =
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(stat.cpid), None) == Err(Errno::ESRCH);
-    if stat.nattch == 0 && creator_gone {
-        let k = key.key();
-        return Err(Failure::new(format!(
-            "{segment} was left by a run that was killed (its creator, pid {}, is gone): \
-             `ipcrm -M {k} -S {k}` removes it and its semaphore set",
-            stat.cpid
-        ))
-        .into());
-    }
-    if stat.size <= HEADER {
-        let why = format!("{segment} has {} bytes: no room for a buffer", stat.size);
-        return Err(Failure::new(why).into());
-    }
-    say(format!(
-        "opened {segment}, made by xfr_writer: a buffer of {} bytes",
-        stat.size - HEADER
-    ));
-    Ok((segment, false))
 }
 
 fn copy(
@@ -160,7 +128,7 @@ fn copy(
 ) -> Result<ExitCode, Stopped> {
     let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
     let bytes = attached.bytes();
-    let mut peer = Peer::default();
+    let mut peer = Peer::of(Role::Reader);
     say(format!(
         "{set}: 0 = the writer's turn, 1 = the reader's turn"
     ));
@@ -174,7 +142,7 @@ fn copy(
     // ANCHOR: reader_loop
     loop {
         // semop P(reader's turn): wait until the writer has filled the buffer.
-        peer.take_turn(set, segment, READER_TURN, stop)?;
+        peer.take_turn(set, READER_TURN, stop)?;
         fence(Ordering::Acquire); // the semop above made the writer's stores visible
         take_out(bytes, &mut chunk)?; // the length word, then that many bytes
         // semop V(writer's turn): the writer refills while we write stdout.
@@ -226,74 +194,4 @@ fn write_all(stdout: BorrowedFd<'_>, mut data: &[u8], stop: &Stop) -> Result<(),
         data = &data[written..];
     }
     Ok(())
-}
-
-/// Removes the semaphore set first (a peer waiting in semop wakes with EIDRM at once), then
-/// the segment (it goes when the peer detaches). Either may be gone already.
-fn remove_both(set: &SemaphoreSet, segment: &Segment) {
-    let _ = SemaphoreSet::from_id(set.id()).semctl_rmid();
-    let _ = segment.mark_for_removal();
-}
-
-/// What this side knows of xfr_writer.
-#[derive(Default)]
-struct Peer {
-    said_waiting: bool,
-}
-
-impl Peer {
-    /// P on `turn`, in waits of [`LIVENESS`]; between them, `shmctl(IPC_STAT)` says whether
-    /// the writer is still attached.
-    fn take_turn(
-        &mut self,
-        set: &SemaphoreSet,
-        segment: &Segment,
-        turn: u16,
-        stop: &Stop,
-    ) -> Result<(), Stopped> {
-        loop {
-            let err = match stop.retry(|| set.semtimedop(&[SemOp::p(turn, 1)], LIVENESS)) {
-                Ok(()) => return Ok(()),
-                Err(Stopped::Failed(err)) => err,
-                Err(signal) => return Err(lift(signal)),
-            };
-            if err.errno() != Some(Errno::EAGAIN) {
-                return Err(peer_stopped(err));
-            }
-            let stat = segment.shmctl_stat().map_err(peer_stopped)?;
-            if stat.nattch >= 2 {
-                continue;
-            }
-            // Detached: killed, or done after its last V (then the P below succeeds).
-            if stat.dtime != 0 || stat.dest {
-                if set.semop(&[SemOp::p(turn, 1).nowait()]).is_ok() {
-                    return Ok(());
-                }
-                return Err(Failure::new(
-                    "xfr_writer is gone: nattch dropped to 1 (only this reader) before the end \
-                     mark; it was killed. Removed the segment and the set",
-                )
-                .into());
-            }
-            if !self.said_waiting {
-                say("waiting for xfr_writer (nattch is 1: only this reader)");
-                self.said_waiting = true;
-            }
-        }
-    }
-
-    /// V on `turn`.
-    fn give_turn(&self, set: &SemaphoreSet, turn: u16) -> Result<(), Stopped> {
-        set.semop(&[SemOp::v(turn, 1)]).map_err(peer_stopped)
-    }
-}
-
-/// EIDRM or EINVAL: the writer stopped (a signal, an error) and removed the objects.
-fn peer_stopped(err: Error) -> Stopped {
-    match err.errno() {
-        Some(Errno::EIDRM | Errno::EINVAL) => {
-            Failure::new(format!("xfr_writer stopped and removed the objects: {err}")).into()
-        }
-        _ => Failure::from(err).into(),
-    }
 }

@@ -11,7 +11,12 @@
 //! Every access goes through the crate's atomic bytes (`Attached::bytes`), never a `&[u8]`.
 //! The end is marked in the data: a length of 0 means "no more". Each side creates the
 //! segment (`shmget` with `IPC_CREAT | IPC_EXCL`, mode 0600) and the semaphore set if it is
-//! first, and opens them otherwise, so either may start first.
+//! first, and opens them otherwise, so either may start first. A set already at the key that
+//! the pair did not make (`pv`'s, a killed run's) or of another shape is refused and left alone.
+//!
+//! One writer and one reader: semaphores 2 and 3 of the set are their claims, taken with
+//! `SEM_UNDO` and `IPC_NOWAIT` (`xfr/pair.rs`). A second writer finds the claim taken and is
+//! refused at once; the kernel gives a claim back when its holder exits, however it exits.
 //!
 //! The teardown handshake: after the end mark the writer waits for its turn once more, which
 //! the reader gives after its last look at the segment; then the writer, the last one to use
@@ -19,7 +24,7 @@
 //! goes when the reader has detached too). Any other way out (a signal, an error) removes both
 //! at once: the peer's `semop` then fails with EIDRM, and it says so and stops. A peer that is
 //! killed (SIGKILL: no cleanup) is noticed within 100 ms: every wait is a `semtimedop` of
-//! 100 ms, after which `shmctl(IPC_STAT)` tells whether the peer has detached (nattch 1).
+//! 100 ms, after which the peer's claim tells whether it is still alive.
 //!
 //! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), because
 //! it installs no thread and clears SA_RESTART, so `read` of the input and `semtimedop` fail
@@ -28,9 +33,12 @@
 //!
 //! Run: `cargo run -p shm --bin xfr_writer -- --input FILE` in one terminal (or with no
 //! arguments: it reads stdin), and `cargo run -p shm --bin xfr_reader > copy` in another,
-//! from the same directory (the key is ftok of ./file). Narration goes to stderr.
+//! from the same directory (the key is ftok("./file", 'x')). Narration goes to stderr.
 
 #![forbid(unsafe_code)]
+
+#[path = "xfr/pair.rs"]
+mod pair;
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -38,12 +46,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU8, Ordering, fence};
-use std::time::Duration;
 
 use clap::Parser;
-use nix::errno::Errno;
-use semaphore::{SemOp, SemaphoreSet, create_or_open};
-use shm::{Access, Error, KeyArgs, NamedKey, Segment, lift, shmget};
+use pair::{
+    HEADER, Peer, READER_TURN, Role, WRITER_TURN, claim, open_segment, open_set, remove_both,
+};
+use semaphore::SemaphoreSet;
+use shm::{Access, KeyArgs, Segment};
 use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, Stopped, TerminalContext, exit_code_for};
 
@@ -51,6 +60,9 @@ use support::stop::{Stop, Stopped, TerminalContext, exit_code_for};
 #[derive(Parser)]
 #[command(
     version,
+    mut_arg("proj", |arg| arg.default_value(pair::PROJ)
+        .help("ftok's project id: one character or a number from 1 to 255 (xfr's own 'x', so \
+               that pv's set, at 'a', is never taken for the pair's)")),
     after_help = "The segment holds a 4-byte length word and the buffer; a length of 0 marks \
                   the end. Start xfr_reader in another terminal, in the same directory."
 )]
@@ -63,22 +75,14 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 65536,
           value_parser = clap::value_parser!(u32).range(1..=16 << 20))]
     buffer_size: u32,
-    /// Default key: ftok("./file", 'a'), ./file created if missing.
+    /// Default key: ftok("./file", 'x'), ./file created if missing. xfr's own 'x': pv and the
+    /// other semaphore examples use 'a' with the same ./file.
     #[command(flatten)]
     key: KeyArgs,
 }
 
-/// The length word before the buffer.
-const HEADER: usize = 4;
-/// The semaphores: whose turn it is.
-const WRITER_TURN: u16 = 0;
-const READER_TURN: u16 = 1;
-/// How long a wait lasts before it checks that the peer is still attached.
-const LIVENESS: Duration = Duration::from_millis(100);
-
 fn say(what: impl std::fmt::Display) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "xfr_writer: {what}"); // no panic if stderr is gone
+    Role::Writer.say(what);
 }
 
 fn main() -> ExitCode {
@@ -111,61 +115,29 @@ fn send(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     }
     let key = args.key.named_key().map_err(Failure::from)?;
     let size = HEADER + args.buffer_size as usize;
-    let (segment, first) = open_segment(key.clone(), size, args.key.accept_foreign)?;
-    let set = match create_or_open(key, &[1, 0], stop) {
-        Ok((set, _, _)) => set.leave_in_kernel(), // removed by hand: see `remove_both`
+    let (segment, first) = open_segment(Role::Writer, key.clone(), size, args.key.accept_foreign)?;
+    // Only what this side created is removed when it cannot go on: a foreign set, or another
+    // writer's claim, is refused and left as it was.
+    let set = match open_set(key, first, stop) {
+        Ok(set) => set,
         Err(err) => {
-            let _ = segment.mark_for_removal();
-            return Err(lift(err));
+            if first {
+                let _ = segment.mark_for_removal();
+            }
+            return Err(err);
         }
     };
+    if let Err(err) = claim(Role::Writer, &set) {
+        if first {
+            remove_both(&set, &segment);
+        }
+        return Err(err);
+    }
     let outcome = copy(input, &segment, &set, first, args, stop);
     if outcome.is_err() {
         remove_both(&set, &segment); // the peer's semop fails with EIDRM: it stops too
     }
     outcome
-}
-
-/// `shmget`: creates the segment (0600) if this side is first, else opens the peer's.
-fn open_segment(
-    key: NamedKey,
-    size: usize,
-    accept_foreign: bool,
-) -> Result<(Segment, bool), Stopped> {
-    let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
-    let segment = match shmget(key.clone(), size, flags) {
-        Ok(segment) => {
-            say(format!("created {segment}, {size} bytes, mode 0600"));
-            return Ok((segment.leave_in_kernel(), true)); // removed by hand: `remove_both`
-        }
-        Err(err) if err.errno() == Some(Errno::EEXIST) => shmget(key.clone(), 0, 0),
-        Err(err) => Err(err),
-    };
-    let segment = segment.map_err(Failure::from)?;
-    if let Some(warning) = segment.check_owner(accept_foreign).map_err(Failure::from)? {
-        say(warning);
-    }
-    let stat = segment.shmctl_stat().map_err(Failure::from)?;
-    let creator_gone =
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(stat.cpid), None) == Err(Errno::ESRCH);
-    if stat.nattch == 0 && creator_gone {
-        let k = key.key();
-        return Err(Failure::new(format!(
-            "{segment} was left by a run that was killed (its creator, pid {}, is gone): \
-             `ipcrm -M {k} -S {k}` removes it and its semaphore set",
-            stat.cpid
-        ))
-        .into());
-    }
-    if stat.size <= HEADER {
-        let why = format!("{segment} has {} bytes: no room for a buffer", stat.size);
-        return Err(Failure::new(why).into());
-    }
-    say(format!(
-        "opened {segment}, made by xfr_reader: a buffer of {} bytes",
-        stat.size - HEADER
-    ));
-    Ok((segment, false))
 }
 
 fn copy(
@@ -178,7 +150,7 @@ fn copy(
 ) -> Result<ExitCode, Stopped> {
     let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
     let bytes = attached.bytes();
-    let mut peer = Peer::default();
+    let mut peer = Peer::of(Role::Writer);
     say(format!(
         "{set}: 0 = the writer's turn, 1 = the reader's turn"
     ));
@@ -197,7 +169,7 @@ fn copy(
             .retry(|| nix::unistd::read(input, &mut chunk))
             .terminal_context("read")?;
         // semop P(writer's turn): wait until the reader has emptied the buffer.
-        peer.take_turn(set, segment, WRITER_TURN, stop)?;
+        peer.take_turn(set, WRITER_TURN, stop)?;
         fill(bytes, &chunk[..count]); // the bytes, then the length word; 0 marks the end
         fence(Ordering::Release); // the semop below publishes them (it is a full barrier)
         // semop V(reader's turn): the buffer is the reader's now.
@@ -208,7 +180,7 @@ fn copy(
         (sent, turns) = (sent + count as u64, turns + 1);
     }
     // The teardown handshake: the reader gives the turn back after its last look.
-    peer.take_turn(set, segment, WRITER_TURN, stop)?;
+    peer.take_turn(set, WRITER_TURN, stop)?;
     // ANCHOR_END: writer_loop
     attached.shmdt().map_err(Failure::from)?;
     say(format!(
@@ -239,75 +211,3 @@ fn fill(bytes: &[AtomicU8], data: &[u8]) {
     }
 }
 // ANCHOR_END: fill
-
-/// Removes the semaphore set first (a peer waiting in semop wakes with EIDRM at once), then
-/// the segment (it goes when the peer detaches). Either may be gone already.
-fn remove_both(set: &SemaphoreSet, segment: &Segment) {
-    let _ = SemaphoreSet::from_id(set.id()).semctl_rmid();
-    let _ = segment.mark_for_removal();
-}
-
-/// What this side knows of xfr_reader.
-#[derive(Default)]
-struct Peer {
-    said_waiting: bool,
-}
-
-impl Peer {
-    /// P on `turn`, in waits of [`LIVENESS`]; between them, `shmctl(IPC_STAT)` says whether
-    /// the reader is still attached.
-    fn take_turn(
-        &mut self,
-        set: &SemaphoreSet,
-        segment: &Segment,
-        turn: u16,
-        stop: &Stop,
-    ) -> Result<(), Stopped> {
-        // ANCHOR: take_turn
-        loop {
-            let err = match stop.retry(|| set.semtimedop(&[SemOp::p(turn, 1)], LIVENESS)) {
-                Ok(()) => return Ok(()),
-                Err(Stopped::Failed(err)) => err,
-                Err(signal) => return Err(lift(signal)),
-            };
-            if err.errno() != Some(Errno::EAGAIN) {
-                return Err(peer_stopped(err));
-            }
-            let stat = segment.shmctl_stat().map_err(peer_stopped)?;
-            if stat.nattch >= 2 {
-                continue;
-            }
-            // Detached: killed, or done after its last V (then the P below succeeds).
-            if stat.dtime != 0 || stat.dest {
-                if set.semop(&[SemOp::p(turn, 1).nowait()]).is_ok() {
-                    return Ok(());
-                }
-                return Err(Failure::new(
-                    "xfr_reader is gone: nattch dropped to 1 (only this writer) without the \
-                     end of the handshake; it was killed. Removed the segment and the set",
-                )
-                .into());
-            }
-            if !self.said_waiting {
-                say("waiting for xfr_reader (nattch is 1: only this writer)");
-                self.said_waiting = true;
-            }
-        }
-        // ANCHOR_END: take_turn
-    }
-
-    /// V on `turn`.
-    fn give_turn(&self, set: &SemaphoreSet, turn: u16) -> Result<(), Stopped> {
-        set.semop(&[SemOp::v(turn, 1)]).map_err(peer_stopped)
-    }
-}
-
-/// EIDRM or EINVAL: the reader stopped (a signal, an error) and removed the objects.
-fn peer_stopped(err: Error) -> Stopped {
-    match err.errno() {
-        Some(Errno::EIDRM | Errno::EINVAL) => {
-            Failure::new(format!("xfr_reader stopped and removed the objects: {err}")).into()
-        }
-        _ => Failure::from(err).into(),
-    }
-}

@@ -1,0 +1,168 @@
+//! xfr_writer and xfr_reader against what a classroom produces: a semaphore set of another
+//! program at their key (the pv exercises, run in the same directory), a set of the wrong
+//! shape, and a third process of a role that is taken. Each case asserts: no exit 0 with
+//! wrong or missing data, the refusal within the deadline, and the foreign object still there,
+//! untouched.
+
+#![forbid(unsafe_code)]
+
+mod common;
+
+use common::TestKey;
+use semaphore::SemaphoreSet;
+use sysv::Kind;
+use testkit::{Running, TempDir, run, sysv_ids, wait_until_blocked_in};
+
+const WRITER: &str = env!("CARGO_BIN_EXE_xfr_writer");
+const READER: &str = env!("CARGO_BIN_EXE_xfr_reader");
+
+/// `binary --key-path <file> --proj a <args>`: the test key's 'a', as `pv` uses by default.
+fn at(key: &TestKey, binary: &str) -> std::process::Command {
+    key.command(binary, &["--proj", "a"])
+}
+
+/// A semaphore set with `values`, made at the test key as `pv create --values ...` makes it;
+/// removed when dropped.
+struct Foreign(SemaphoreSet);
+
+impl Foreign {
+    fn at(key: &TestKey, values: &[u16]) -> Foreign {
+        Foreign(semaphore::create(key.key(), values).expect("create the foreign set"))
+    }
+
+    fn values(&self) -> Vec<u16> {
+        self.0
+            .semctl_getall()
+            .expect("the foreign set is still there")
+    }
+}
+
+/// The segments and the sets with the test key, but `foreign`.
+fn left(key: &TestKey, foreign: i32) -> (Vec<i32>, Vec<i32>) {
+    let wanted = key.key();
+    let sets = sysv_ids(Kind::Sem, |o| o.key == wanted && o.id != foreign);
+    (key.ids(), sets)
+}
+
+#[test]
+fn a_set_of_another_program_at_the_key_is_refused_used_by_no_one_and_left_as_it_was() {
+    for values in [&[0, 0][..], &[5, 5], &[1]] {
+        let key = TestKey::new("xfr-foreign-set");
+        let foreign = Foreign::at(&key, values);
+        let reader = run(at(&key, READER), "");
+        let writer = run(at(&key, WRITER), "some data\n");
+        for done in [&reader, &writer] {
+            assert_eq!(done.status.code(), Some(1), "{values:?}: {done:?}");
+            assert!(
+                done.stderr.contains("that this pair did not make")
+                    && done.stderr.contains("it was left alone"),
+                "{values:?}: {done:?}"
+            );
+            assert!(!done.stdout.contains("some data"), "{done:?}");
+        }
+        assert_eq!(foreign.values(), values, "the foreign set was changed");
+        assert_eq!(left(&key, foreign.0.id()), (vec![], vec![]));
+    }
+}
+
+#[test]
+fn a_set_of_the_wrong_shape_beside_a_live_segment_is_refused_and_left_alone() {
+    let key = TestKey::new("xfr-wrong-shape");
+    // A segment at the key, made by this (live) test process, and a pv-like set beside it.
+    let segment = shm::shmget(key.key(), 4096, libc::IPC_CREAT | libc::IPC_EXCL | 0o600)
+        .expect("make a segment");
+    let foreign = Foreign::at(&key, &[0, 0]);
+    let writer = run(at(&key, WRITER), "some data\n");
+    assert_eq!(writer.status.code(), Some(1), "{writer:?}");
+    assert!(
+        writer
+            .stderr
+            .contains("is not an xfr pair's set (2 semaphores"),
+        "{writer:?}"
+    );
+    assert_eq!(foreign.values(), [0, 0]);
+    assert!(
+        segment.shmctl_stat().is_ok(),
+        "the segment the writer did not make is gone"
+    );
+    drop(segment);
+}
+
+#[test]
+fn a_second_reader_is_refused_and_the_first_gets_everything() {
+    let key = TestKey::new("xfr-two-readers");
+    let mut first = Running::spawn(at(&key, READER));
+    first.expect_stderr_line("start xfr_writer");
+    let second = run(at(&key, READER), "");
+    assert_eq!(second.status.code(), Some(1), "{second:?}");
+    assert!(
+        second.stderr.contains(&format!(
+            "another xfr_reader (pid {}) is already using",
+            first.pid()
+        )),
+        "{second:?}"
+    );
+    let lines: String = (0..100).map(|n| format!("line {n}\n")).collect();
+    let writer = run(at(&key, WRITER), &lines);
+    assert!(writer.status.success(), "{writer:?}");
+    let done = first.wait();
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(
+        done.stdout, lines,
+        "the first reader got every line, in order"
+    );
+    assert_eq!(left(&key, -1), (vec![], vec![]));
+}
+
+#[test]
+fn a_second_writer_is_refused_and_the_reader_gets_only_the_first() {
+    let key = TestKey::new("xfr-two-writers");
+    let mut first = Running::spawn(at(&key, WRITER));
+    first.expect_stderr_line("start xfr_reader");
+    let second = run(at(&key, WRITER), "from the second writer\n");
+    assert_eq!(second.status.code(), Some(1), "{second:?}");
+    assert!(
+        second.stderr.contains(&format!(
+            "another xfr_writer (pid {}) is already using",
+            first.pid()
+        )),
+        "{second:?}"
+    );
+    let mut reader = Running::spawn(at(&key, READER));
+    first.write_line("from the first writer").unwrap();
+    assert_eq!(
+        reader.expect_line("from the first writer"),
+        "from the first writer"
+    );
+    first.close_stdin();
+    assert!(first.wait().status.success());
+    let done = reader.wait();
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(done.stdout, "from the first writer\n");
+    assert_eq!(left(&key, -1), (vec![], vec![]));
+}
+
+#[test]
+fn by_default_xfr_and_pv_have_different_keys_in_the_same_directory() {
+    let dir = TempDir::new("xfr-beside-pv");
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"").expect("the course notes' ./file");
+    // pv's default key there: ftok("./file", 'a'), a set left with values 0, 0.
+    let pv_key = sysv::ftok(&file, b'a').expect("ftok");
+    let pv_set = semaphore::create(pv_key, &[0, 0]).expect("pv's set");
+    let in_dir = |binary: &str| {
+        let mut command = std::process::Command::new(binary);
+        command.current_dir(dir.path());
+        command
+    };
+    let mut reader = Running::spawn(in_dir(READER));
+    reader.expect_stderr_line("ftok(");
+    wait_until_blocked_in(reader.pid(), libc::SYS_semtimedop);
+    let writer = run(in_dir(WRITER), "through the pair's own set\n");
+    assert!(writer.status.success(), "{writer:?}");
+    let done = reader.wait();
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(done.stdout, "through the pair's own set\n");
+    assert!(done.stderr.contains("'x')"), "xfr's own key: {done:?}");
+    assert_eq!(pv_set.semctl_getall().expect("pv's set"), [0, 0]);
+}

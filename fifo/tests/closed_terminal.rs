@@ -7,23 +7,13 @@
 
 mod common;
 
-use std::os::fd::OwnedFd;
-use std::path::Path;
-
-use common::{assert_no_fifo_in, example, fifo_in};
+use common::{assert_no_fifo_in, example, fifo_in, open_as_peer};
 use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 use testkit::{OnTerminal, TempDir, wait_until_blocked_in};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_writer");
 const READER: &str = env!("CARGO_BIN_EXE_reader");
 const CHAT: &str = env!("CARGO_BIN_EXE_chat");
-
-/// Opens the FIFO at `path` as the other side, without waiting.
-fn open_as_peer(path: &Path, access: OFlag) -> OwnedFd {
-    let flags = access | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    nix::fcntl::open(path, flags, Mode::empty()).expect("open the FIFO as the other side")
-}
 
 #[test]
 fn a_writer_reading_a_closed_terminal_stops_as_on_sighup() {

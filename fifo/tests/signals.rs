@@ -13,12 +13,10 @@
 
 mod common;
 
-use std::os::fd::OwnedFd;
-use std::path::Path;
 use std::process::Command;
 
 use common::{
-    assert_fifo, assert_gone, assert_no_fifo_in, assert_stopped_by, example, fifo_in,
+    assert_fifo, assert_gone, assert_no_fifo_in, assert_stopped_by, example, fifo_in, open_as_peer,
     stop_as_a_user, wait_until_blocked_writing_to,
 };
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -32,14 +30,6 @@ use testkit::{
 const WRITER: &str = env!("CARGO_BIN_EXE_writer");
 const READER: &str = env!("CARGO_BIN_EXE_reader");
 const CHAT: &str = env!("CARGO_BIN_EXE_chat");
-
-/// Opens the FIFO at `path` the way the test plays the other side: non-blocking, so that the
-/// test itself never waits (for reading, this succeeds at once; for writing, the example must
-/// already have it open for reading, or be blocked opening it so).
-fn open_as_peer(path: &Path, access: OFlag) -> OwnedFd {
-    let flags = access | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    nix::fcntl::open(path, flags, Mode::empty()).expect("open the FIFO as the other side")
-}
 
 /// What every case checks after the signal, besides what `stop_with` checked (the exit within
 /// a second, the status, no process left): the example said why it stopped, it removed the

@@ -70,6 +70,15 @@ pub struct Stat {
     pub dest: bool,
 }
 
+/// How the creator of a segment went (see [`Segment::creator_gone`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    /// It marked the segment for removal: it stopped and cleaned up.
+    Removed,
+    /// Its process (this pid) no longer exists: it was killed, and cleaned nothing up.
+    Died(i32),
+}
+
 /// `shmget(2)`: the segment with `key`, of `size` bytes. `flags` are `IPC_CREAT`, `IPC_EXCL`
 /// and the mode bits of a new segment (`0o600`); `size` may be 0 when opening an existing one.
 /// A new segment is filled with zero bytes.
@@ -223,6 +232,22 @@ impl Segment {
         })
     }
     // ANCHOR_END: stat
+
+    /// Whether the server that made this segment (a client opens it, never creates it) is
+    /// gone: it marked the segment for removal (`SHM_DEST`), or its process, `shm_cpid`, no
+    /// longer exists (`kill(pid, 0)` fails with ESRCH). A count such as nattch says less: a
+    /// third process that attaches raises it, and a live server that detached lowers it.
+    pub fn creator_gone(&self) -> Result<Option<Gone>, Error> {
+        let stat = self.shmctl_stat()?;
+        if stat.dest {
+            return Ok(Some(Gone::Removed));
+        }
+        let pid = nix::unistd::Pid::from_raw(stat.cpid);
+        if nix::sys::signal::kill(pid, None) == Err(Errno::ESRCH) {
+            return Ok(Some(Gone::Died(stat.cpid)));
+        }
+        Ok(None)
+    }
 
     /// `shmctl(2)` with `IPC_SET`: changes the mode bits (owner and group stay).
     pub fn shmctl_set_mode(&self, mode: u16) -> Result<(), Error> {

@@ -81,7 +81,7 @@ fn a_killed_server_is_noticed_by_the_client_which_removes_the_segment() {
     let finished = client.wait();
     assert!(finished.status.success(), "{finished:?}");
     assert!(
-        finished.stdout.contains("comm_server was killed"),
+        finished.stdout.contains("comm_server (pid") && finished.stdout.contains("was killed"),
         "{finished:?}"
     );
     assert!(!segment_exists(id), "segment id={id} is left");

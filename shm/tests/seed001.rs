@@ -137,11 +137,7 @@ fn a_killed_writer_is_noticed_and_a_killed_reader_too() {
     writer.write_line("two").unwrap();
     writer.close_stdin();
     let finished = writer.wait();
-    assert_one_line_failure(
-        &finished,
-        1,
-        &["nattch dropped to 1", "removed the segment"],
-    );
+    assert_one_line_failure(&finished, 1, &["was killed", "removed the segment"]);
     assert!(!segment_exists(id));
 }
 

@@ -3,12 +3,15 @@
 // Each test file uses its own subset of these helpers.
 #![allow(dead_code)]
 
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use testkit::{DEADLINE, Finished, Running};
 
@@ -120,4 +123,12 @@ pub fn wait_until_blocked_writing_to(pid: Pid, fifo: &Path) {
         // Waits for a state it can see; the millisecond only spares the CPU.
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Opens the FIFO at `path` the way the test plays the other side: non-blocking, so that the
+/// test itself never waits (for reading, this succeeds at once; for writing, the example must
+/// already have it open for reading, or be blocked opening it so).
+pub fn open_as_peer(path: &Path, access: OFlag) -> OwnedFd {
+    let flags = access | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    nix::fcntl::open(path, flags, Mode::empty()).expect("open the FIFO as the other side")
 }

@@ -12,7 +12,7 @@
 //! happened; it sleeps in a futex on the page's last word, woken at once by the Rust server
 //! and looking again every 15 ms for a C one; it reads the string with atomic loads, never
 //! past the segment; it ends when the server removes the segment (`SHM_DEST`), or notices
-//! that the server was killed (nattch drops to 1) and removes what it left.
+//! that the server was killed (its pid, the segment's creator, is gone) and removes what it left.
 //!
 //! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), because
 //! the futex wait then fails with EINTR and `Stop::retry` ends it; it detaches on the way out.
@@ -30,7 +30,7 @@ use std::sync::atomic::Ordering::Acquire;
 
 use clap::Parser;
 use nix::errno::Errno;
-use shm::{Access, COMM_SIZE, Error, KeyArgs, Segment, bump_and_wake, key_or_comm, shmget};
+use shm::{Access, COMM_SIZE, Error, Gone, KeyArgs, Segment, bump_and_wake, key_or_comm, shmget};
 use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
@@ -97,7 +97,8 @@ fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             || grew(shown),
             || {
                 gone = server_gone(&segment)?;
-                gone.map_or(Ok(()), |why| Err(Error::refused("wait", why)))
+                gone.as_ref()
+                    .map_or(Ok(()), |why| Err(Error::refused("wait", why)))
             },
         );
         if grew(shown) {
@@ -137,12 +138,10 @@ fn print_string(text: &[AtomicU8]) -> Result<usize, Failure> {
     Ok(string.len())
 }
 
-/// Why the server is gone, if it is: it removed the segment, or only we are attached.
-fn server_gone(segment: &Segment) -> Result<Option<&'static str>, Error> {
-    let stat = segment.shmctl_stat()?;
-    Ok(match (stat.dest, stat.nattch) {
-        (true, _) => Some("comm_server ended and removed the segment"),
-        (false, 0 | 1) => Some("comm_server was killed (nattch is 1: only this client)"),
-        _ => None,
-    })
+/// Why the server is gone, if it is: it removed the segment, or its process died.
+fn server_gone(segment: &Segment) -> Result<Option<String>, Error> {
+    Ok(segment.creator_gone()?.map(|gone| match gone {
+        Gone::Removed => "comm_server ended and removed the segment".to_owned(),
+        Gone::Died(pid) => format!("comm_server (pid {pid}) was killed"),
+    }))
 }

@@ -32,7 +32,7 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Error, KeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift, shmget,
+    Access, Error, Gone, KeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift, shmget,
     store_bytes, wait_for,
 };
 use support::LineReader;
@@ -143,22 +143,21 @@ fn wait_for_turn(
 }
 // ANCHOR_END: send
 
-/// Fails when only this client is attached: the server ended or was killed.
+/// Fails when the server is gone: it removed the segment, or its process died.
 fn server_still_there(segment: &Segment) -> Result<(), Error> {
-    let stat = segment.shmctl_stat()?;
-    if stat.nattch >= 2 {
-        return Ok(());
-    }
-    if stat.dest {
-        return Err(Error::refused(
+    match segment.creator_gone()? {
+        None => Ok(()),
+        Some(Gone::Removed) => Err(Error::refused(
             "wait for the server",
-            "it stopped and removed the segment (nattch is 1: only this client)",
-        ));
+            "it stopped and removed the segment",
+        )),
+        Some(Gone::Died(pid)) => {
+            // Killed without cleaning up: its segment would stay until reboot.
+            segment.mark_for_removal()?;
+            Err(Error::refused(
+                "wait for the server",
+                format!("it (pid {pid}) was killed; removed the segment it left"),
+            ))
+        }
     }
-    // Killed without cleaning up: this is the last process attached, so it removes it.
-    segment.mark_for_removal()?;
-    Err(Error::refused(
-        "wait for the server",
-        "it is gone (nattch dropped to 1: only this client); removed the segment it left",
-    ))
 }

@@ -9,7 +9,7 @@
 //! every 15 ms for a C one) instead of `sleep(1)` and "Waiting..."; `written` is an atomic,
 //! stored with Release after the text is complete; the end of input sends "end" for you, so
 //! Ctrl-D ends both too; it waits until the reader has taken "end" instead of `sleep(2)`; a
-//! reader that went away is noticed (nattch drops to 1).
+//! reader that was killed is noticed by its pid (the segment's creator is gone).
 //!
 //! Long and odd lines: a line carries at most 2047 bytes and a NUL (the C reader prints it as
 //! a C string; the seed's `strncpy` of up to 2048 bytes could leave no NUL at all). A longer
@@ -32,8 +32,8 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Error, KeyArgs, Segment, SharedUse, futex_wake, key_or_seed, lift, shmget, store_bytes,
-    wait_for,
+    Access, Error, Gone, KeyArgs, Segment, SharedUse, futex_wake, key_or_seed, lift, shmget,
+    store_bytes, wait_for,
 };
 use support::LineReader;
 use support::cli::{Failure, parse_args, run};
@@ -134,21 +134,21 @@ fn wait_for_turn(segment: &Segment, shared: &SharedUse, stop: &Stop) -> Result<(
 }
 // ANCHOR_END: send
 
-/// Fails when only this writer is attached: the reader ended or was killed.
+/// Fails when shmread is gone: it removed the segment, or its process died.
 fn reader_still_there(segment: &Segment) -> Result<(), Error> {
-    let stat = segment.shmctl_stat()?;
-    if stat.nattch >= 2 {
-        return Ok(());
-    }
-    if stat.dest {
-        return Err(Error::refused(
+    match segment.creator_gone()? {
+        None => Ok(()),
+        Some(Gone::Removed) => Err(Error::refused(
             "wait for shmread",
-            "it stopped and removed the segment (nattch is 1: only this writer)",
-        ));
+            "it stopped and removed the segment",
+        )),
+        Some(Gone::Died(pid)) => {
+            // Killed without cleaning up: its segment would stay until reboot.
+            segment.mark_for_removal()?;
+            Err(Error::refused(
+                "wait for shmread",
+                format!("it (pid {pid}) was killed; removed the segment it left"),
+            ))
+        }
     }
-    segment.mark_for_removal()?; // killed: the last one attached removes what it left
-    Err(Error::refused(
-        "wait for shmread",
-        "it is gone (nattch dropped to 1: only this writer); removed the segment it left",
-    ))
 }

@@ -48,9 +48,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU8, Ordering, fence};
 
 use clap::Parser;
-use pair::{
-    HEADER, Peer, READER_TURN, Role, WRITER_TURN, claim, open_segment, open_set, remove_both,
-};
+use pair::{HEADER, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
 use semaphore::SemaphoreSet;
 use shm::{Access, KeyArgs, Segment};
 use support::cli::{Context, Failure, parse_args, run};
@@ -115,24 +113,8 @@ fn send(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     }
     let key = args.key.named_key().map_err(Failure::from)?;
     let size = HEADER + args.buffer_size as usize;
-    let (segment, first) = open_segment(Role::Writer, key.clone(), size, args.key.accept_foreign)?;
-    // Only what this side created is removed when it cannot go on: a foreign set, or another
-    // writer's claim, is refused and left as it was.
-    let set = match open_set(key, first, stop) {
-        Ok(set) => set,
-        Err(err) => {
-            if first {
-                let _ = segment.mark_for_removal();
-            }
-            return Err(err);
-        }
-    };
-    if let Err(err) = claim(Role::Writer, &set) {
-        if first {
-            remove_both(&set, &segment);
-        }
-        return Err(err);
-    }
+    // shmget and semget: the segment, the set, and this side's claim (see xfr/pair.rs).
+    let (segment, set, first) = join(Role::Writer, key, size, args.key.accept_foreign, stop)?;
     let outcome = copy(input, &segment, &set, first, args, stop);
     if outcome.is_err() {
         remove_both(&set, &segment); // the peer's semop fails with EIDRM: it stops too

@@ -72,7 +72,7 @@ impl Role {
 
 /// `shmget`: creates the segment (0600) if this side is first, else opens the peer's, which
 /// must have room for a buffer and a creator still alive (or a peer attached).
-pub fn open_segment(
+fn open_segment(
     me: Role,
     key: NamedKey,
     size: usize,
@@ -121,7 +121,7 @@ pub fn open_segment(
 /// The pair's semaphore set. The side that created the segment creates the set too, with
 /// `IPC_EXCL`: a set already at the key was made by something else (`pv`, a killed run) and is
 /// refused, never used. The other side opens it and checks its shape.
-pub fn open_set(key: NamedKey, first: bool, stop: &Stop) -> Result<SemaphoreSet, Stopped> {
+fn open_set(key: NamedKey, first: bool, stop: &Stop) -> Result<SemaphoreSet, Stopped> {
     if first {
         return match create(key.clone(), &START) {
             Ok(set) => Ok(set.leave_in_kernel()), // removed by hand: see `remove_both`
@@ -165,7 +165,7 @@ pub fn open_set(key: NamedKey, first: bool, stop: &Stop) -> Result<SemaphoreSet,
 
 /// Takes this side's claim: `semop` P on its semaphore with `IPC_NOWAIT` and `SEM_UNDO`. Taken
 /// already means another live process of this role: refused, and nothing is changed.
-pub fn claim(me: Role, set: &SemaphoreSet) -> Result<(), Stopped> {
+fn claim(me: Role, set: &SemaphoreSet) -> Result<(), Stopped> {
     match set.semop(&[SemOp::p(me.claim(), 1).nowait().undo()]) {
         Ok(()) => Ok(()),
         Err(err) if err.errno() == Some(Errno::EAGAIN) => {
@@ -183,6 +183,36 @@ pub fn claim(me: Role, set: &SemaphoreSet) -> Result<(), Stopped> {
         }
         Err(err) => Err(Failure::from(err).into()),
     }
+}
+
+/// Joins the pair as `me`: the segment ([`open_segment`]), the set ([`open_set`]) and this
+/// side's claim ([`claim`]). Returns them and whether this side created them. When it cannot
+/// join, it removes only what it created itself: a foreign set, or another process's claim,
+/// is refused and left as it was.
+pub fn join(
+    me: Role,
+    key: NamedKey,
+    size: usize,
+    accept_foreign: bool,
+    stop: &Stop,
+) -> Result<(Segment, SemaphoreSet, bool), Stopped> {
+    let (segment, first) = open_segment(me, key.clone(), size, accept_foreign)?;
+    let set = match open_set(key, first, stop) {
+        Ok(set) => set,
+        Err(err) => {
+            if first {
+                let _ = segment.mark_for_removal();
+            }
+            return Err(err);
+        }
+    };
+    if let Err(err) = claim(me, &set) {
+        if first {
+            remove_both(&set, &segment);
+        }
+        return Err(err);
+    }
+    Ok((segment, set, first))
 }
 
 /// Removes the semaphore set first (a peer waiting in semop wakes with EIDRM at once), then

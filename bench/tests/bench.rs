@@ -470,3 +470,8 @@ fn cargo_run_p_bench_picks_the_benchmark() {
         "bench/Cargo.toml has no default-run = \"bench\""
     );
 }
+
+#[test]
+fn bare_pingpong_help_runs_nothing() {
+    testkit::assert_help_only(env!("CARGO_BIN_EXE_bare_pingpong"));
+}

@@ -93,3 +93,9 @@ fn ctrl_c_kills_a_bare_example_and_the_fifo_stays() {
         assert_fifo(&dir.path().join("bare_fifo"));
     }
 }
+
+#[test]
+fn help_is_help_not_a_fifo_named_help() {
+    testkit::assert_help_only(WRITER);
+    testkit::assert_help_only(READER);
+}

@@ -89,3 +89,8 @@ fn ftok_puts_proj_id_then_8_bits_of_the_device_then_16_bits_of_the_inode() {
         assert_eq!(key.raw() as u32, expected, "proj {proj}");
     }
 }
+
+#[test]
+fn help_runs_nothing() {
+    testkit::assert_help_only(BARE);
+}

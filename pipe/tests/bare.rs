@@ -37,3 +37,8 @@ fn the_child_reads_the_line_then_end_of_file_and_is_reaped() {
     wait_until_group_is_empty(group);
     assert!(kill(child, None).is_err(), "child {child} is still there");
 }
+
+#[test]
+fn help_runs_nothing() {
+    testkit::assert_help_only(env!("CARGO_BIN_EXE_bare_pipe"));
+}

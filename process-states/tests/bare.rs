@@ -37,3 +37,8 @@ fn the_child_exits_with_7_and_the_parent_reaps_it() {
     // Reaped, not a zombie: the child has no /proc entry any more.
     assert_eq!(read_stat(Pid::from_raw(child)).unwrap(), Seen::Gone);
 }
+
+#[test]
+fn help_runs_nothing() {
+    testkit::assert_help_only(env!("CARGO_BIN_EXE_bare_fork"));
+}

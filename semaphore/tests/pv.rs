@@ -191,3 +191,8 @@ fn a_malformed_op_expression_is_one_line() {
     assert!(help.stdout.contains("SEM_UNDO") && help.stdout.contains("IPC_NOWAIT"));
     assert_eq!(set_ids(|o| o.key == key.key()), []);
 }
+
+#[test]
+fn bare_sem_help_runs_nothing() {
+    testkit::assert_help_only(BARE);
+}

@@ -837,3 +837,22 @@ impl Drop for OnTerminal {
         }
     }
 }
+
+/// Runs `binary --help` in a new empty directory and checks that it only printed its help:
+/// exit 0, a usage line on stdout, nothing on stderr, and nothing made in the directory (a
+/// program that took `--help` for a path would make a FIFO or a key file named so).
+pub fn assert_help_only(binary: &str) {
+    let dir = TempDir::new("help");
+    let mut command = Command::new(binary);
+    command.arg("--help").current_dir(dir.path());
+    let finished = run(command, "");
+    assert!(finished.status.success(), "{finished:?}");
+    assert!(finished.stdout.contains("Usage:"), "{finished:?}");
+    assert!(finished.stderr.is_empty(), "{finished:?}");
+    let made: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read the test's directory")
+        .flatten()
+        .map(|entry| entry.file_name())
+        .collect();
+    assert!(made.is_empty(), "--help made {made:?}");
+}

@@ -19,8 +19,14 @@ use support::{Forked, exit_child, fork};
 
 const ROUNDS: u64 = 21_000;
 
+/// The benchmark's method in one screen: round trips through two pipes between two processes, timed, with a warm-up, the median and the 99th percentile.
+#[derive(clap::Parser)]
+#[command(version)]
+struct Args {}
+
 // ANCHOR: bare
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
     let (to_child_read, to_child) = pipe()?; // pipe(2), one each way
     let (from_child, from_child_write) = pipe()?;
     let mut message = [0u8; 8];

@@ -19,9 +19,18 @@ use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use nix::unistd::{mkfifo, read, unlink};
 
+/// mkfifo, open and read until end of file, with nothing around them; then it removes the FIFO.
+#[derive(clap::Parser)]
+#[command(version)]
+struct Args {
+    /// The FIFO's path; bare_writer and bare_reader must be given the same one.
+    #[arg(default_value = "./bare_fifo")]
+    path: String,
+}
+
 // ANCHOR: main
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or("./bare_fifo".into());
+    let Args { path } = support::cli::parse_args(); // a path, or ./bare_fifo
     // mkfifo(3): a file of type p, read and write for the owner. EEXIST: the writer made it.
     match mkfifo(path.as_str(), Mode::S_IRUSR | Mode::S_IWUSR) {
         Ok(()) => println!("bare_reader: made the FIFO {path}"),

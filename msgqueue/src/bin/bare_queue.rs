@@ -50,7 +50,13 @@ fn bare() -> Result<(), Error> {
 }
 // ANCHOR_END: bare
 
+/// One message queue with nothing around it: ftok, msgget, msgsnd, msgrcv, msgctl(IPC_RMID).
+#[derive(clap::Parser)]
+#[command(version)]
+struct Args {}
+
 fn main() -> ExitCode {
+    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
     match bare() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -15,8 +15,14 @@
 use nix::unistd::{pipe, read, write};
 use support::{Forked, describe, exit_child, fork};
 
+/// One pipe between a parent and its child: pipe, fork, write, close, read until end of file, waitpid.
+#[derive(clap::Parser)]
+#[command(version)]
+struct Args {}
+
 // ANCHOR: bare
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
     let (read_end, write_end) = pipe()?; // pipe(2): one buffer in the kernel, two descriptors
     // fork(2): from here on, two processes run this code, each with its copy of both ends
     match fork()? {

@@ -13,8 +13,14 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::{getpid, getppid};
 use support::{Forked, exit_child, fork};
 
+/// fork, exit and wait, with nothing around them: a parent, a child that exits with status 7, and the parent reaping it.
+#[derive(clap::Parser)]
+#[command(version)]
+struct Args {}
+
 // ANCHOR: bare
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
     match fork()? {
         Forked::Child => {
             println!("child: I am {}, my parent is {}", getpid(), getppid());

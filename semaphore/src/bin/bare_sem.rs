@@ -39,7 +39,13 @@ fn bare() -> Result<(), Error> {
     Ok(())
 }
 
+/// One semaphore, P and V, with nothing around them: semget, semctl(SETVAL), semop -1 and +1, semctl(IPC_RMID).
+#[derive(clap::Parser)]
+#[command(version)]
+struct Args {}
+
 fn main() -> ExitCode {
+    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
     match bare() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -1075,7 +1075,11 @@ pub fn grade_all_command(root: &Path, args: &[String]) -> Result<(), String> {
     let results_dir = work.join("results");
     std::fs::create_dir_all(&results_dir).map_err(|err| format!("results: {err}"))?;
     let queue = std::sync::Mutex::new(students.clone().into_iter());
-    let exe = std::env::current_exe().map_err(|err| format!("this program's path: {err}"))?;
+    // A copy of this program: cargo may build a new one over the running one (`cargo xtask
+    // ci` builds the workspace while it runs), and /proc/self/exe still reads the running one.
+    let exe = work.join("xtask");
+    std::fs::copy("/proc/self/exe", &exe).map_err(|err| format!("{}: {err}", exe.display()))?;
+    set_mode(&exe, 0o700)?;
     let failures = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for slot in 0..jobs {

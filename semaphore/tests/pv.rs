@@ -196,3 +196,41 @@ fn a_malformed_op_expression_is_one_line() {
 fn bare_sem_help_runs_nothing() {
     testkit::assert_help_only(BARE);
 }
+
+#[test]
+fn pv_with_no_arguments_and_no_set_says_in_one_line_what_to_run_first() {
+    let dir = testkit::TempDir::new("pv-no-args");
+    let mut bare_pv = std::process::Command::new(PV);
+    bare_pv.current_dir(dir.path());
+    let no_file = run(bare_pv, "");
+    assert!(no_file.status.success(), "{no_file:?}");
+    assert_eq!(no_file.stdout_lines().len(), 1, "{no_file:?}");
+    assert!(no_file.stdout.contains("`pv create --values 1` makes both"));
+    assert!(no_file.stderr.is_empty() && !no_file.stdout.contains("ENOENT"));
+    let key = TestKey::new("pv-no-set");
+    let no_set = run(key.command(PV, &[]), "");
+    assert!(no_set.status.success(), "{no_set:?}");
+    assert_eq!(no_set.stdout_lines().len(), 1, "{no_set:?}");
+    assert!(
+        no_set.stdout.contains("no semaphore set has key"),
+        "{no_set:?}"
+    );
+}
+
+#[test]
+fn accept_foreign_is_taken_after_the_subcommand_and_a_huge_key_is_out_of_range() {
+    let key = TestKey::new("pv-flag-after");
+    let created = run(key.command(PV, &["create", "--values", "1"]), "");
+    assert!(created.status.success(), "{created:?}");
+    let op = run(key.command(PV, &["op", "0-1", "--accept-foreign"]), "");
+    assert!(op.status.success(), "{op:?}");
+    assert!(op.stdout.contains("values now [0]"), "{op:?}");
+    let mut huge_key = std::process::Command::new(PV);
+    huge_key.args(["--key", "99999999999", "show"]);
+    let huge = run(huge_key, "");
+    assert_eq!(huge.status.code(), Some(2), "{huge:?}");
+    assert!(
+        huge.stderr.contains("is out of range: a key is 32 bits"),
+        "{huge:?}"
+    );
+}

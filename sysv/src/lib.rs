@@ -253,7 +253,7 @@ pub struct KeyArgs {
     pub key: Option<Key>,
     /// Use an object that another user owns, or whose owner cannot be checked because you may
     /// not read it (both refused by default). One of your own is used whatever its mode.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub accept_foreign: bool,
 }
 
@@ -300,9 +300,12 @@ fn parse_proj(text: &str) -> Result<u8, String> {
 }
 
 fn parse_key(text: &str) -> Result<Key, String> {
+    // A key_t is 32 bits: negative decimals (as ipcs may print them) and all of u32 go.
     let parsed = match text.strip_prefix("0x") {
         Some(hex) => u32::from_str_radix(hex, 16).map(|k| k as i32),
-        None => text.parse::<i32>(),
+        None => text
+            .parse::<i32>()
+            .or_else(|_| text.parse::<u32>().map(|k| k as i32)),
     };
     match parsed {
         Ok(0) => Err(
@@ -311,6 +314,9 @@ fn parse_key(text: &str) -> Result<Key, String> {
                 .to_owned(),
         ),
         Ok(key) => Ok(Key::from_number(key)),
+        Err(err) if matches!(err.kind(), std::num::IntErrorKind::PosOverflow) => Err(format!(
+            "{text} is out of range: a key is 32 bits (at most 4294967295, or 0xffffffff)"
+        )),
         Err(_) => Err(format!(
             "{text:?} is not a number (decimal, or hex with 0x)"
         )),

@@ -130,7 +130,7 @@ fn create_set(args: &KeyArgs, values: &[u16]) -> Result<ExitCode, Stopped> {
     // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
     let set = create(key_of(args, true)?, values).map_err(Failure::from)?;
     println!("pv: created {set}, mode 0600, values {values:?}");
-    println!("pv: it stays in the kernel; `pv rm` removes it");
+    println!("pv: it stays in the kernel; next: `pv op 0-1` (P), `pv op 0+1` (V), `pv rm`");
     let _ = set.leave_in_kernel();
     Ok(ExitCode::SUCCESS)
 }
@@ -238,16 +238,26 @@ fn show(set: &SemaphoreSet) -> Result<ExitCode, Stopped> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `pv` with no subcommand: `pv show`, or a hint when there is nothing to show yet.
+/// `pv` with no subcommand: `pv show`, or one line saying what to run first when there is
+/// nothing to show yet (that is no error).
 fn show_if_there(args: &KeyArgs, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let opened = args
-        .named_key()
-        .map_err(Stopped::Failed)
-        .and_then(|key| open_initialised(key, stop));
-    match opened {
+    let key = match args.named_key() {
+        Err(err) if err.errno() == Some(Errno::ENOENT) => {
+            println!(
+                "pv: no set yet: its key file {} does not exist; `pv create --values 1` makes \
+                 both (`pv --help` says more)",
+                args.key_path.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        key => key.map_err(Failure::from)?,
+    };
+    match open_initialised(key.clone(), stop) {
         Err(Stopped::Failed(err)) if err.errno() == Some(Errno::ENOENT) => {
-            println!("pv: {err}");
-            println!("pv: `pv create --values 1` makes one; `pv --help` says more");
+            println!(
+                "pv: no semaphore set has {key} yet; `pv create --values 1` makes one (`pv \
+                 --help` says more)"
+            );
             Ok(ExitCode::SUCCESS)
         }
         opened => show(&opened.map_err(lift)?.0),

@@ -375,6 +375,23 @@ pub struct SharedUse {
 // SAFETY: repr(C), only atomics, alignment 4 (shmat returns page-aligned addresses).
 unsafe impl Layout for SharedUse {}
 
+impl SharedUse {
+    /// Refuses a `written` flag that is neither 0 nor 1: another program (or a test) wrote
+    /// garbage into the segment, and waiting for a 0 or a 1 would wait forever.
+    pub fn check_written(&self) -> Result<(), Error> {
+        match self.written.load(Ordering::Acquire) {
+            0 | 1 => Ok(()),
+            other => Err(Error::refused(
+                "read the written flag",
+                format!(
+                    "it holds {other}, neither 0 nor 1: something else wrote into the segment; \
+                     stopping rather than waiting forever"
+                ),
+            )),
+        }
+    }
+}
+
 /// A segment mapped into this process by [`Segment::shmat`]; detached (`shmdt`) when dropped.
 ///
 /// There is no `&[u8]` into it: what it holds is reached through [`Attached::view`] (a struct

@@ -166,3 +166,50 @@ fn by_default_xfr_and_pv_have_different_keys_in_the_same_directory() {
     assert!(done.stderr.contains("'x')"), "xfr's own key: {done:?}");
     assert_eq!(pv_set.semctl_getall().expect("pv's set"), [0, 0]);
 }
+
+/// Stores `value` into the `written` flag of the segment at the test key, as a stray program
+/// (or `python3 -c 'import sysv_ipc ...'`) would.
+fn scribble_written(key: &TestKey, value: u32) {
+    let segment = shm::shmget(key.key(), 0, 0).expect("the segment at the test key");
+    let attached = segment
+        .shmat(shm::Access::ReadWrite)
+        .expect("shmat the segment");
+    let shared = attached
+        .view::<shm::SharedUse>()
+        .expect("the course notes' struct");
+    shared
+        .written
+        .store(value, std::sync::atomic::Ordering::Release);
+}
+
+#[test]
+fn garbage_in_the_written_flag_stops_shmread_and_shmwrite_instead_of_hanging() {
+    const READ: &str = env!("CARGO_BIN_EXE_shmread");
+    const WRITE: &str = env!("CARGO_BIN_EXE_shmwrite");
+    // shmread waiting for a line finds 7 in the flag.
+    let key = TestKey::new("shm-garbage-read");
+    let mut reader = Running::spawn(key.command(READ, &[]));
+    reader.expect_line("waiting for shmwrite");
+    scribble_written(&key, 7);
+    let done = reader.wait();
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert!(done.stderr.contains("holds 7, neither 0 nor 1"), "{done:?}");
+    assert_eq!(key.ids(), [], "shmread removes the segment it made");
+
+    // shmwrite with a line to send finds 7 in the flag (its reader is alive).
+    let key = TestKey::new("shm-garbage-write");
+    let mut reader = Running::spawn(key.command(READ, &[]));
+    reader.expect_line("waiting for shmwrite");
+    let mut writer = Running::spawn(key.command(WRITE, &[]));
+    writer.expect_line("enter some text");
+    reader.signal(nix::sys::signal::Signal::SIGSTOP); // it must not take the 7 for a line
+    scribble_written(&key, 7);
+    writer
+        .write_line("a line that cannot be delivered")
+        .unwrap();
+    let done = writer.wait();
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert!(done.stderr.contains("holds 7, neither 0 nor 1"), "{done:?}");
+    reader.signal(nix::sys::signal::Signal::SIGKILL);
+    drop(reader.wait());
+}

@@ -82,6 +82,7 @@ fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         let mut gone = false;
         let ready = || shared.written.load(Acquire) == 1;
         let waited = wait_for(stop, &shared.written, ready, || {
+            shared.check_written()?;
             let stat = segment.shmctl_stat()?;
             gone = stat.nattch <= 1 && stat.dtime != 0; // the writer detached
             match gone {

@@ -130,7 +130,11 @@ fn send(segment: &Segment, shared: &SharedUse, line: &[u8], stop: &Stop) -> Resu
 /// Waits until `written` is 0 again, or fails if the reader went away.
 fn wait_for_turn(segment: &Segment, shared: &SharedUse, stop: &Stop) -> Result<(), Stopped> {
     let free = || shared.written.load(Acquire) == 0;
-    wait_for(stop, &shared.written, free, || reader_still_there(segment)).map_err(lift)
+    let still_there = || {
+        shared.check_written()?;
+        reader_still_there(segment)
+    };
+    wait_for(stop, &shared.written, free, still_there).map_err(lift)
 }
 // ANCHOR_END: send
 

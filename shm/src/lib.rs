@@ -571,6 +571,47 @@ pub fn futex_wake(word: &AtomicU32, count: u32) -> Result<usize, Error> {
     Ok(done as usize)
 }
 
+/// A role of a protocol (the client, the writer) held by this process, in a 32-bit word of the
+/// segment's page slack that the course notes' C programs never touch: the holder's pid, 0 when
+/// free. Given back when dropped; a holder that was killed leaves its pid, and a pid that no
+/// longer exists counts as free (`kill(pid, 0)` fails with ESRCH).
+pub struct Claim<'a> {
+    word: &'a AtomicU32,
+}
+
+impl<'a> Claim<'a> {
+    /// Takes the role `role` in `word`, or says which live process holds it.
+    pub fn take(word: &'a AtomicU32, role: &str) -> Result<Claim<'a>, Error> {
+        let me = std::process::id();
+        loop {
+            let holder = word.load(Ordering::Acquire);
+            let alive = holder != 0
+                && holder != me
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(holder as i32), None)
+                    != Err(Errno::ESRCH);
+            if alive {
+                return Err(Error::refused(
+                    format!("claim the {role}'s role"),
+                    format!("process {holder} is the {role} already; the protocol has one"),
+                ));
+            }
+            let taken = word.compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire);
+            if taken.is_ok() {
+                return Ok(Claim { word });
+            }
+        }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let me = std::process::id();
+        let _ = self
+            .word
+            .compare_exchange(me, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+}
+
 /// How long a waiting side sleeps at most before it looks again: a C peer flips the flag
 /// without waking anyone, so the Rust side notices within this time (the issue asks for 20 ms).
 pub const POLL_FALLBACK: Duration = Duration::from_millis(15);

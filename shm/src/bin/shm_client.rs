@@ -32,8 +32,8 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Error, Gone, KeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift, shmget,
-    store_bytes, wait_for,
+    Access, Claim, Error, Gone, KeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift,
+    shmget, store_bytes, wait_for,
 };
 use support::LineReader;
 use support::cli::{Failure, parse_args, run};
@@ -83,6 +83,12 @@ fn send_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     let wake = attached
         .slack_word(size_of::<ShmEntry>())
         .expect("page slack");
+    // One client: a second one would take turns with this one, and each would think the
+    // server read all its lines. A C client cannot be checked: it never looks at this word.
+    let claim_word = attached
+        .slack_word(size_of::<ShmEntry>() + 4)
+        .expect("page slack");
+    let claim = Claim::take(claim_word, "client").map_err(Failure::from)?;
     println!("shm_client: attached {segment}; type lines, Ctrl-D to end");
     let mut reader = LineReader::new();
     let mut sent = 0u64;
@@ -111,6 +117,7 @@ fn send_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     // The end: wait until the server has read the last message, then detach (on drop).
     wait_for_turn(&segment, entry, wake, stop)?;
     println!("shm_client: end of input; the server has read all {sent} messages; detaching");
+    drop(claim);
     attached.shmdt().map_err(Failure::from)?; // the server sees nattch drop to 1, and ends
     Ok(ExitCode::SUCCESS)
 }
@@ -124,6 +131,8 @@ fn send(
     message: &[u8],
     stop: &Stop,
 ) -> Result<(), Stopped> {
+    // A server that died while this client waited for a line must not make the line vanish.
+    server_still_there(segment).map_err(Failure::from)?;
     wait_for_turn(segment, entry, wake, stop)?;
     store_bytes(&entry.msg, message); // the bytes and a NUL, while the flag is 0
     entry.can_read.store(true, Release); // publish: everything stored above is visible

@@ -32,7 +32,7 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Error, Gone, KeyArgs, Segment, SharedUse, futex_wake, key_or_seed, lift, shmget,
+    Access, Claim, Error, Gone, KeyArgs, Segment, SharedUse, futex_wake, key_or_seed, lift, shmget,
     store_bytes, wait_for,
 };
 use support::LineReader;
@@ -79,6 +79,12 @@ fn write_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     }
     let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
     let shared = attached.view::<SharedUse>().map_err(Failure::from)?;
+    // One writer: two would take turns, and shmread would print their lines interleaved. A C
+    // writer cannot be checked: it never looks at this word.
+    let claim_word = attached
+        .slack_word(size_of::<SharedUse>())
+        .expect("page slack");
+    let _claim = Claim::take(claim_word, "writer").map_err(Failure::from)?;
     println!("shmwrite: attached {segment} at {:#x}", attached.addr());
     println!("shmwrite: enter some text; \"end\" (or Ctrl-D) stops both");
     let mut reader = LineReader::new();
@@ -120,6 +126,8 @@ fn write_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
 // ANCHOR: send
 /// Waits until the reader has taken the previous line, then leaves this one.
 fn send(segment: &Segment, shared: &SharedUse, line: &[u8], stop: &Stop) -> Result<(), Stopped> {
+    // A reader that died while this writer waited for a line must not make the line vanish.
+    reader_still_there(segment).map_err(Failure::from)?;
     wait_for_turn(segment, shared, stop)?;
     store_bytes(&shared.text, line); // the bytes and a NUL, while written is 0
     shared.written.store(1, Release); // publish: the text above is complete

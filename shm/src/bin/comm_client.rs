@@ -38,7 +38,7 @@ use support::stop::{Stop, Stopped, finish};
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Key: the seed's ftok(\"/tmp\", 0x666), which is ftok(\"/tmp\", 0x66): ftok \
+    after_help = "Key: the course notes' ftok(\"/tmp\", 0x666), which is ftok(\"/tmp\", 0x66): ftok \
                   keeps only the low 8 bits of the project id. --key, --key-path or --proj \
                   give another."
 )]

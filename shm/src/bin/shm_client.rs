@@ -43,10 +43,12 @@ use support::stop::{Stop, Stopped, finish};
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Key: the seed's 1111 (0x457) unless --key, --key-path or --proj is given."
+    after_help = "Key: the course notes' 1111 (0x457) unless --key, --key-path or --proj is given. \
+                  One client at a time: a second shm_client is refused. A client written in C, like \
+                  the course notes' own, cannot be checked: it does not claim its role."
 )]
 struct Args {
-    /// Without --key, --key-path or --proj: the seed's key 1111.
+    /// Without --key, --key-path or --proj: the course notes' key 1111.
     #[command(flatten)]
     key: KeyArgs,
 }

@@ -42,10 +42,10 @@ use support::stop::{Stop, Stopped, finish};
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Key: the seed's 1111 (0x457) unless --key, --key-path or --proj is given."
+    after_help = "Key: the course notes' 1111 (0x457) unless --key, --key-path or --proj is given."
 )]
 struct Args {
-    /// Without --key, --key-path or --proj: the seed's key 1111.
+    /// Without --key, --key-path or --proj: the course notes' key 1111.
     #[command(flatten)]
     key: KeyArgs,
 }

@@ -43,10 +43,12 @@ use support::stop::{Stop, Stopped, finish};
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Key: the seed's 1234 (0x4d2) unless --key, --key-path or --proj is given."
+    after_help = "Key: the course notes' 1234 (0x4d2) unless --key, --key-path or --proj is given. \
+                  One writer at a time: a second shmwrite is refused. A writer written in C, like \
+                  the course notes' own, cannot be checked: it does not claim its role."
 )]
 struct Args {
-    /// Without --key, --key-path or --proj: the seed's key 1234.
+    /// Without --key, --key-path or --proj: the course notes' key 1234.
     #[command(flatten)]
     key: KeyArgs,
 }

@@ -56,8 +56,10 @@ impl LineReader {
                 .terminal_context("read stdin")?;
             if count == 0 {
                 // A stop signal that came with the end of input may complete read() with 0
-                // rather than EINTR: it still wins, or Ctrl-C would look like Ctrl-D.
+                // rather than EINTR: it still wins, or Ctrl-C would look like Ctrl-D. So does a
+                // closed terminal, which may give end of file rather than EIO.
                 stop.check()?;
+                crate::stop::check_hang_up(input)?;
                 self.ended = true;
             }
             self.pending.extend_from_slice(&buffer[..count]);

@@ -107,6 +107,19 @@ impl<T> TerminalContext<T> for Result<T, Stopped<Errno>> {
     }
 }
 
+/// For a read that returned end of file (0 bytes): a terminal that was closed gives that too,
+/// as well as EIO. A terminal that was hung up fails `tcgetattr` with EIO, where one that only
+/// saw Ctrl-D answers it: then this is the hang-up, `Stopped::Signal(SIGHUP)`.
+pub fn check_hang_up(input: std::os::fd::BorrowedFd<'_>) -> Result<(), Stopped> {
+    if nix::unistd::isatty(input).unwrap_or(false)
+        && nix::sys::termios::tcgetattr(input) == Err(Errno::EIO)
+        && crate::cli::terminal_closed(Errno::EIO)
+    {
+        return Err(Stopped::Signal(Signal::SIGHUP));
+    }
+    Ok(())
+}
+
 /// An error that may mean "a signal interrupted the call" (EINTR).
 pub trait Interrupted {
     /// Whether the call failed with EINTR.

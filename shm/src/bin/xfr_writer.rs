@@ -52,7 +52,7 @@ use pair::{HEADER, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
 use semaphore::SemaphoreSet;
 use shm::{Access, KeyArgs, Segment};
 use support::cli::{Context, Failure, parse_args, run};
-use support::stop::{Stop, Stopped, TerminalContext, exit_code_for};
+use support::stop::{Stop, Stopped, TerminalContext, check_hang_up, exit_code_for};
 
 /// Copies a file or stdin to xfr_reader's stdout through a shared buffer and two semaphores.
 #[derive(Parser)]
@@ -150,6 +150,9 @@ fn copy(
         let count = stop
             .retry(|| nix::unistd::read(input, &mut chunk))
             .terminal_context("read")?;
+        if count == 0 {
+            check_hang_up(input)?; // a closed terminal may read as end of file: not the end
+        }
         // semop P(writer's turn): wait until the reader has emptied the buffer.
         peer.take_turn(set, WRITER_TURN, stop)?;
         fill(bytes, &chunk[..count]); // the bytes, then the length word; 0 marks the end

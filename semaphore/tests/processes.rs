@@ -166,7 +166,7 @@ fn ctrl_c_while_children_are_blocked_in_p_ends_within_a_second_and_removes_the_s
         ));
         order.expect_line("round 1: A writes");
         wait_until_blocked_in_semop(c);
-        wait_until_blocked_in(order.pid(), libc::SYS_wait4);
+        wait_until_blocked_in(order.pid(), libc::SYS_waitid);
         // As a terminal does for Ctrl-C: the whole group.
         let started = std::time::Instant::now();
         order.signal_group(signal);
@@ -200,4 +200,30 @@ fn the_set_removed_under_children_blocked_in_p_is_reported() {
         "{finished:?}"
     );
     assert!(!finished.stderr.contains("panicked"), "{finished:?}");
+}
+
+#[test]
+fn a_writer_killed_mid_round_ends_the_run_at_once_instead_of_a_hang() {
+    let mut order = Running::spawn(command(
+        ORDER,
+        &["--start", "A,B,C", "--rounds", "3", "--hold-ms", "300"],
+    ));
+    let id = id_in(&order.expect_line("order: created semaphore set"));
+    let b = nix::unistd::Pid::from_raw(testkit::number_after(
+        &order.expect_line("B: started"),
+        "pid ",
+    ));
+    order.expect_line("round 1: B writes");
+    nix::sys::signal::kill(b, Signal::SIGKILL).expect("kill B");
+    // Without B's V, C (and then A) would wait forever: the parent notices B's death at once.
+    let finished = order.wait();
+    assert_eq!(finished.status.code(), Some(1), "{finished:?}");
+    assert!(
+        finished
+            .stderr
+            .contains("writer B was killed by signal 9 (SIGKILL)"),
+        "{finished:?}"
+    );
+    assert!(!finished.stdout.contains("all three done"), "{finished:?}");
+    assert!(!set_exists(id), "the creator removed set id={id}");
 }

@@ -126,7 +126,7 @@ fn order_waiting_while_b_and_c_are_blocked_in_p() {
         order.expect_line("round 1: A writes");
         wait_until_blocked_in_semop(c);
         wait_until_blocked_in_semop(b);
-        wait_until_blocked_in(order.pid(), libc::SYS_wait4);
+        wait_until_blocked_in(order.pid(), libc::SYS_waitid);
         stop_with(order, signal);
         assert!(!set_exists(id), "the creator removed set id={id}");
     });

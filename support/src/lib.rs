@@ -207,6 +207,19 @@ impl Child {
     }
 }
 
+/// `waitid(P_ALL, WEXITED | WNOWAIT)`: waits until one of this process's children has ended,
+/// and says which, without reaping it (its [`Child`]'s `waitpid` does). So a parent learns at
+/// once that any child failed, not only the one it happens to wait for. A stop signal ends the
+/// wait.
+pub fn first_to_end(stop: &Stop) -> Result<Pid, Stopped> {
+    use nix::sys::wait::{Id, waitid};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    let ended = stop.retry(|| waitid(Id::All, flags)).context("waitid")?;
+    ended
+        .pid()
+        .ok_or_else(|| Stopped::Failed(Failure::new(format!("waitid: {ended:?} names no child"))))
+}
+
 /// Ends a forked child with `status`, after flushing its stdout and stderr.
 ///
 /// `_exit` rather than `std::process::exit` or returning from `main`: the child must not run

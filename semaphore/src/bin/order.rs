@@ -27,7 +27,7 @@ use nix::errno::Errno;
 use semaphore::{Key, SemOp, SemaphoreSet, create, lift};
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
-use support::{Forked, describe, fork, run_child};
+use support::{Forked, describe, first_to_end, fork, run_child};
 
 /// Three processes write in the order A, B, C, enforced by semaphores, whatever order they
 /// start in.
@@ -135,12 +135,23 @@ fn start_all(args: &Args, set: &SemaphoreSet, stop: &Stop) -> Result<ExitCode, S
         // Wait until it has started before forking the next: the start order is real.
         stop.retry(|| set.p(READY, 1)).map_err(lift)?;
     }
-    for (name, child) in &mut children {
+    // In the order they end: a writer that dies leaves the next one waiting for its V forever,
+    // so any failure must end the run at once (dropping the guards kills the others).
+    for _ in 0..children.len() {
+        let ended = first_to_end(stop)?;
+        let Some((name, child)) = children.iter_mut().find(|(_, c)| c.pid() == ended) else {
+            return Err(Failure::new(format!("waitid: pid {ended} is not a writer")).into());
+        };
         let status = child.waitpid(stop)?;
         // A Ctrl-C in the terminal reaches the children too, and kills them: that is a stop.
         stop.check()?;
         if !matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)) {
-            return Err(Failure::new(format!("writer {name} {}", describe(&status))).into());
+            let why = format!(
+                "writer {name} {}: the one after it would wait for its turn forever; stopped \
+                 the others and removed the set",
+                describe(&status)
+            );
+            return Err(Failure::new(why).into());
         }
     }
     println!("order: all three done; each round went A, B, C");

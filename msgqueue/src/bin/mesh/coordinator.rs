@@ -7,10 +7,10 @@ use std::time::Duration;
 use libc::{IPC_CREAT, IPC_NOWAIT};
 use msgqueue::{Key, MessageQueue, Select, Tally, msgget};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::sys::wait::WaitStatus;
 use support::cli::Failure;
-use support::stop::{Stop, StopContext, Stopped, exit_code_for};
-use support::{Child, Forked, describe, fork, run_child};
+use support::stop::{Stop, Stopped, exit_code_for};
+use support::{Child, Forked, describe, first_to_end, fork, run_child};
 
 use crate::node::run_node;
 use crate::{COORDINATOR, NAMES};
@@ -61,14 +61,10 @@ pub fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
 /// once, instead of leaving the others to wait for its greetings forever.
 fn wait_for_nodes(nodes: &mut [Node], stop: &Stop) -> Result<(), Stopped> {
     for _ in 0..nodes.len() {
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
-        let ended = stop.retry(|| waitid(Id::All, flags)).context("waitid")?;
-        let Some(node) = nodes
-            .iter_mut()
-            .find(|node| Some(node.child.pid()) == ended.pid())
-        else {
+        let ended = first_to_end(stop)?; // waitid(P_ALL, WEXITED | WNOWAIT)
+        let Some(node) = nodes.iter_mut().find(|node| node.child.pid() == ended) else {
             return Err(Stopped::Failed(Failure::new(format!(
-                "waitid: {ended:?} is not a node"
+                "waitid: pid {ended} is not a node"
             ))));
         };
         let status = node.child.waitpid(stop)?;

@@ -112,7 +112,7 @@ fn mutex_waiting_for_its_children() {
 
 #[test]
 fn order_waiting_while_b_and_c_are_blocked_in_p() {
-    signal_row("order parent in waitpid, B and C in semop", |signal| {
+    signal_row("order parent in waitid, B and C in semop", |signal| {
         let (mut order, id) = start(ORDER, &["--hold-ms", "60000"]);
         let _cleanup = RemoveOnDrop(id);
         let c = Pid::from_raw(testkit::number_after(

@@ -192,7 +192,7 @@ fn a_killed_client_ends_the_server() {
     server.expect_line("Received message: one");
     client.signal(Signal::SIGKILL);
     drop(client.wait());
-    server.expect_line("the client detached after 1 messages");
+    server.expect_line("the client detached after 1 message;");
     assert!(server.wait().status.success());
     assert!(!segment_exists(id));
 }

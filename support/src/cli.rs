@@ -54,6 +54,15 @@ fn usage_error(rendered: &str) -> String {
     message
 }
 
+/// `n` things in words: `plural(1, "message")` is "1 message", `plural(3, "message")` is
+/// "3 messages" (and so is 0).
+pub fn plural(n: impl Into<u64>, thing: &str) -> String {
+    match n.into() {
+        1 => format!("1 {thing}"),
+        n => format!("{n} {thing}s"),
+    }
+}
+
 /// Prints `<program>: <message>` on stderr as one `write(2)`, so that the lines of a parent and
 /// its child never mix (`eprintln!` writes the pieces of a line one by one; a write of up to
 /// PIPE_BUF bytes to a pipe is atomic).

@@ -30,7 +30,7 @@ use clap::Parser;
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT, MSG_NOERROR};
 use msgqueue::{IdFile, Key, KeyArgs, Limits, MTYPE_MAX, MessageQueue, NamedKey, Select, msgget};
 use nix::errno::Errno;
-use support::cli::{Failure, parse_args, run};
+use support::cli::{Failure, parse_args, plural, run};
 use support::stop::{Stop, Stopped, exit_code_for};
 
 /// Receives messages from a System V message queue and prints them, until Ctrl-C.
@@ -158,7 +158,10 @@ fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCod
                 received += 1;
             }
             Err(Stopped::Signal(signal)) => {
-                println!("recv: got {signal} after {received} messages; stopping");
+                println!(
+                    "recv: got {signal} after {}; stopping",
+                    plural(received, "message")
+                );
                 return Ok(exit_code_for(signal));
             }
             Err(Stopped::Failed(err))
@@ -176,7 +179,7 @@ fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCod
             Err(Stopped::Failed(err)) => return Err(err.into()),
         }
     }
-    println!("recv: done after {received} messages");
+    println!("recv: done after {}", plural(received, "message"));
     Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: loop

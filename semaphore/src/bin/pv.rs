@@ -29,7 +29,7 @@ use semaphore::{
     Error, KeyArgs, NamedKey, SEMVMX, SemOp, SemaphoreSet, create, create_or_open, lift,
     open_initialised, parse_ops,
 };
-use support::cli::{Failure, parse_args, run};
+use support::cli::{Failure, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
 
 /// Creates, operates on, shows and removes a System V semaphore set.
@@ -227,7 +227,7 @@ fn init_set(args: &KeyArgs, values: &[u16], stop: &Stop) -> Result<SemaphoreSet,
 
 fn show(set: &SemaphoreSet) -> Result<ExitCode, Stopped> {
     let states = set.states().map_err(Failure::from)?;
-    println!("pv: {set}, {} semaphores", states.len());
+    println!("pv: {set}, {}", plural(states.len() as u64, "semaphore"));
     println!("  sem  value  waiting-to-take  waiting-for-zero  last-pid");
     for (num, state) in states.iter().enumerate() {
         println!(

@@ -35,7 +35,7 @@ use shm::{
     Access, Error, KeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift, load_bytes,
     shmget, wait_for,
 };
-use support::cli::{Context, Failure, parse_args, run};
+use support::cli::{Context, Failure, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
 
 /// Creates seed 000's segment (key 1111) and prints each message a client leaves in it.
@@ -84,7 +84,10 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     );
     println!("shm_server: waiting for shm_client; Ctrl-C to stop");
     let received = receive_all(&segment, entry, wake, stop)?;
-    println!("shm_server: the client detached after {received} messages; removing the segment");
+    println!(
+        "shm_server: the client detached after {}; removing the segment",
+        plural(received, "message")
+    );
     attached.shmdt().map_err(Failure::from)?; // on a failure or a signal, drops do both
     segment.shmctl_rmid().map_err(Failure::from)?;
     Ok(ExitCode::SUCCESS)

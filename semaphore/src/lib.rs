@@ -174,7 +174,10 @@ impl FromStr for SemOp {
     /// One operation in the `pv op` syntax: `INDEX-AMOUNT` (P), `INDEX+AMOUNT` (V) or
     /// `INDEX=0` (wait for zero), then optionally `u` (SEM_UNDO) and `n` (IPC_NOWAIT).
     fn from_str(text: &str) -> Result<SemOp, String> {
-        let bad = |why: &str| format!("{text:?} is not an operation: {why}");
+        // An error line quotes at most 40 characters of what it refuses.
+        let shown: String = text.chars().take(40).collect();
+        let more = if shown.len() < text.len() { "..." } else { "" };
+        let bad = |why: &str| format!("{shown:?}{more} is not an operation: {why}");
         let digits = text.chars().take_while(char::is_ascii_digit).count();
         if digits == 0 {
             return Err(bad("it must start with a semaphore index (0, 1, ...)"));
@@ -225,13 +228,31 @@ pub fn parse_ops(text: &str) -> Result<Vec<SemOp>, String> {
     if text.is_empty() {
         return Err("no operation given: write one such as 0-1".to_owned());
     }
-    text.split(',')
-        .map(|item| match item {
-            "" => Err(format!("{text:?}: an empty operation between commas")),
+    let ops: Vec<SemOp> = text
+        .split(',')
+        .enumerate()
+        .map(|(at, item)| match item {
+            "" => Err(format!(
+                "operation {} is empty: two commas in a row, or one at an end",
+                at + 1
+            )),
             item => item.parse(),
         })
-        .collect()
+        .collect::<Result<_, String>>()?;
+    // One semop takes at most SEMOPM operations (500 by default on Linux); a longer list would
+    // fail with E2BIG after parsing, with an error line as long as the list.
+    if ops.len() > MAX_OPS {
+        return Err(format!(
+            "{} operations in one list: one semop takes at most {MAX_OPS} (SEMOPM)",
+            ops.len()
+        ));
+    }
+    Ok(ops)
 }
+
+/// The most operations one `semop` takes on Linux by default (`SEMOPM`, the third field of
+/// /proc/sys/kernel/sem).
+pub const MAX_OPS: usize = 500;
 
 /// What `semctl` says about one semaphore of a set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,6 +32,7 @@ fn usage_error(rendered: &str) -> String {
     let mut lines = rendered.lines();
     let first = lines.next().unwrap_or("invalid arguments");
     let reason = first.strip_prefix("error: ").unwrap_or(first);
+    let reason = shorten_value(reason);
     let mut message = format!("{reason} (see --help)");
     for line in lines {
         let hint = line.trim();
@@ -61,6 +62,26 @@ pub fn plural(n: impl Into<u64>, thing: &str) -> String {
         1 => format!("1 {thing}"),
         n => format!("{n} {thing}s"),
     }
+}
+
+/// clap quotes a refused value whole (`invalid value '<value>' for ...`): a value of 2 kB
+/// would make a 2 kB error line. At most 40 characters of it are kept.
+fn shorten_value(reason: &str) -> String {
+    const SHOWN: usize = 40;
+    let Some(rest) = reason.strip_prefix("invalid value '") else {
+        return reason.to_owned();
+    };
+    let Some((value, after)) = rest.split_once("' for '") else {
+        return reason.to_owned();
+    };
+    if value.chars().count() <= SHOWN {
+        return reason.to_owned();
+    }
+    let kept: String = value.chars().take(SHOWN).collect();
+    format!(
+        "invalid value '{kept}...' ({} characters) for '{after}",
+        value.chars().count()
+    )
 }
 
 /// Prints `<program>: <message>` on stderr as one `write(2)`, so that the lines of a parent and
@@ -236,6 +257,24 @@ fn stop_quietly_when_stdout_is_gone() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_refused_value_is_cut_to_40_characters() {
+        let long = "x".repeat(2000);
+        let rendered =
+            format!("error: invalid value '{long}' for '<OPS>': too long\n\nUsage: pv\n");
+        let message = usage_error(&rendered);
+        assert!(message.len() < 200, "{message}");
+        assert!(
+            message.contains("(2000 characters) for '<OPS>': too long"),
+            "{message}"
+        );
+        let short = "error: invalid value 'A' for '--side <SIDE>'\n";
+        assert_eq!(
+            usage_error(short),
+            "invalid value 'A' for '--side <SIDE>' (see --help)"
+        );
+    }
 
     #[test]
     fn a_negative_number_gets_a_tip() {

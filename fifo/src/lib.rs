@@ -227,19 +227,7 @@ fn refuse_unless_fifo(path: &Path, found: &fs::Metadata) -> Result<(), Failure> 
 /// another terminal": `cargo run -p fifo --bin <bin>`, then `--` and `flags` if there are any,
 /// each as `<name> <value>`, the value quoted when the shell would split it.
 pub fn cargo_run_command(bin: &str, flags: &[(&str, String)]) -> String {
-    let mut command = format!("cargo run -p fifo --bin {bin}");
-    if !flags.is_empty() {
-        command.push_str(" --");
-    }
-    for (name, value) in flags {
-        let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
-        if !value.is_empty() && value.chars().all(plain) {
-            command.push_str(&format!(" {name} {value}"));
-        } else {
-            command.push_str(&format!(" {name} '{}'", value.replace('\'', r"'\''")));
-        }
-    }
-    command
+    support::cli::cargo_run_command("fifo", bin, flags)
 }
 
 /// Cuts a line into records of `record_size` bytes, ready to write one by one.

@@ -84,6 +84,25 @@ fn shorten_value(reason: &str) -> String {
     )
 }
 
+/// The command that starts `bin` of `package` from the workspace, with `flags` after `--`,
+/// each value quoted for a POSIX shell when it needs it: what an example prints when it waits
+/// for its peer, so that a student can copy it into another terminal.
+pub fn cargo_run_command(package: &str, bin: &str, flags: &[(&str, String)]) -> String {
+    let mut command = format!("cargo run -p {package} --bin {bin}");
+    if !flags.is_empty() {
+        command.push_str(" --");
+    }
+    for (name, value) in flags {
+        let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+        if !value.is_empty() && value.chars().all(plain) {
+            command.push_str(&format!(" {name} {value}"));
+        } else {
+            command.push_str(&format!(" {name} '{}'", value.replace('\'', r"'\''")));
+        }
+    }
+    command
+}
+
 /// Prints `<program>: <message>` on stderr as one `write(2)`, so that the lines of a parent and
 /// its child never mix (`eprintln!` writes the pieces of a line one by one; a write of up to
 /// PIPE_BUF bytes to a pipe is atomic).

@@ -277,6 +277,28 @@ impl KeyArgs {
 // ANCHOR_END: key_args
 
 impl KeyArgs {
+    /// The key flags given that differ from the defaults, as `(flag, value)` pairs: what a
+    /// peer must be started with to find the same object.
+    pub fn flags(&self) -> Vec<(&'static str, String)> {
+        if let Some(key) = self.key {
+            return vec![("--key", key.to_string())];
+        }
+        let mut flags = Vec::new();
+        if self.key_path != Path::new(DEFAULT_KEY_PATH) {
+            flags.push(("--key-path", self.key_path.display().to_string()));
+        }
+        if self.proj != DEFAULT_PROJ {
+            let proj = match self.proj {
+                graphic if graphic.is_ascii_graphic() && !graphic.is_ascii_digit() => {
+                    char::from(graphic).to_string()
+                }
+                number => number.to_string(),
+            };
+            flags.push(("--proj", proj));
+        }
+        flags
+    }
+
     /// The key these flags name: `--key`, or ftok of `--key-path` and `--proj`.
     pub fn named_key(&self) -> Result<NamedKey, Error> {
         match self.key {

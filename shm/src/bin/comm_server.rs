@@ -34,7 +34,7 @@ use shm::{
     Access, COMM_MAX_LENGTH, COMM_SIZE, COMM_WAKE_AT, Error, KeyArgs, Segment, bump_and_wake,
     key_or_comm, lift, parse_mode, shmget, wait_for,
 };
-use support::cli::{Failure, parse_args, run};
+use support::cli::{Failure, cargo_run_command, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
 /// Creates seed 003's segment and grows a string of 'A's in it, one every --every ms.
@@ -93,6 +93,8 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         args.mode,
         attached.addr()
     );
+    let peer = cargo_run_command("shm", "comm_client", &args.key.flags());
+    println!("comm_server: start comm_client in another terminal: {peer}");
     println!("comm_server: waiting for comm_client to attach; Ctrl-C to stop");
     let client_here = || segment.shmctl_stat().is_ok_and(|stat| stat.nattch >= 2);
     wait_for(stop, wake, client_here, || Ok(())).map_err(lift)?;

@@ -35,7 +35,7 @@ use shm::{
     Access, Error, KeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift, load_bytes,
     shmget, wait_for,
 };
-use support::cli::{Context, Failure, parse_args, plural, run};
+use support::cli::{Context, Failure, cargo_run_command, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
 
 /// Creates seed 000's segment (key 1111) and prints each message a client leaves in it.
@@ -82,6 +82,8 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         attached.size(),
         attached.addr()
     );
+    let peer = cargo_run_command("shm", "shm_client", &args.key.flags());
+    println!("shm_server: start shm_client in another terminal: {peer}");
     println!("shm_server: waiting for shm_client; Ctrl-C to stop");
     let received = receive_all(&segment, entry, wake, stop)?;
     println!(

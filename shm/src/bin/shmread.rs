@@ -32,7 +32,7 @@ use nix::errno::Errno;
 use shm::{
     Access, Error, KeyArgs, SharedUse, futex_wake, key_or_seed, lift, load_bytes, shmget, wait_for,
 };
-use support::cli::{Context, Failure, parse_args, run};
+use support::cli::{Context, Failure, cargo_run_command, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
 /// Creates seed 001's segment (key 1234) and prints each line shmwrite leaves, until "end".
@@ -75,6 +75,8 @@ fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         "shmread: created {segment}, mode 0600, attached at {:#x}",
         attached.addr()
     );
+    let peer = cargo_run_command("shm", "shmwrite", &args.key.flags());
+    println!("shmread: start shmwrite in another terminal: {peer}");
     println!("shmread: waiting for shmwrite; the line \"end\" stops both");
     // ANCHOR: read
     let mut count = 0;

@@ -111,10 +111,13 @@ impl<T> TerminalContext<T> for Result<T, Stopped<Errno>> {
 /// as well as EIO. A terminal that was hung up fails `tcgetattr` with EIO, where one that only
 /// saw Ctrl-D answers it: then this is the hang-up, `Stopped::Signal(SIGHUP)`.
 pub fn check_hang_up(input: std::os::fd::BorrowedFd<'_>) -> Result<(), Stopped> {
-    if nix::unistd::isatty(input).unwrap_or(false)
-        && nix::sys::termios::tcgetattr(input) == Err(Errno::EIO)
-        && crate::cli::terminal_closed(Errno::EIO)
-    {
+    // isatty itself is a tcgetattr: on a hung-up terminal it fails with EIO too.
+    let hung_up = match nix::unistd::isatty(input) {
+        Err(Errno::EIO) => true,
+        Ok(true) => nix::sys::termios::tcgetattr(input) == Err(Errno::EIO),
+        _ => false,
+    };
+    if hung_up && crate::cli::terminal_closed(Errno::EIO) {
         return Err(Stopped::Signal(Signal::SIGHUP));
     }
     Ok(())

@@ -62,11 +62,26 @@ fn mutex_without_the_lock_reports_its_arithmetic() {
     let counted: u64 = testkit::number_after(&line, "counted ");
     assert!(counted <= 200_000, "{line}");
     if counted == 200_000 {
-        assert!(finished.stdout.contains("exact: no update was lost"));
+        assert!(finished.stdout.contains("exact this time, by luck"));
+        assert!(!finished.stdout.contains("no update was lost"));
     } else {
         let lost = format!("mutex: {} updates lost (", 200_000 - counted);
         assert!(finished.stdout.contains(&lost), "{lost:?} in {finished:?}");
     }
+}
+
+#[test]
+fn mutex_without_the_lock_never_claims_an_exact_count_was_safe() {
+    // One process cannot lose an update: the count is exact, and the line must say it was luck.
+    let finished = run_clean(MUTEX, &["--no-lock", "-n", "1", "-m", "10"]);
+    assert!(
+        finished.stdout.contains("exact this time, by luck"),
+        "{finished:?}"
+    );
+    assert!(
+        !finished.stdout.contains("no update was lost"),
+        "{finished:?}"
+    );
 }
 
 #[test]

@@ -647,11 +647,17 @@ pub fn bump_and_wake(wake: &AtomicU32) -> Result<(), Error> {
 }
 
 /// The key the seed ports use: `--key`, or ftok of `--key-path` and `--proj` when either is
-/// given, or else the seed's own number (`seed`, such as 1111).
-pub fn key_or_seed(args: &KeyArgs, seed: libc::key_t) -> Result<NamedKey, Error> {
+/// given, or else the seed's own number (`seed`, such as 1111). With `may_create` (a program
+/// that creates the segment), a missing default key file is made for `--proj` alone.
+pub fn key_or_seed(args: &KeyArgs, seed: libc::key_t, may_create: bool) -> Result<NamedKey, Error> {
     let default_path = args.key_path.as_os_str() == sysv::DEFAULT_KEY_PATH;
     if args.key.is_none() && default_path && args.proj == sysv::DEFAULT_PROJ {
         return Ok(NamedKey::from(Key::from_number(seed)));
+    }
+    // `--proj b` alone means ftok("./file", 'b'): a program that creates the segment makes the
+    // file if it is missing, as pv does.
+    if may_create && args.key.is_none() && default_path && !args.key_path.exists() {
+        let _ = std::fs::File::create_new(&args.key_path);
     }
     args.named_key()
 }
@@ -688,6 +694,11 @@ pub fn key_or_comm(args: &KeyArgs) -> Result<NamedKey, Error> {
 pub fn parse_mode(text: &str) -> Result<u16, String> {
     let digits = text.strip_prefix("0o").unwrap_or(text);
     match u16::from_str_radix(digits, 8) {
+        // The creator attaches read-write itself: without 0600 its own shmat fails (EACCES).
+        Ok(mode) if mode <= 0o777 && mode & 0o600 != 0o600 => Err(format!(
+            "{mode:o} leaves out the owner's read and write (600), which the creator needs to \
+             attach its own segment"
+        )),
         Ok(mode) if mode <= 0o777 => Ok(mode),
         _ => Err(format!(
             "{text:?} is not in 0..=0777: give the read/write bits in octal, such as 600"

@@ -296,3 +296,31 @@ fn a_line_typed_after_the_server_died_is_reported_not_lost() {
         "the client removed the segment the server left"
     );
 }
+
+#[test]
+fn comm_server_refuses_a_mode_it_could_not_attach_and_shm_server_makes_its_key_file() {
+    let refused = run(
+        {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_comm_server"));
+            command.args(["--mode", "0"]);
+            command
+        },
+        "",
+    );
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("leaves out the owner's read and write"),
+        "{refused:?}"
+    );
+    // `--proj b` in a directory without ./file: the server makes the file, as pv does.
+    let dir = TempDir::new("shm-proj-b");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_shm_server"));
+    server.args(["--proj", "b"]).current_dir(dir.path());
+    let mut server = Running::spawn(server);
+    server.expect_line("ftok(");
+    server.expect_line("waiting for shm_client");
+    assert!(dir.path().join("file").is_file(), "the key file was made");
+    testkit::stop_with(server, nix::sys::signal::Signal::SIGTERM);
+}

@@ -65,7 +65,7 @@ fn main() -> ExitCode {
 }
 
 fn send_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1111).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 1111, false).map_err(Failure::from)?;
     let segment = match shmget(key, 0, 0) {
         Err(err) if err.errno() == Some(Errno::ENOENT) => {
             return Err(Stopped::Failed(Failure::new(format!(

@@ -59,7 +59,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1111).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 1111, true).map_err(Failure::from)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
     let segment = match shmget(key.clone(), size_of::<ShmEntry>(), flags) {
         Err(err) if err.errno() == Some(Errno::EEXIST) => {

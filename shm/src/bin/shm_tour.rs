@@ -107,7 +107,7 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         input: LineReader::new(),
         step: 0,
     };
-    let key = key_or_seed(&args.key, 0x7002).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 0x7002, true).map_err(Failure::from)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
     let segment = shmget(key.clone(), 4096, flags).map_err(Failure::from)?;
     guide.say(

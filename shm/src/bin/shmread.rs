@@ -56,7 +56,7 @@ fn main() -> ExitCode {
 }
 
 fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1234).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 1234, true).map_err(Failure::from)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
     let segment = match shmget(key.clone(), size_of::<SharedUse>(), flags) {
         Err(err) if err.errno() == Some(Errno::EEXIST) => {

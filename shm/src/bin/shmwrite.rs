@@ -65,7 +65,7 @@ fn main() -> ExitCode {
 }
 
 fn write_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1234).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 1234, false).map_err(Failure::from)?;
     let segment = match shmget(key, 0, 0) {
         Err(err) if err.errno() == Some(Errno::ENOENT) => {
             let why = format!("{err}: start shmread first");

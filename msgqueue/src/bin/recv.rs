@@ -158,10 +158,8 @@ fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCod
                 received += 1;
             }
             Err(Stopped::Signal(signal)) => {
-                println!(
-                    "recv: got {signal} after {}; stopping",
-                    plural(received, "message")
-                );
+                let got = plural(received, "message");
+                println!("recv: got {signal} after {got}; stopping");
                 return Ok(exit_code_for(signal));
             }
             Err(Stopped::Failed(err))

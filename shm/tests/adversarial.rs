@@ -324,3 +324,32 @@ fn comm_server_refuses_a_mode_it_could_not_attach_and_shm_server_makes_its_key_f
     assert!(dir.path().join("file").is_file(), "the key file was made");
     testkit::stop_with(server, nix::sys::signal::Signal::SIGTERM);
 }
+
+#[test]
+fn comm_client_never_counts_its_futex_word_as_text() {
+    let key = TestKey::new("shm-comm-word");
+    // A segment of 'A's to the last byte, no NUL: as a C server that overran would leave it.
+    let segment = shm::shmget(
+        key.key(),
+        shm::COMM_SIZE,
+        libc::IPC_CREAT | libc::IPC_EXCL | 0o600,
+    )
+    .expect("make the segment");
+    let attached = segment.shmat(shm::Access::ReadWrite).expect("shmat");
+    for byte in attached.bytes() {
+        byte.store(b'A', std::sync::atomic::Ordering::Release);
+    }
+    let mut client = Running::spawn(key.command(env!("CARGO_BIN_EXE_comm_client"), &[]));
+    let line = client.expect_line("comm_client: length");
+    assert!(
+        line.starts_with(&format!("comm_client: length {}: ", shm::COMM_WAKE_AT)),
+        "the text stops before the futex word: {}",
+        &line[..40]
+    );
+    segment
+        .mark_for_removal()
+        .expect("remove it: the client sees the server end");
+    let done = client.wait();
+    assert!(done.status.success(), "{done:?}");
+    drop(attached);
+}

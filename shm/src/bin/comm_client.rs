@@ -80,7 +80,8 @@ fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         );
         return Err(Stopped::Failed(Failure::new(why)));
     }
-    let text = attached.bytes();
+    // The string ends before the page's last word, which is the futex word, not text.
+    let text = &attached.bytes()[..shm::COMM_WAKE_AT];
     let wake = attached
         .slack_word(shm::COMM_WAKE_AT)
         .expect("the page's last word");

@@ -25,6 +25,7 @@
 use std::fmt::{self, Display};
 use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
@@ -646,20 +647,74 @@ pub fn bump_and_wake(wake: &AtomicU32) -> Result<(), Error> {
     futex_wake(wake, u32::MAX).map(drop)
 }
 
-/// The key the seed ports use: `--key`, or ftok of `--key-path` and `--proj` when either is
-/// given, or else the seed's own number (`seed`, such as 1111). With `may_create` (a program
-/// that creates the segment), a missing default key file is made for `--proj` alone.
-pub fn key_or_seed(args: &KeyArgs, seed: libc::key_t, may_create: bool) -> Result<NamedKey, Error> {
-    let default_path = args.key_path.as_os_str() == sysv::DEFAULT_KEY_PATH;
-    if args.key.is_none() && default_path && args.proj == sysv::DEFAULT_PROJ {
-        return Ok(NamedKey::from(Key::from_number(seed)));
+/// The key flags of the seed ports, whose C programs use one fixed key (1111, 1234,
+/// `ftok("/tmp", 0x666)`): with none of these flags, that key. Unlike [`KeyArgs`], no flag has
+/// a default of its own, so that `--proj a` is told apart from no flag at all.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SeedKeyArgs {
+    /// Use ftok(PATH, --proj) instead of the default key (below); --proj defaults to 'a'. The
+    /// file must exist.
+    #[arg(long, value_name = "PATH")]
+    pub key_path: Option<PathBuf>,
+    /// Use ftok(--key-path, CHAR) instead of the default key (below): one character or a number
+    /// from 1 to 255. --key-path defaults to ./file, made if missing by the side that creates
+    /// the segment.
+    #[arg(long, value_name = "CHAR", value_parser = sysv::parse_proj)]
+    pub proj: Option<u8>,
+    /// Use this key instead of the default key (below): decimal, or hex with 0x.
+    #[arg(long, value_parser = sysv::parse_key, conflicts_with_all = ["key_path", "proj"])]
+    pub key: Option<Key>,
+}
+
+impl SeedKeyArgs {
+    /// The key these flags name, or `course_notes` when none is given. With `may_create` (the
+    /// side that creates the segment), a missing `./file` is made for `--proj` alone, as pv does.
+    pub fn key_or(
+        &self,
+        course_notes: impl FnOnce() -> Result<NamedKey, Error>,
+        may_create: bool,
+    ) -> Result<NamedKey, Error> {
+        if let Some(number) = self.key {
+            return Ok(NamedKey::from(number));
+        }
+        if self.key_path.is_none() && self.proj.is_none() {
+            return course_notes();
+        }
+        let path = self
+            .key_path
+            .clone()
+            .unwrap_or_else(|| sysv::DEFAULT_KEY_PATH.into());
+        if may_create && self.key_path.is_none() && !path.exists() {
+            // create_new: never through a symlink planted at the path. A failure shows in ftok.
+            let _ = std::fs::File::create_new(&path);
+        }
+        NamedKey::ftok(&path, self.proj.unwrap_or(sysv::DEFAULT_PROJ))
     }
-    // `--proj b` alone means ftok("./file", 'b'): a program that creates the segment makes the
-    // file if it is missing, as pv does.
-    if may_create && args.key.is_none() && default_path && !args.key_path.exists() {
-        let _ = std::fs::File::create_new(&args.key_path);
+
+    /// The flags given, as `(flag, value)` pairs: what the peer must be started with.
+    pub fn flags(&self) -> Vec<(&'static str, String)> {
+        let mut flags = Vec::new();
+        if let Some(key) = self.key {
+            flags.push(("--key", key.to_string()));
+        }
+        if let Some(path) = &self.key_path {
+            flags.push(("--key-path", path.display().to_string()));
+        }
+        if let Some(proj) = self.proj {
+            flags.push(("--proj", sysv::proj_flag(proj)));
+        }
+        flags
     }
-    args.named_key()
+}
+
+/// The key of the first two seed pairs: the flags' key, or the course notes' number `seed`
+/// (1111 or 1234). `may_create`: see [`SeedKeyArgs::key_or`].
+pub fn key_or_seed(
+    args: &SeedKeyArgs,
+    seed: libc::key_t,
+    may_create: bool,
+) -> Result<NamedKey, Error> {
+    args.key_or(|| Ok(NamedKey::from(Key::from_number(seed))), may_create)
 }
 
 /// The key the notes' third pair (seed 003) uses: `ftok("/tmp", 0x666)`. ftok keeps only the
@@ -680,14 +735,13 @@ pub const COMM_WAKE_AT: usize = COMM_SIZE - 4;
 /// [`COMM_WAKE_AT`].
 pub const COMM_MAX_LENGTH: usize = COMM_WAKE_AT - 1;
 
-/// The key of the comm pair: `--key`, or ftok of `--key-path` and `--proj` when either is
-/// given, or else the seed's `ftok("/tmp", 0x666)`, which is `ftok("/tmp", 0x66)`.
-pub fn key_or_comm(args: &KeyArgs) -> Result<NamedKey, Error> {
-    let default_path = args.key_path.as_os_str() == sysv::DEFAULT_KEY_PATH;
-    if args.key.is_none() && default_path && args.proj == sysv::DEFAULT_PROJ {
-        return NamedKey::ftok(std::path::Path::new(COMM_PATH), COMM_PROJ);
-    }
-    args.named_key()
+/// The key of the comm pair: the flags' key, or the course notes' `ftok("/tmp", 0x666)`,
+/// which is `ftok("/tmp", 0x66)`. `may_create`: see [`SeedKeyArgs::key_or`].
+pub fn key_or_comm(args: &SeedKeyArgs, may_create: bool) -> Result<NamedKey, Error> {
+    args.key_or(
+        || NamedKey::ftok(std::path::Path::new(COMM_PATH), COMM_PROJ),
+        may_create,
+    )
 }
 
 /// Parses a mode for a new object: octal, such as `600` or `0644`, at most `777`.

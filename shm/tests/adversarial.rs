@@ -314,15 +314,47 @@ fn comm_server_refuses_a_mode_it_could_not_attach_and_shm_server_makes_its_key_f
             .contains("leaves out the owner's read and write"),
         "{refused:?}"
     );
-    // `--proj b` in a directory without ./file: the server makes the file, as pv does.
-    let dir = TempDir::new("shm-proj-b");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_shm_server"));
-    server.args(["--proj", "b"]).current_dir(dir.path());
-    let mut server = Running::spawn(server);
-    server.expect_line("ftok(");
-    server.expect_line("waiting for shm_client");
-    assert!(dir.path().join("file").is_file(), "the key file was made");
-    testkit::stop_with(server, nix::sys::signal::Signal::SIGTERM);
+    // `--proj b` in a directory without ./file: the server makes the file, as pv does. And
+    // `--proj a`, the value a default would have, still means ftok: it was given.
+    for proj in ["b", "a"] {
+        let dir = TempDir::new("shm-proj");
+        let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_shm_server"));
+        server.args(["--proj", proj]).current_dir(dir.path());
+        let mut server = Running::spawn(server);
+        let created = server.expect_line("created segment");
+        assert!(created.contains(&format!("/file\", '{proj}')")), "{created}");
+        server.expect_line(&format!("shm_client -- --proj {proj}"));
+        server.expect_line("waiting for shm_client");
+        assert!(dir.path().join("file").is_file(), "the key file was made");
+        testkit::stop_with(server, nix::sys::signal::Signal::SIGTERM);
+    }
+}
+
+#[test]
+fn every_seed_port_states_its_real_default_key_in_its_help() {
+    let programs = [
+        (env!("CARGO_BIN_EXE_shm_server"), "1111"),
+        (env!("CARGO_BIN_EXE_shm_client"), "1111"),
+        (env!("CARGO_BIN_EXE_shmread"), "1234"),
+        (env!("CARGO_BIN_EXE_shmwrite"), "1234"),
+        (env!("CARGO_BIN_EXE_comm_server"), "ftok(\"/tmp\", 0x666)"),
+        (env!("CARGO_BIN_EXE_comm_client"), "ftok(\"/tmp\", 0x666)"),
+        (env!("CARGO_BIN_EXE_shm_tour"), "0x7002"),
+    ];
+    for (program, key) in programs {
+        let help = run(
+            {
+                let mut command = std::process::Command::new(program);
+                command.arg("--help");
+                command
+            },
+            "",
+        );
+        assert!(help.status.success(), "{help:?}");
+        let stated = help.stdout.lines().find(|line| line.starts_with("Key: "));
+        assert!(stated.is_some_and(|line| line.contains(key)), "{program}: {help:?}");
+        assert!(!help.stdout.contains("[default: ./file]"), "{program}: {help:?}");
+    }
 }
 
 #[test]

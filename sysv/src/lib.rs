@@ -288,13 +288,7 @@ impl KeyArgs {
             flags.push(("--key-path", self.key_path.display().to_string()));
         }
         if self.proj != DEFAULT_PROJ {
-            let proj = match self.proj {
-                graphic if graphic.is_ascii_graphic() && !graphic.is_ascii_digit() => {
-                    char::from(graphic).to_string()
-                }
-                number => number.to_string(),
-            };
-            flags.push(("--proj", proj));
+            flags.push(("--proj", proj_flag(self.proj)));
         }
         flags
     }
@@ -308,7 +302,18 @@ impl KeyArgs {
     }
 }
 
-fn parse_proj(text: &str) -> Result<u8, String> {
+/// How `--proj` is written for this project id: the character, or else the number.
+pub fn proj_flag(proj: u8) -> String {
+    match proj {
+        graphic if graphic.is_ascii_graphic() && !graphic.is_ascii_digit() => {
+            char::from(graphic).to_string()
+        }
+        number => number.to_string(),
+    }
+}
+
+/// Parses `--proj`: one ASCII character that is not a digit, or a number from 1 to 255.
+pub fn parse_proj(text: &str) -> Result<u8, String> {
     let mut chars = text.chars();
     match (chars.next(), chars.next()) {
         (Some(c), None) if c.is_ascii() && !c.is_ascii_digit() => Ok(c as u8),
@@ -321,7 +326,8 @@ fn parse_proj(text: &str) -> Result<u8, String> {
     }
 }
 
-fn parse_key(text: &str) -> Result<Key, String> {
+/// Parses `--key`: decimal (negative too, as ipcs may print it) or hex with 0x; never 0.
+pub fn parse_key(text: &str) -> Result<Key, String> {
     // A key_t is 32 bits: negative decimals (as ipcs may print them) and all of u32 go.
     let parsed = match text.strip_prefix("0x") {
         Some(hex) => u32::from_str_radix(hex, 16).map(|k| k as i32),

@@ -30,7 +30,9 @@ use std::sync::atomic::Ordering::Acquire;
 
 use clap::Parser;
 use nix::errno::Errno;
-use shm::{Access, COMM_SIZE, Error, Gone, KeyArgs, Segment, bump_and_wake, key_or_comm, shmget};
+use shm::{
+    Access, COMM_SIZE, Error, Gone, SeedKeyArgs, Segment, bump_and_wake, key_or_comm, shmget,
+};
 use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
@@ -45,7 +47,11 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: ftok("/tmp", 0x66).
     #[command(flatten)]
-    key: KeyArgs,
+    key: SeedKeyArgs,
+    /// Use a segment that another user owns, or whose owner cannot be checked because you may
+    /// not read it (both refused by default).
+    #[arg(long)]
+    accept_foreign: bool,
 }
 
 fn main() -> ExitCode {
@@ -57,7 +63,7 @@ fn main() -> ExitCode {
 }
 
 fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_comm(&args.key).map_err(Failure::from)?;
+    let key = key_or_comm(&args.key, false).map_err(Failure::from)?;
     let segment = match shmget(key, 0, 0) {
         Err(err) if err.errno() == Some(Errno::ENOENT) => {
             let why = format!("{err}: start comm_server first");
@@ -66,7 +72,7 @@ fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         other => other.map_err(Failure::from)?,
     };
     if let Some(warning) = segment
-        .check_owner(args.key.accept_foreign)
+        .check_owner(args.accept_foreign)
         .map_err(Failure::from)?
     {
         println!("comm_client: {warning}");

@@ -31,7 +31,7 @@ use std::time::Duration;
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, COMM_MAX_LENGTH, COMM_SIZE, COMM_WAKE_AT, Error, KeyArgs, Segment, bump_and_wake,
+    Access, COMM_MAX_LENGTH, COMM_SIZE, COMM_WAKE_AT, Error, SeedKeyArgs, Segment, bump_and_wake,
     key_or_comm, lift, parse_mode, shmget, wait_for,
 };
 use support::cli::{Failure, cargo_run_command, parse_args, run};
@@ -48,7 +48,7 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: ftok("/tmp", 0x66).
     #[command(flatten)]
-    key: KeyArgs,
+    key: SeedKeyArgs,
     /// Milliseconds between two 'A's (the seed: 1000), 1 to 10000.
     #[arg(long, value_name = "MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_comm(&args.key).map_err(Failure::from)?;
+    let key = key_or_comm(&args.key, true).map_err(Failure::from)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | libc::c_int::from(args.mode);
     let segment = match shmget(key.clone(), COMM_SIZE, flags) {
         Err(err) if err.errno() == Some(Errno::EEXIST) => {

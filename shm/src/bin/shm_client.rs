@@ -32,7 +32,7 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Claim, Error, Gone, KeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift,
+    Access, Claim, Error, Gone, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift,
     shmget, store_bytes, wait_for,
 };
 use support::LineReader;
@@ -50,7 +50,11 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: the course notes' key 1111.
     #[command(flatten)]
-    key: KeyArgs,
+    key: SeedKeyArgs,
+    /// Use a segment that another user owns, or whose owner cannot be checked because you may
+    /// not read it (both refused by default).
+    #[arg(long)]
+    accept_foreign: bool,
 }
 
 /// The most bytes one message carries: the field's 2048, less the NUL.
@@ -75,7 +79,7 @@ fn send_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         other => other.map_err(Failure::from)?,
     };
     if let Some(warning) = segment
-        .check_owner(args.key.accept_foreign)
+        .check_owner(args.accept_foreign)
         .map_err(Failure::from)?
     {
         println!("shm_client: {warning}");

@@ -32,7 +32,7 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Error, KeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift, load_bytes,
+    Access, Error, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift, load_bytes,
     shmget, wait_for,
 };
 use support::cli::{Context, Failure, cargo_run_command, parse_args, plural, run};
@@ -47,7 +47,7 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: the course notes' key 1111.
     #[command(flatten)]
-    key: KeyArgs,
+    key: SeedKeyArgs,
 }
 
 fn main() -> ExitCode {

@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
 
 use clap::Parser;
-use shm::{Access, Error, KeyArgs, Segment, key_or_seed, load_bytes, shmget, store_bytes};
+use shm::{Access, Error, SeedKeyArgs, Segment, key_or_seed, load_bytes, shmget, store_bytes};
 use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
 use support::{Child, Forked, LineReader, Pipe, fork, run_child};
@@ -44,7 +44,7 @@ use support::{Child, Forked, LineReader, Pipe, fork, run_child};
 struct Args {
     /// Without --key, --key-path or --proj: key 0x7002.
     #[command(flatten)]
-    key: KeyArgs,
+    key: SeedKeyArgs,
     /// How many processes attach the segment at once, 1 to 8.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
     children: u8,

@@ -30,7 +30,8 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Error, KeyArgs, SharedUse, futex_wake, key_or_seed, lift, load_bytes, shmget, wait_for,
+    Access, Error, SeedKeyArgs, SharedUse, futex_wake, key_or_seed, lift, load_bytes, shmget,
+    wait_for,
 };
 use support::cli::{Context, Failure, cargo_run_command, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
@@ -44,7 +45,7 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: the course notes' key 1234.
     #[command(flatten)]
-    key: KeyArgs,
+    key: SeedKeyArgs,
 }
 
 fn main() -> ExitCode {

@@ -32,8 +32,8 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Claim, Error, Gone, KeyArgs, Segment, SharedUse, futex_wake, key_or_seed, lift, shmget,
-    store_bytes, wait_for,
+    Access, Claim, Error, Gone, SeedKeyArgs, Segment, SharedUse, futex_wake, key_or_seed, lift,
+    shmget, store_bytes, wait_for,
 };
 use support::LineReader;
 use support::cli::{Failure, parse_args, run};
@@ -50,7 +50,11 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: the course notes' key 1234.
     #[command(flatten)]
-    key: KeyArgs,
+    key: SeedKeyArgs,
+    /// Use a segment that another user owns, or whose owner cannot be checked because you may
+    /// not read it (both refused by default).
+    #[arg(long)]
+    accept_foreign: bool,
 }
 
 /// The most bytes one line carries: the field's 2048, less the NUL.
@@ -74,7 +78,7 @@ fn write_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         other => other.map_err(Failure::from)?,
     };
     if let Some(warning) = segment
-        .check_owner(args.key.accept_foreign)
+        .check_owner(args.accept_foreign)
         .map_err(Failure::from)?
     {
         println!("shmwrite: {warning}");

@@ -12,9 +12,10 @@
 
 mod common;
 
-use common::{Nobody, RemoveOnDrop, TestKey, assert_one_line_failure, id_in, queue_exists};
+use common::{RemoveOnDrop, TestKey, assert_one_line_failure, id_in, queue_exists};
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
 use msgqueue::{Select, msgget};
+use testkit::Nobody;
 use testkit::run;
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");

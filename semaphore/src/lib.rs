@@ -344,14 +344,21 @@ pub fn create(key: impl Into<NamedKey>, values: &[u16]) -> Result<SemaphoreSet, 
 // ANCHOR: open_initialised
 /// Opens the EXISTING set with `key` and waits, at most [`INIT_WAIT`], until its creator has
 /// set its values (`sem_otime != 0`, see [`create`]). A stop signal ends the wait. Returns the
-/// set and how long it waited.
+/// set and how long it waited. A set you may not read is returned at once: whether it is
+/// initialised cannot be seen, and [`SemaphoreSet::check_owner`] refuses it by default.
 pub fn open_initialised(
     key: impl Into<NamedKey>,
     stop: &Stop,
 ) -> Result<(SemaphoreSet, Duration), Stopped<Error>> {
     let set = semget(key, 0, 0)?;
     let started = Instant::now();
-    while set.semctl_stat()?.otime == 0 {
+    loop {
+        match set.semctl_stat() {
+            Ok(stat) if stat.otime != 0 => break,
+            Err(err) if err.errno() == Some(Errno::EACCES) => break,
+            Ok(_) => {}
+            Err(err) => return Err(err.into()),
+        }
         stop.check()?;
         if started.elapsed() > INIT_WAIT {
             return Err(Stopped::Failed(Error::refused(

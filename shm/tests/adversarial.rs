@@ -322,7 +322,10 @@ fn comm_server_refuses_a_mode_it_could_not_attach_and_shm_server_makes_its_key_f
         server.args(["--proj", proj]).current_dir(dir.path());
         let mut server = Running::spawn(server);
         let created = server.expect_line("created segment");
-        assert!(created.contains(&format!("/file\", '{proj}')")), "{created}");
+        assert!(
+            created.contains(&format!("/file\", '{proj}')")),
+            "{created}"
+        );
         server.expect_line(&format!("shm_client -- --proj {proj}"));
         server.expect_line("waiting for shm_client");
         assert!(dir.path().join("file").is_file(), "the key file was made");
@@ -352,8 +355,14 @@ fn every_seed_port_states_its_real_default_key_in_its_help() {
         );
         assert!(help.status.success(), "{help:?}");
         let stated = help.stdout.lines().find(|line| line.starts_with("Key: "));
-        assert!(stated.is_some_and(|line| line.contains(key)), "{program}: {help:?}");
-        assert!(!help.stdout.contains("[default: ./file]"), "{program}: {help:?}");
+        assert!(
+            stated.is_some_and(|line| line.contains(key)),
+            "{program}: {help:?}"
+        );
+        assert!(
+            !help.stdout.contains("[default: ./file]"),
+            "{program}: {help:?}"
+        );
     }
 }
 

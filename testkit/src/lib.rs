@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -104,6 +105,11 @@ impl Running {
     /// The process id of the example (also its process group id).
     pub fn pid(&self) -> Pid {
         Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// The stdout lines read so far, by [`Running::expect_line`].
+    pub fn stdout_seen(&self) -> &[String] {
+        &self.stdout_seen
     }
 
     /// Writes `line` and a newline to the example's stdin.
@@ -855,4 +861,77 @@ pub fn assert_help_only(binary: &str) {
         .map(|entry| entry.file_name())
         .collect();
     assert!(made.is_empty(), "--help made {made:?}");
+}
+
+/// The example binaries run as user nobody, through `setpriv --reuid=nobody --regid=nogroup
+/// --clear-groups`. The tests run as root, and root passes every System V permission check
+/// (CAP_IPC_OWNER): a permission path shows only in a process without it.
+///
+/// Each binary is copied into a directory of this test's own that nobody may search (mode
+/// 0755), and runs there: the checkout may lie under a directory nobody may not enter.
+pub struct Nobody {
+    dir: TempDir,
+    /// nobody's user id.
+    pub uid: libc::uid_t,
+    /// nogroup's group id.
+    pub gid: libc::gid_t,
+}
+
+impl Nobody {
+    /// `None` (after saying so on stderr) when the tests do not run as root: only root can make
+    /// objects for another user and become nobody. Panics when setpriv is missing: a permission
+    /// test must not pass without having run.
+    pub fn new(label: &str) -> Option<Self> {
+        if sysv::effective_uid() != 0 {
+            eprintln!(
+                "SKIPPED {label}: the permission tests run as root, to create queues for another \
+                 user and to run the examples as nobody"
+            );
+            return None;
+        }
+        let found = Command::new("setpriv").arg("--version").output();
+        assert!(
+            found.is_ok_and(|out| out.status.success()),
+            "setpriv is missing: install util-linux; the permission tests run the examples as \
+             nobody with it, and must not pass without having run"
+        );
+        let dir = TempDir::new(label);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod 0755 the test's directory");
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id")
+                .args([flag, "nobody"])
+                .output()
+                .expect("id nobody");
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("a number from id")
+        };
+        Some(Self {
+            dir,
+            uid: id("-u"),
+            gid: id("-g"),
+        })
+    }
+
+    /// `binary args`, run as nobody in this test's directory.
+    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
+        let name = Path::new(binary).file_name().expect("a binary's file name");
+        let copy = self.dir.path().join(name);
+        if !copy.exists() {
+            // cp, not std::fs::copy: a file open for writing in this process would be inherited
+            // by a child that another test thread forks at that moment, and exec of the copy
+            // would then fail with ETXTBSY until that child has exec'd.
+            let copied = Command::new("cp").arg(binary).arg(&copy).status();
+            assert!(copied.is_ok_and(|status| status.success()), "cp {binary}");
+        }
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(&copy)
+            .args(args)
+            .current_dir(self.dir.path());
+        command
+    }
 }

@@ -3,13 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sysv::Kind;
-use testkit::{Finished, Running, TempDir};
+use testkit::{Finished, Running};
 
 pub use testkit::Queues;
 
@@ -86,78 +83,5 @@ pub struct RemoveOnDrop(pub i32);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = sysv::remove(Kind::Msg, self.0);
-    }
-}
-
-/// The example binaries run as user nobody, through `setpriv --reuid=nobody --regid=nogroup
-/// --clear-groups`. The tests run as root, and root passes every System V permission check
-/// (CAP_IPC_OWNER): a permission path shows only in a process without it.
-///
-/// Each binary is copied into a directory of this test's own that nobody may search (mode
-/// 0755), and runs there: the checkout may lie under a directory nobody may not enter.
-pub struct Nobody {
-    dir: TempDir,
-    /// nobody's user id.
-    pub uid: libc::uid_t,
-    /// nogroup's group id.
-    pub gid: libc::gid_t,
-}
-
-impl Nobody {
-    /// `None` (after saying so on stderr) when the tests do not run as root: only root can make
-    /// queues for another user and become nobody. Panics when setpriv is missing: a permission
-    /// test must not pass without having run.
-    pub fn new(label: &str) -> Option<Self> {
-        if sysv::effective_uid() != 0 {
-            eprintln!(
-                "SKIPPED {label}: the permission tests run as root, to create queues for another \
-                 user and to run the examples as nobody"
-            );
-            return None;
-        }
-        let found = Command::new("setpriv").arg("--version").output();
-        assert!(
-            found.is_ok_and(|out| out.status.success()),
-            "setpriv is missing: install util-linux; the permission tests run the examples as \
-             nobody with it, and must not pass without having run"
-        );
-        let dir = TempDir::new(label);
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod 0755 the test's directory");
-        let id = |flag: &str| -> u32 {
-            let out = Command::new("id")
-                .args([flag, "nobody"])
-                .output()
-                .expect("id nobody");
-            String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .expect("a number from id")
-        };
-        Some(Self {
-            dir,
-            uid: id("-u"),
-            gid: id("-g"),
-        })
-    }
-
-    /// `binary args`, run as nobody in this test's directory.
-    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
-        let name = Path::new(binary).file_name().expect("a binary's file name");
-        let copy = self.dir.path().join(name);
-        if !copy.exists() {
-            // cp, not std::fs::copy: a file open for writing in this process would be inherited
-            // by a child that another test thread forks at that moment, and exec of the copy
-            // would then fail with ETXTBSY until that child has exec'd.
-            let copied = Command::new("cp").arg(binary).arg(&copy).status();
-            assert!(copied.is_ok_and(|status| status.success()), "cp {binary}");
-        }
-        let mut command = Command::new("setpriv");
-        command
-            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-            .arg(&copy)
-            .args(args)
-            .current_dir(self.dir.path());
-        command
     }
 }

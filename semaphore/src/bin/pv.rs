@@ -222,6 +222,16 @@ fn init_set(args: &KeyArgs, values: &[u16], stop: &Stop) -> Result<SemaphoreSet,
     {
         println!("pv: {warning}");
     }
+    let nsems = set.semctl_stat().map_err(Failure::from)?.nsems;
+    if usize::from(nsems) != values.len() {
+        let why = format!(
+            "{set} has {}, not the {} of --init: not the set this exercise made; it was left \
+             alone (`pv show` shows it; another --proj gives another key)",
+            plural(u64::from(nsems), "semaphore"),
+            values.len()
+        );
+        return Err(Failure::new(why).into());
+    }
     Ok(set)
 }
 

@@ -15,8 +15,7 @@ mod common;
 use common::{RemoveOnDrop, TestKey, assert_one_line_failure, id_in, queue_exists};
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
 use msgqueue::{Select, msgget};
-use testkit::Nobody;
-use testkit::run;
+use testkit::{Nobody, run};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");

@@ -79,11 +79,30 @@ fn a_killed_server_is_noticed_by_the_client_which_removes_the_segment() {
     server.signal(Signal::SIGKILL);
     server.wait();
     let finished = client.wait();
+    assert_one_line_failure(&finished, 1, &["comm_server (pid", "was killed at"]);
+    assert!(!segment_exists(id), "segment id={id} is left");
+}
+
+#[test]
+fn several_clients_each_see_every_a_and_one_killed_ends_nothing() {
+    // comm's clients only read: a second one is welcome, unlike a second shm_client.
+    let key = TestKey::new("shm-003-clients");
+    let (server, id) = start_server(&key, &["--every", "20", "--length", "40"]);
+    let mut first = Running::spawn(key.command(CLIENT, &[]));
+    first.expect_line("length 2: AA");
+    let mut second = Running::spawn(key.command(CLIENT, &[]));
+    second.expect_line("comm_client: length");
+    let mut third = Running::spawn(key.command(CLIENT, &[]));
+    third.expect_line("comm_client: length");
+    third.signal(Signal::SIGKILL);
+    third.wait();
+    for client in [first, second] {
+        let finished = client.wait();
+        assert!(finished.status.success(), "{finished:?}");
+        assert_eq!(lengths(&finished.stdout).last(), Some(&40), "{finished:?}");
+    }
+    let finished = server.wait();
     assert!(finished.status.success(), "{finished:?}");
-    assert!(
-        finished.stdout.contains("comm_server (pid") && finished.stdout.contains("was killed"),
-        "{finished:?}"
-    );
     assert!(!segment_exists(id), "segment id={id} is left");
 }
 

@@ -12,7 +12,8 @@
 //! happened; it sleeps in a futex on the page's last word, woken at once by the Rust server
 //! and looking again every 15 ms for a C one; it reads the string with atomic loads, never
 //! past the segment; it ends when the server removes the segment (`SHM_DEST`), or notices
-//! that the server was killed (its pid, the segment's creator, is gone) and removes what it left.
+//! that the server was killed (its pid, the segment's creator, is gone): then it removes what
+//! it left and exits 1.
 //!
 //! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), because
 //! the futex wait then fails with EINTR and `Stop::retry` ends it; it detaches on the way out.
@@ -30,9 +31,7 @@ use std::sync::atomic::Ordering::Acquire;
 
 use clap::Parser;
 use nix::errno::Errno;
-use shm::{
-    Access, COMM_SIZE, Error, Gone, SeedKeyArgs, Segment, bump_and_wake, key_or_comm, shmget,
-};
+use shm::{Access, COMM_SIZE, Error, Gone, SeedKeyArgs, bump_and_wake, key_or_comm, shmget};
 use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
@@ -42,7 +41,7 @@ use support::stop::{Stop, Stopped, finish};
     version,
     after_help = "Key: the course notes' ftok(\"/tmp\", 0x666), which is ftok(\"/tmp\", 0x66): ftok \
                   keeps only the low 8 bits of the project id. --key, --key-path or --proj \
-                  give another."
+                  give another. Several comm_clients may watch one server: each only reads."
 )]
 struct Args {
     /// Without --key, --key-path or --proj: ftok("/tmp", 0x66).
@@ -103,9 +102,10 @@ fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             wake,
             || grew(shown),
             || {
-                gone = server_gone(&segment)?;
-                gone.as_ref()
-                    .map_or(Ok(()), |why| Err(Error::refused("wait", why)))
+                gone = segment.creator_gone()?;
+                gone.map_or(Ok(()), |_| {
+                    Err(Error::refused("wait", "comm_server is gone"))
+                })
             },
         );
         if grew(shown) {
@@ -113,17 +113,26 @@ fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         }
         match (waited, gone) {
             (Ok(()), _) => {}
-            (Err(_), Some(why)) => break why,
+            (Err(_), Some(gone)) => break gone,
             (Err(other), None) => return Err(shm::lift(other)),
         }
     };
     // ANCHOR_END: watch
-    println!("comm_client: {ended}, at {shown} 'A's; detaching");
-    if ended.contains("killed") {
-        segment.mark_for_removal().map_err(Failure::from)?; // the last one out cleans up
+    match ended {
+        Gone::Removed => {
+            println!("comm_client: comm_server ended and removed the segment, at {shown} 'A's");
+            attached.shmdt().map_err(Failure::from)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Gone::Died(pid) => {
+            segment.mark_for_removal().map_err(Failure::from)?; // the last one out cleans up
+            attached.shmdt().map_err(Failure::from)?;
+            let why = format!(
+                "comm_server (pid {pid}) was killed at {shown} 'A's; removed the segment it left"
+            );
+            Err(Failure::new(why).into())
+        }
     }
-    attached.shmdt().map_err(Failure::from)?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// How many bytes come before the first NUL (all of them if there is none).
@@ -143,12 +152,4 @@ fn print_string(text: &[AtomicU8]) -> Result<usize, Failure> {
         .and_then(|()| out.flush())
         .context("write stdout")?;
     Ok(string.len())
-}
-
-/// Why the server is gone, if it is: it removed the segment, or its process died.
-fn server_gone(segment: &Segment) -> Result<Option<String>, Error> {
-    Ok(segment.creator_gone()?.map(|gone| match gone {
-        Gone::Removed => "comm_server ended and removed the segment".to_owned(),
-        Gone::Died(pid) => format!("comm_server (pid {pid}) was killed"),
-    }))
 }

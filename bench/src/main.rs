@@ -427,12 +427,15 @@ impl Progress {
             self.started.elapsed().as_secs_f64()
         );
         let mut err = std::io::stderr().lock();
-        let _ = if self.terminal {
+        let shown = if self.terminal {
             write!(err, "\r\x1b[K{line}")
         } else {
             writeln!(err, "{line}")
         };
-        let _ = err.flush();
+        if let Err(err) = shown.and_then(|()| err.flush()) {
+            // A closed terminal stops the run as its SIGHUP would; any other loss does not.
+            support::cli::hang_up_if_terminal_closed(&err);
+        }
     }
 
     fn done(&self) {

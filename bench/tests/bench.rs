@@ -475,3 +475,15 @@ fn cargo_run_p_bench_picks_the_benchmark() {
 fn bare_pingpong_help_runs_nothing() {
     testkit::assert_help_only(env!("CARGO_BIN_EXE_bare_pingpong"));
 }
+
+#[test]
+fn bench_and_bare_pingpong_on_a_closed_terminal_stop_as_on_sighup() {
+    // bench's progress line meets the closed terminal at once; bare_pingpong at its one line.
+    testkit::assert_each_stops_on_a_closed_terminal(
+        "bench-closed-terminal",
+        &[
+            (BENCH, &["--quick"]),
+            (env!("CARGO_BIN_EXE_bare_pingpong"), &[]),
+        ],
+    );
+}

@@ -71,3 +71,17 @@ fn a_chat_side_whose_terminal_closes_stops_as_on_sighup() {
     drop(b);
     assert_no_fifo_in(dir.path());
 }
+
+#[test]
+fn every_fifo_example_on_a_closed_terminal_stops_as_on_sighup() {
+    let full: [(&str, &[&str]); 3] = [(WRITER, &[]), (READER, &[]), (CHAT, &[])];
+    for dir in testkit::assert_each_stops_on_a_closed_terminal("fifo-closed-terminal", &full) {
+        assert_no_fifo_in(dir.path());
+    }
+    // The bare pair has no stop handling, on purpose: what it made stays, as after Ctrl-C.
+    let bare: [(&str, &[&str]); 2] = [
+        (env!("CARGO_BIN_EXE_bare_writer"), &[]),
+        (env!("CARGO_BIN_EXE_bare_reader"), &[]),
+    ];
+    testkit::assert_each_stops_on_a_closed_terminal("fifo-closed-terminal", &bare);
+}

@@ -60,3 +60,26 @@ fn mesh_printing_to_a_closed_terminal_stops_with_its_nodes() {
     mesh.close_window();
     mesh.assert_hung_up();
 }
+
+#[test]
+fn every_queue_example_on_a_closed_terminal_stops_as_on_sighup() {
+    let programs: [(&str, &[&str]); 6] = [
+        (env!("CARGO_BIN_EXE_bare_queue"), &[]),
+        (SEND, &["1", "hello"]),
+        (RECV, &[]),
+        (MESH, &[]),
+        (env!("CARGO_BIN_EXE_msg_ls"), &[]),
+        (env!("CARGO_BIN_EXE_msg_rm"), &[]),
+    ];
+    let dirs = testkit::assert_each_stops_on_a_closed_terminal("mq-closed-terminal", &programs);
+    // Each ran with the key of ./file in its own directory (bare_queue: of "."): none is left.
+    for dir in &dirs {
+        for key_file in [dir.path().join("file"), dir.path().to_owned()] {
+            let Ok(key) = msgqueue::ftok(&key_file, b'a') else {
+                continue; // no ./file: that program never made a key
+            };
+            let left = testkit::sysv_ids(sysv::Kind::Msg, |object| object.key == key);
+            assert!(left.is_empty(), "queues left with {key}: {left:?}");
+        }
+    }
+}

@@ -466,6 +466,27 @@ impl SemaphoreSet {
     }
     // ANCHOR_END: semop
 
+    /// P on semaphore `num`, which a child of this process is to V: waits until it does, or
+    /// until a child has ended, which may never V (killed, or its terminal closed). Returns
+    /// false then; the child is left for its `waitpid`. A stop signal ends the wait.
+    pub fn p_from_child(&self, num: u16, stop: &Stop) -> Result<bool, Stopped<Error>> {
+        // No wait covers "a V, or a child's end" at once: wait for the V a moment at a time.
+        let moment = Duration::from_millis(50);
+        loop {
+            match stop.retry(|| self.semtimedop(&[SemOp::p(num, 1)], moment)) {
+                Ok(()) => return Ok(true),
+                Err(Stopped::Failed(err)) if err.errno() == Some(Errno::EAGAIN) => {
+                    let ended =
+                        support::ended_child().map_err(|errno| Error::new("waitid", errno))?;
+                    if ended.is_some() {
+                        return Ok(false);
+                    }
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
     /// `semtimedop(2)`: [`semop`](SemaphoreSet::semop) that waits at most `timeout`; then it
     /// fails with EAGAIN, and nothing was done.
     pub fn semtimedop(&self, ops: &[SemOp], timeout: Duration) -> Result<(), Error> {

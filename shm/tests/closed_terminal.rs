@@ -122,3 +122,31 @@ fn xfr_reader_printing_to_a_closed_terminal_stops_as_on_sighup() {
     );
     assert_eq!(left(&key), (vec![], vec![]));
 }
+
+#[test]
+fn every_shm_example_on_a_closed_terminal_stops_as_on_sighup() {
+    let key = TestKey::new("shm-closed-terminal");
+    let _sets_too = SetsToo(&key);
+    let path = key.path.to_str().expect("a UTF-8 temp path");
+    let with_key = ["--key-path", path];
+    let xfr_key = ["--key-path", path, "--proj", "a"];
+    let programs: [(&str, &[&str]); 11] = [
+        (env!("CARGO_BIN_EXE_bare_shm"), &[]),
+        (SERVER, &with_key),
+        (CLIENT, &with_key),
+        (READ, &with_key),
+        (WRITE, &with_key),
+        (env!("CARGO_BIN_EXE_comm_server"), &with_key),
+        (env!("CARGO_BIN_EXE_comm_client"), &with_key),
+        (TOUR, &with_key),
+        (XFR_WRITER, &xfr_key),
+        (XFR_READER, &xfr_key),
+        (env!("CARGO_BIN_EXE_vs_mmap"), &[]),
+    ];
+    testkit::assert_each_stops_on_a_closed_terminal("shm-closed-terminal", &programs);
+    assert_eq!(
+        left(&key),
+        (vec![], vec![]),
+        "objects left with the test key"
+    );
+}

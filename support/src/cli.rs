@@ -151,6 +151,20 @@ impl Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// `?` on a nix call: `EEXIST: File exists`.
+impl From<nix::errno::Errno> for Failure {
+    fn from(errno: nix::errno::Errno) -> Self {
+        Failure::new(errno)
+    }
+}
+
+/// `?` on a std call: an error from the kernel named by its errno, as nix names it.
+impl From<std::io::Error> for Failure {
+    fn from(err: std::io::Error) -> Self {
+        Failure::new(explain(&err))
+    }
+}
+
 /// Adds what was being done to an error: `fork()?` becomes `fork().context("fork")?`, which reads
 /// `fork: EAGAIN: Resource temporarily unavailable` when it fails.
 pub trait Context<T> {
@@ -187,7 +201,10 @@ pub fn explain(err: &(dyn std::error::Error + 'static)) -> String {
 pub fn run(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
     stop_quietly_when_stdout_is_gone();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
-    if TERMINAL_GONE.load(Ordering::SeqCst) {
+    // A failure with the terminal gone (a child that found it closed ended first, say) cannot
+    // be shown to anyone: it ends as the hang-up it is.
+    let failed = matches!(outcome, Ok(Err(_)) | Err(_));
+    if terminal_is_gone() || (failed && stderr_hung_up()) {
         return crate::stop::exit_code_for(nix::sys::signal::Signal::SIGHUP);
     }
     match outcome {
@@ -203,6 +220,18 @@ pub fn run(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
 
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
 static TERMINAL_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process found its terminal closed (see [`terminal_closed`]).
+pub fn terminal_is_gone() -> bool {
+    TERMINAL_GONE.load(Ordering::SeqCst)
+}
+
+/// Whether stderr is a terminal that was hung up: `tcgetattr` fails with EIO there, where a
+/// live terminal answers and a pipe or file says ENOTTY.
+fn stderr_hung_up() -> bool {
+    let hung_up = nix::sys::termios::tcgetattr(std::io::stderr()) == Err(nix::errno::Errno::EIO);
+    hung_up && terminal_closed(nix::errno::Errno::EIO)
+}
 
 /// Whether `errno` from a read of stdin or a write to stdout or stderr means that the terminal
 /// was closed: EIO, which a terminal gives once its window is gone, before (or without) the

@@ -220,6 +220,18 @@ pub fn first_to_end(stop: &Stop) -> Result<Pid, Stopped> {
         .ok_or_else(|| Stopped::Failed(Failure::new(format!("waitid: {ended:?} names no child"))))
 }
 
+/// `waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT)`: a child of this process that has ended, if
+/// any, without waiting and without reaping it.
+pub fn ended_child() -> Result<Option<Pid>, Errno> {
+    use nix::sys::wait::{Id, waitid};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    match waitid(Id::All, flags) {
+        Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => Ok(None),
+        Ok(ended) => Ok(ended.pid()),
+        Err(errno) => Err(errno),
+    }
+}
+
 /// Ends a forked child with `status`, after flushing its stdout and stderr.
 ///
 /// `_exit` rather than `std::process::exit` or returning from `main`: the child must not run
@@ -235,10 +247,11 @@ pub fn exit_child(status: i32) -> ! {
 ///
 /// The child never returns from `main`, whatever happens: a panic (including the one `println!`
 /// raises when stdout is gone, see [`cli::run`]) ends it with status 101 (1 when stdout is
-/// gone) instead of unwinding into the frames it shares with the parent's code, where it would
-/// run destructors on its copies of the parent's values.
+/// gone, 129 when its terminal was closed) instead of unwinding into the frames it shares with
+/// the parent's code, where it would run destructors on its copies of the parent's values.
 pub fn run_child(body: impl FnOnce() -> i32) -> ! {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        _ if cli::terminal_is_gone() => exit_child(128 + libc::SIGHUP),
         Ok(status) => exit_child(status),
         Err(_) if cli::stdout_is_gone() => exit_child(1),
         Err(_) => exit_child(101),

@@ -92,3 +92,11 @@ fn a_signal_just_before_a_blocking_call_is_caught_by_the_nudge() {
     running.expect_line("exited with status 143");
     assert!(running.wait().status.success());
 }
+
+#[test]
+fn forked_stop_on_a_closed_terminal_stops_as_on_sighup_with_its_child() {
+    testkit::assert_each_stops_on_a_closed_terminal(
+        "forked-stop-closed-terminal",
+        &[(env!("CARGO_BIN_EXE_forked_stop"), &[])],
+    );
+}

@@ -676,6 +676,8 @@ pub fn assert_refused_out_of_range(command: Command, flag: &str) {
 /// killed. The terminal is not the example's controlling terminal, so no SIGHUP follows: the
 /// EIO alone must stop it (a real terminal's SIGHUP may come later, or not reach it).
 pub struct OnTerminal {
+    /// The program's file name, for messages.
+    name: String,
     child: Child,
     master: Option<std::os::fd::OwnedFd>,
     /// The test's own copy of the slave side, to see when the terminal has been hung up.
@@ -685,7 +687,11 @@ pub struct OnTerminal {
 
 impl OnTerminal {
     /// Starts `command` on a new pseudo-terminal, in a process group of its own.
-    pub fn spawn(mut command: Command) -> Self {
+    pub fn spawn(command: Command) -> Self {
+        Self::spawn_with(command, false)
+    }
+
+    fn spawn_with(mut command: Command, closed: bool) -> Self {
         // Both sides close-on-exec from the start (posix_openpt and open with O_CLOEXEC, not
         // openpty): a copy of the master inherited by another test's child, forked in
         // between, would keep the window open.
@@ -709,15 +715,30 @@ impl OnTerminal {
             .stdin(slave("stdin"))
             .stdout(slave("stdout"))
             .stderr(slave("stderr"));
+        let master = (!closed).then(|| std::os::fd::OwnedFd::from(master));
+        if closed {
+            wait_until_hung_up(&slave_end);
+        }
         let child = command
             .spawn()
             .unwrap_or_else(|err| panic!("spawn {:?}: {err}", command.get_program()));
+        let name = Path::new(command.get_program())
+            .file_name()
+            .unwrap_or_default();
         Self {
+            name: name.to_string_lossy().into_owned(),
             child,
-            master: Some(std::os::fd::OwnedFd::from(master)),
+            master,
             slave: slave_end,
             seen: String::new(),
         }
+    }
+
+    /// Starts `command` on a terminal whose window is closed already: its first read or write
+    /// of the terminal fails with EIO. So a program that prints and ends at once meets the
+    /// closed terminal too, with no race against the test.
+    pub fn spawn_closed(command: Command) -> Self {
+        Self::spawn_with(command, true)
     }
 
     /// The example's process id.
@@ -773,25 +794,8 @@ impl OnTerminal {
     /// once the kernel has hung the terminal up, which it does when the last copy of the master
     /// closes: a child that another test thread is starting holds a copy until it execs.
     pub fn close_window(&mut self) {
-        use std::os::fd::AsFd;
         self.master = None;
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let mut fds = [nix::poll::PollFd::new(
-                self.slave.as_fd(),
-                nix::poll::PollFlags::empty(),
-            )];
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "the terminal was never hung up");
-            let millis = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(millis));
-            let hung_up = fds[0]
-                .revents()
-                .is_some_and(|events| events.contains(nix::poll::PollFlags::POLLHUP));
-            if hung_up {
-                return;
-            }
-        }
+        wait_until_hung_up(&self.slave);
     }
 
     /// Waits for the example to exit, within [`DEADLINE`], and checks that it stopped as a
@@ -810,8 +814,9 @@ impl OnTerminal {
                 let _ = killpg(group, Signal::SIGKILL);
                 let _ = self.child.wait();
                 panic!(
-                    "the example did not stop within {DEADLINE:?} after its terminal was \
-                     closed (it was in system call {}); it showed:\n{}",
+                    "{} did not stop within {DEADLINE:?} after its terminal was closed (it was \
+                     in system call {}); it showed:\n{}",
+                    self.name,
                     blocked_in.split_whitespace().next().unwrap_or("?"),
                     self.seen
                 );
@@ -823,15 +828,59 @@ impl OnTerminal {
         assert_eq!(
             status.code(),
             Some(129),
-            "a closed terminal must stop the example as SIGHUP does (exit 129), got {status:?}; \
-             it showed:\n{}",
+            "a closed terminal must stop {} as SIGHUP does (exit 129), got {status:?}; it \
+             showed:\n{}",
+            self.name,
             self.seen
         );
         let left = processes_in_group(group);
         assert!(
             left.is_empty(),
-            "processes {left:?} are still running in the example's group"
+            "processes {left:?} are still running in {}'s group",
+            self.name
         );
+    }
+}
+
+/// Runs each `(binary, args)` in a new directory of its own, on a terminal whose window was
+/// closed before it started, and checks that each stops as a hang-up does: exit 129, no panic,
+/// no process left. Returns the directories, for the caller to look for what was left in them.
+pub fn assert_each_stops_on_a_closed_terminal(
+    label: &str,
+    programs: &[(&str, &[&str])],
+) -> Vec<TempDir> {
+    programs
+        .iter()
+        .map(|(binary, args)| {
+            let dir = TempDir::new(label);
+            let mut command = Command::new(binary);
+            command.args(*args).current_dir(dir.path());
+            OnTerminal::spawn_closed(command).assert_hung_up();
+            dir
+        })
+        .collect()
+}
+
+/// Waits until the terminal whose slave side is `slave` has been hung up: the kernel does it
+/// when the last copy of the master side closes.
+fn wait_until_hung_up(slave: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut fds = [nix::poll::PollFd::new(
+            slave.as_fd(),
+            nix::poll::PollFlags::empty(),
+        )];
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the terminal was never hung up");
+        let millis = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(millis));
+        let hung_up = fds[0]
+            .revents()
+            .is_some_and(|events| events.contains(nix::poll::PollFlags::POLLHUP));
+        if hung_up {
+            return;
+        }
     }
 }
 

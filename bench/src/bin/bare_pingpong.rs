@@ -12,9 +12,11 @@
 
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
 use std::time::Instant;
 
 use nix::unistd::{pipe, read, write};
+use support::cli::{Failure, parse_args, run};
 use support::{Forked, exit_child, fork};
 
 const ROUNDS: u64 = 21_000;
@@ -25,8 +27,7 @@ const ROUNDS: u64 = 21_000;
 struct Args {}
 
 // ANCHOR: bare
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
+fn bare() -> Result<ExitCode, Failure> {
     let (to_child_read, to_child) = pipe()?; // pipe(2), one each way
     let (from_child, from_child_write) = pipe()?;
     let mut message = [0u8; 8];
@@ -62,6 +63,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (median, p99) = (times[times.len() / 2], times[times.len() * 99 / 100]);
     let count = times.len();
     println!("{count} round trips through two pipes: median {median:?}, 99% within {p99:?}");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: bare
+
+fn main() -> ExitCode {
+    let _: Args = parse_args(); // --help and --version; no other argument
+    run(bare) // an error: one line on stderr, exit 1; a closed terminal: exit 129
+}

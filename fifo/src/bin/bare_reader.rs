@@ -14,10 +14,13 @@
 
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
+
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use nix::unistd::{mkfifo, read, unlink};
+use support::cli::{Failure, parse_args, run};
 
 /// mkfifo, open and read until end of file, with nothing around them; then it removes the FIFO.
 #[derive(clap::Parser)]
@@ -28,17 +31,16 @@ struct Args {
     path: String,
 }
 
-// ANCHOR: main
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Args { path } = support::cli::parse_args(); // a path, or ./bare_fifo
+// ANCHOR: bare
+fn bare(path: &str) -> Result<ExitCode, Failure> {
     // mkfifo(3): a file of type p, read and write for the owner. EEXIST: the writer made it.
-    match mkfifo(path.as_str(), Mode::S_IRUSR | Mode::S_IWUSR) {
+    match mkfifo(path, Mode::S_IRUSR | Mode::S_IWUSR) {
         Ok(()) => println!("bare_reader: made the FIFO {path}"),
         Err(Errno::EEXIST) => println!("bare_reader: {path} exists already; using it"),
         Err(err) => return Err(err.into()),
     }
     println!("bare_reader: open({path}, O_RDONLY) waits here until a writer opens it");
-    let fd = open(path.as_str(), OFlag::O_RDONLY, Mode::empty())?;
+    let fd = open(path, OFlag::O_RDONLY, Mode::empty())?;
     let mut buffer = [0; 4096];
     loop {
         // read(2) waits while the pipe is empty; 0 means every writer has closed it.
@@ -50,8 +52,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         print!("{}", String::from_utf8_lossy(&buffer[..count]));
     }
     drop(fd); // close(2)
-    unlink(path.as_str())?; // unlink(2): the reader removes the name, whoever made the FIFO
+    unlink(path)?; // unlink(2): the reader removes the name, whoever made the FIFO
     println!("bare_reader: end of file; removed {path} (the reader's job)");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
-// ANCHOR_END: main
+// ANCHOR_END: bare
+
+fn main() -> ExitCode {
+    let Args { path } = parse_args(); // a path, or ./bare_fifo
+    run(|| bare(&path)) // an error: one line on stderr, exit 1; a closed terminal: exit 129
+}

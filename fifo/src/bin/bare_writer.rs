@@ -13,10 +13,13 @@
 
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
+
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use nix::unistd::{mkfifo, write};
+use support::cli::{Failure, parse_args, run};
 
 /// mkfifo, open and write, with nothing around them: three lines to bare_reader.
 #[derive(clap::Parser)]
@@ -27,17 +30,16 @@ struct Args {
     path: String,
 }
 
-// ANCHOR: main
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Args { path } = support::cli::parse_args(); // a path, or ./bare_fifo
+// ANCHOR: bare
+fn bare(path: &str) -> Result<ExitCode, Failure> {
     // mkfifo(3): a file of type p, read and write for the owner. EEXIST: the reader made it.
-    match mkfifo(path.as_str(), Mode::S_IRUSR | Mode::S_IWUSR) {
+    match mkfifo(path, Mode::S_IRUSR | Mode::S_IWUSR) {
         Ok(()) => println!("bare_writer: made the FIFO {path}"),
         Err(Errno::EEXIST) => println!("bare_writer: {path} exists already; using it"),
         Err(err) => return Err(err.into()),
     }
     println!("bare_writer: open({path}, O_WRONLY) waits here until a reader opens it");
-    let fd = open(path.as_str(), OFlag::O_WRONLY, Mode::empty())?;
+    let fd = open(path, OFlag::O_WRONLY, Mode::empty())?;
     println!("bare_writer: a reader has opened it");
     for line in ["hello\n", "through a\n", "named pipe\n"] {
         // write(2): up to PIPE_BUF bytes go into the pipe whole, or (if it is full) it waits.
@@ -46,6 +48,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(fd); // close(2): with no writer left, the reader's read() returns 0 (end of file)
     println!("bare_writer: closed it; the reader removes {path}");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
-// ANCHOR_END: main
+// ANCHOR_END: bare
+
+fn main() -> ExitCode {
+    let Args { path } = parse_args(); // a path, or ./bare_fifo
+    run(|| bare(&path)) // an error: one line on stderr, exit 1; a closed terminal: exit 129
+}

@@ -25,10 +25,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
-use msgqueue::{Error, Select, ftok, msgget};
+use msgqueue::{Select, ftok, msgget};
+use support::cli::{Failure, parse_args, run};
 
 // ANCHOR: bare
-fn bare() -> Result<(), Error> {
+fn bare() -> Result<ExitCode, Failure> {
     let key = ftok(Path::new("."), b'a')?; // "." always exists: no key file to make
     println!("ftok(\".\", 'a') = key {key}");
     let queue = msgget(key, IPC_CREAT | IPC_EXCL | 0o600)?; // a NEW queue, or EEXIST
@@ -46,7 +47,7 @@ fn bare() -> Result<(), Error> {
     let id = queue.id();
     queue.msgctl_rmid()?; // a failed step above drops `queue`, which removes it too
     println!("msgctl(IPC_RMID): removed queue id={id}");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: bare
 
@@ -56,12 +57,6 @@ fn bare() -> Result<(), Error> {
 struct Args {}
 
 fn main() -> ExitCode {
-    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
-    match bare() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("bare_queue: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    let _: Args = parse_args(); // --help and --version; no other argument
+    run(bare) // an error: one line on stderr, exit 1; a closed terminal: exit 129
 }

@@ -12,7 +12,10 @@
 
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
+
 use nix::unistd::{pipe, read, write};
+use support::cli::{Failure, parse_args, run};
 use support::{Forked, describe, exit_child, fork};
 
 /// One pipe between a parent and its child: pipe, fork, write, close, read until end of file, waitpid.
@@ -21,8 +24,7 @@ use support::{Forked, describe, exit_child, fork};
 struct Args {}
 
 // ANCHOR: bare
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
+fn bare() -> Result<ExitCode, Failure> {
     let (read_end, write_end) = pipe()?; // pipe(2): one buffer in the kernel, two descriptors
     // fork(2): from here on, two processes run this code, each with its copy of both ends
     match fork()? {
@@ -51,8 +53,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             drop(write_end); // close(2): the last write end, so the child sees end of file
             let status = child.waitpid_with(None)?; // waitpid(2): wait for it, and reap it
             println!("parent: child {} {}", child.pid(), describe(&status));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 // ANCHOR_END: bare
+
+fn main() -> ExitCode {
+    let _: Args = parse_args(); // --help and --version; no other argument
+    run(bare) // an error: one line on stderr, exit 1; a closed terminal: exit 129
+}

@@ -9,8 +9,11 @@
 
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
+
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{getpid, getppid};
+use support::cli::{Failure, parse_args, run};
 use support::{Forked, exit_child, fork};
 
 /// fork, exit and wait, with nothing around them: a parent, a child that exits with status 7, and the parent reaping it.
@@ -19,8 +22,7 @@ use support::{Forked, exit_child, fork};
 struct Args {}
 
 // ANCHOR: bare
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
+fn bare() -> Result<ExitCode, Failure> {
     match fork()? {
         Forked::Child => {
             println!("child: I am {}, my parent is {}", getpid(), getppid());
@@ -42,6 +44,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: bare
+
+fn main() -> ExitCode {
+    let _: Args = parse_args(); // --help and --version; no other argument
+    run(bare) // an error: one line on stderr, exit 1; a closed terminal: exit 129
+}

@@ -18,9 +18,10 @@
 
 use std::process::ExitCode;
 
-use semaphore::{Error, Key, SemOp, semget};
+use semaphore::{Key, SemOp, semget};
+use support::cli::{Failure, parse_args, run};
 
-fn bare() -> Result<(), Error> {
+fn bare() -> Result<ExitCode, Failure> {
     // ANCHOR: bare
     let set = semget(Key::PRIVATE, 1, libc::IPC_CREAT | 0o600)?; // a NEW set of 1
     println!("semget: created semaphore set id={} (mode 0600)", set.id());
@@ -36,7 +37,7 @@ fn bare() -> Result<(), Error> {
     set.semctl_rmid()?; // a failed step above drops `set`, which removes it too
     println!("semctl(IPC_RMID): removed semaphore set id={id}");
     // ANCHOR_END: bare
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One semaphore, P and V, with nothing around them: semget, semctl(SETVAL), semop -1 and +1, semctl(IPC_RMID).
@@ -45,12 +46,6 @@ fn bare() -> Result<(), Error> {
 struct Args {}
 
 fn main() -> ExitCode {
-    let _: Args = support::cli::parse_args(); // --help and --version; no other argument
-    match bare() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("bare_sem: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    let _: Args = parse_args(); // --help and --version; no other argument
+    run(bare) // an error: one line on stderr, exit 1; a closed terminal: exit 129
 }

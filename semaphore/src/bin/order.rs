@@ -132,8 +132,11 @@ fn start_all(args: &Args, set: &SemaphoreSet, stop: &Stop) -> Result<ExitCode, S
             }),
             Forked::Parent(child) => children.push((NAMES[usize::from(me)], child)),
         }
-        // Wait until it has started before forking the next: the start order is real.
-        stop.retry(|| set.p(READY, 1)).map_err(lift)?;
+        // Wait until it has started before forking the next: the start order is real. A child
+        // that ended first never will: the loop below names it.
+        if !set.p_from_child(READY, stop).map_err(lift)? {
+            break;
+        }
     }
     // In the order they end: a writer that dies leaves the next one waiting for its V forever,
     // so any failure must end the run at once (dropping the guards kills the others).

@@ -92,7 +92,15 @@ fn kill_holder(set: &SemaphoreSet, take: SemOp, stop: &Stop) -> Result<(), Stopp
         }),
         Forked::Parent(child) => child,
     };
-    stop.retry(|| set.p(HELD, 1)).map_err(lift)?; // wait until it holds the lock
+    if !set.p_from_child(HELD, stop).map_err(lift)? {
+        let status = holder.waitpid(stop)?; // it ended before it held the lock
+        let why = format!(
+            "holder {} {} before it held the lock",
+            holder.pid(),
+            describe(&status)
+        );
+        return Err(Failure::new(why).into());
+    }
     kill(holder.pid(), Signal::SIGKILL).map_err(|e| Failure::new(format!("kill: {e}")))?;
     let status = holder.waitpid(stop)?;
     println!(

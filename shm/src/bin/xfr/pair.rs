@@ -66,7 +66,10 @@ impl Role {
     /// One line of narration on stderr (stdout may be the data).
     pub fn say(self, what: impl std::fmt::Display) {
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "{}: {what}", self.name()); // no panic if stderr is gone
+        if let Err(err) = writeln!(std::io::stderr(), "{}: {what}", self.name()) {
+            // A closed terminal stops us as its SIGHUP would; any other loss is no reason to.
+            support::cli::hang_up_if_terminal_closed(&err);
+        }
     }
 }
 

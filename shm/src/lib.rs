@@ -235,16 +235,16 @@ impl Segment {
     // ANCHOR_END: stat
 
     /// Whether the server that made this segment (a client opens it, never creates it) is
-    /// gone: it marked the segment for removal (`SHM_DEST`), or its process, `shm_cpid`, no
-    /// longer exists (`kill(pid, 0)` fails with ESRCH). A count such as nattch says less: a
-    /// third process that attaches raises it, and a live server that detached lowers it.
+    /// gone: it marked the segment for removal (`SHM_DEST`), or its process, `shm_cpid`, has
+    /// ended ([`support::has_ended`]). A count such as nattch says less: a third process that
+    /// attaches raises it, and a live server that detached lowers it.
     pub fn creator_gone(&self) -> Result<Option<Gone>, Error> {
         let stat = self.shmctl_stat()?;
         if stat.dest {
             return Ok(Some(Gone::Removed));
         }
         let pid = nix::unistd::Pid::from_raw(stat.cpid);
-        if nix::sys::signal::kill(pid, None) == Err(Errno::ESRCH) {
+        if support::has_ended(pid) {
             return Ok(Some(Gone::Died(stat.cpid)));
         }
         Ok(None)
@@ -358,6 +358,13 @@ pub struct ShmEntry {
     pub msg: [AtomicU8; 2048],
 }
 // ANCHOR_END: shm_entry
+
+/// Where the Rust pair of seed 000 keeps its futex word: in the page's slack right after
+/// [`ShmEntry`], where the C programs never look.
+pub const ENTRY_WAKE_AT: usize = size_of::<ShmEntry>();
+
+/// Where shm_client claims its role (see [`Claim`]): the word after [`ENTRY_WAKE_AT`].
+pub const ENTRY_CLAIM_AT: usize = ENTRY_WAKE_AT + 4;
 
 // SAFETY: repr(C), only atomics, alignment 1.
 unsafe impl Layout for ShmEntry {}
@@ -575,7 +582,7 @@ pub fn futex_wake(word: &AtomicU32, count: u32) -> Result<usize, Error> {
 /// A role of a protocol (the client, the writer) held by this process, in a 32-bit word of the
 /// segment's page slack that the course notes' C programs never touch: the holder's pid, 0 when
 /// free. Given back when dropped; a holder that was killed leaves its pid, and a pid that no
-/// longer exists counts as free (`kill(pid, 0)` fails with ESRCH).
+/// longer exists counts as free ([`support::has_ended`]).
 pub struct Claim<'a> {
     word: &'a AtomicU32,
 }
@@ -588,8 +595,7 @@ impl<'a> Claim<'a> {
             let holder = word.load(Ordering::Acquire);
             let alive = holder != 0
                 && holder != me
-                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(holder as i32), None)
-                    != Err(Errno::ESRCH);
+                && !support::has_ended(nix::unistd::Pid::from_raw(holder as i32));
             if alive {
                 return Err(Error::refused(
                     format!("claim the {role}'s role"),
@@ -601,6 +607,16 @@ impl<'a> Claim<'a> {
                 return Ok(Claim { word });
             }
         }
+    }
+}
+
+impl Claim<'_> {
+    /// The pid left in `word` by a holder that no longer exists: it was killed holding the
+    /// role (one that ends gives it back). `None` while the role is free or its holder lives.
+    pub fn killed_holder(word: &AtomicU32) -> Option<u32> {
+        let holder = word.load(Ordering::Acquire);
+        let pid = nix::unistd::Pid::from_raw(holder as i32);
+        (holder != 0 && support::has_ended(pid)).then_some(holder)
     }
 }
 

@@ -284,8 +284,9 @@ fn a_line_typed_after_the_server_died_is_reported_not_lost() {
     server.expect_line("Received message: one");
     server.signal(nix::sys::signal::Signal::SIGKILL);
     drop(server.wait());
-    // The very next line fails, and says why: it is not left in a segment nobody reads.
-    client.write_line("two").unwrap();
+    // The client notices while it waits for input, or at the latest on the next line, which
+    // fails and says why: it is not left in a segment nobody reads.
+    let _ = client.write_line("two");
     let done = client.wait();
     assert_eq!(done.status.code(), Some(1), "{done:?}");
     assert!(done.stderr.contains("was killed"), "{done:?}");
@@ -393,4 +394,49 @@ fn comm_client_never_counts_its_futex_word_as_text() {
     let done = client.wait();
     assert!(done.status.success(), "{done:?}");
     drop(attached);
+}
+
+#[test]
+fn a_peer_killed_while_nobody_types_is_noticed_without_input() {
+    const SERVER: &str = env!("CARGO_BIN_EXE_shm_server");
+    const CLIENT: &str = env!("CARGO_BIN_EXE_shm_client");
+    const READ: &str = env!("CARGO_BIN_EXE_shmread");
+    const WRITE: &str = env!("CARGO_BIN_EXE_shmwrite");
+    // (the program that waits for input, its peer, what the peer prints once ready)
+    let pairs = [
+        (CLIENT, SERVER, "waiting for shm_client"),
+        (WRITE, READ, "waiting for shmwrite"),
+    ];
+    for (typist, peer, ready) in pairs {
+        let key = TestKey::new("shm-idle-typist");
+        let mut peer = Running::spawn(key.command(peer, &[]));
+        peer.expect_line(ready);
+        let mut typist = Running::spawn(key.command(typist, &[]));
+        typist.expect_line("attached");
+        wait_until_blocked_in(typist.pid(), libc::SYS_poll);
+        peer.signal(nix::sys::signal::Signal::SIGKILL);
+        drop(peer.wait());
+        // Its stdin stays open, and nothing is typed: the peer's death alone ends it.
+        let done = typist.wait_with_stdin_open();
+        assert_eq!(done.status.code(), Some(1), "{done:?}");
+        assert!(done.stderr.contains("was killed"), "{done:?}");
+        assert_eq!(key.ids(), [], "the segment the peer left was removed");
+    }
+    // xfr_writer waiting for more of its stdin, the reader killed mid-transfer.
+    let key = TestKey::new("shm-idle-xfr");
+    let mut reader = Running::spawn(at(&key, READER));
+    reader.expect_stderr_line("waiting for xfr_writer");
+    let mut writer = Running::spawn(at(&key, WRITER));
+    writer.write_line("the first line").unwrap();
+    reader.expect_line("the first line");
+    wait_until_blocked_in(writer.pid(), libc::SYS_poll);
+    reader.signal(nix::sys::signal::Signal::SIGKILL);
+    drop(reader.wait());
+    let done = writer.wait_with_stdin_open();
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert!(
+        done.stderr.contains("xfr_reader (pid") && done.stderr.contains("it was killed"),
+        "{done:?}"
+    );
+    assert_eq!(left(&key, -1), (vec![], vec![]), "the writer removed both");
 }

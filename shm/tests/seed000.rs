@@ -183,7 +183,7 @@ fn a_killed_server_is_noticed_by_the_client_which_removes_the_segment() {
 }
 
 #[test]
-fn a_killed_client_ends_the_server() {
+fn a_killed_client_ends_the_server_which_names_it_and_fails() {
     let key = TestKey::new("shm-000-kill-client");
     let (mut server, id) = start_server(&key);
     let mut client = Running::spawn(key.command(CLIENT, &[]));
@@ -192,8 +192,13 @@ fn a_killed_client_ends_the_server() {
     server.expect_line("Received message: one");
     client.signal(Signal::SIGKILL);
     drop(client.wait());
-    server.expect_line("the client detached after 1 message;");
-    assert!(server.wait().status.success());
+    // Its claim still holds its pid: it did not end, it was killed.
+    let finished = server.wait();
+    assert_one_line_failure(
+        &finished,
+        1,
+        &["shm_client (pid", "was killed after 1 message"],
+    );
     assert!(!segment_exists(id));
 }
 

@@ -123,7 +123,7 @@ fn a_killed_writer_is_noticed_and_a_killed_reader_too() {
     assert_one_line_failure(
         &finished,
         1,
-        &["detached after 1 lines without sending \"end\""],
+        &["detached after 1 line without sending \"end\""],
     );
     assert!(!segment_exists(id));
 

@@ -38,13 +38,13 @@ fn shm_server_waiting_for_its_client() {
 
 #[test]
 fn shm_client_waiting_for_a_line() {
-    signal_row("shm_client in read, server attached", |signal| {
+    signal_row("shm_client in poll of stdin, server attached", |signal| {
         let key = TestKey::new("shm-sig-client-read");
         let mut server = Running::spawn(key.command(SERVER, &[]));
         let id = id_in(&server.expect_line("created segment id="));
         let mut client = Running::spawn(key.command(CLIENT, &[]));
         client.expect_line("type lines");
-        wait_until_blocked_in(client.pid(), libc::SYS_read);
+        wait_until_blocked_in(client.pid(), libc::SYS_poll);
         stop_with(client, signal);
         server.expect_line("the client detached after 0 messages");
         assert!(server.wait().status.success());
@@ -91,13 +91,13 @@ fn shmread_waiting_for_its_writer() {
 
 #[test]
 fn shmwrite_waiting_for_a_line() {
-    signal_row("shmwrite in read, reader attached", |signal| {
+    signal_row("shmwrite in poll of stdin, reader attached", |signal| {
         let key = TestKey::new("shm-sig-write");
         let mut reader = Running::spawn(key.command(READ, &[]));
         let id = id_in(&reader.expect_line("created segment id="));
         let mut writer = Running::spawn(key.command(WRITE, &[]));
         writer.expect_line("enter some text");
-        wait_until_blocked_in(writer.pid(), libc::SYS_read);
+        wait_until_blocked_in(writer.pid(), libc::SYS_poll);
         stop_with(writer, signal);
         let finished = reader.wait();
         assert!(

@@ -299,12 +299,12 @@ fn a_stop_signal_while_waiting_for_the_peer_ends_either_side_and_leaves_nothing(
         stop_with(writer, signal);
         assert_eq!(key.left(), (vec![], vec![]));
     });
-    signal_row("xfr_writer in read of stdin, reader waiting", |signal| {
+    signal_row("xfr_writer in poll of stdin, reader waiting", |signal| {
         let key = XfrKey::new("xfr-sig-read");
         let reader = Running::spawn(key.command(READER, &[]));
         wait_until_blocked_in(reader.pid(), libc::SYS_semtimedop);
         let writer = Running::spawn(key.command(WRITER, &[]));
-        wait_until_blocked_in(writer.pid(), libc::SYS_read);
+        wait_until_blocked_in(writer.pid(), libc::SYS_poll);
         stop_with(writer, signal);
         let finished = reader.wait();
         assert!(

@@ -22,7 +22,7 @@ pub mod cli;
 mod lines;
 pub mod stop;
 
-pub use lines::{Input, LineReader};
+pub use lines::{Input, LineReader, WATCH_EVERY, wait_readable};
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -205,6 +205,21 @@ impl Child {
         let _ = kill(self.pid, Signal::SIGKILL);
         self.waitpid_with(None)
     }
+}
+
+/// Whether process `pid` has ended: it no longer exists (`kill(pid, 0)` fails with ESRCH), or
+/// it is a zombie that its parent has not reaped yet, which holds nothing but its exit status
+/// (state `Z` in `/proc/<pid>/stat`). A peer killed a moment ago is often still a zombie.
+pub fn has_ended(pid: Pid) -> bool {
+    if kill(pid, None) == Err(Errno::ESRCH) {
+        return true;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses and may hold anything.
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    matches!(state, Some('Z' | 'X'))
 }
 
 /// `waitid(P_ALL, WEXITED | WNOWAIT)`: waits until one of this process's children has ended,

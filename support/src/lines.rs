@@ -1,11 +1,12 @@
 //! Lines from a descriptor, read with `read(2)` so that a stop signal can end the wait.
 
 use std::os::fd::BorrowedFd;
+use std::time::Duration;
 
 use nix::errno::Errno;
 
 use crate::cli::{Context, Failure};
-use crate::stop::{Stop, Stopped, TerminalContext};
+use crate::stop::{Stop, StopContext, Stopped, TerminalContext};
 
 /// Collects the bytes read from a descriptor (stdin) into lines, without the newline (and
 /// without a `\r` before it). Bytes are kept as they came: a line need not be UTF-8.
@@ -16,6 +17,28 @@ use crate::stop::{Stop, Stopped, TerminalContext};
 pub struct LineReader {
     pending: Vec<u8>,
     ended: bool,
+}
+
+/// How often a wait for input asks whether the peer is still there (see [`wait_readable`]).
+pub const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// Waits until `input` can be read (data, its end, or a hang-up), asking `still_there()` every
+/// [`WATCH_EVERY`] meanwhile: a peer that dies while nobody types is noticed at once, not at
+/// the next line. A stop signal ends the wait.
+pub fn wait_readable(
+    input: BorrowedFd<'_>,
+    stop: &Stop,
+    mut still_there: impl FnMut() -> Result<(), Stopped>,
+) -> Result<(), Stopped> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let every = PollTimeout::try_from(WATCH_EVERY).expect("a short timeout");
+    loop {
+        let mut fds = [PollFd::new(input, PollFlags::POLLIN)];
+        if stop.retry(|| poll(&mut fds, every)).context("poll")? > 0 {
+            return Ok(());
+        }
+        still_there()?;
+    }
 }
 
 /// What one read brought.
@@ -42,6 +65,26 @@ impl LineReader {
         input: BorrowedFd<'_>,
         stop: &Stop,
     ) -> Result<Option<Vec<u8>>, Stopped> {
+        self.next_line_with(input, stop, None)
+    }
+
+    /// [`next_line`](Self::next_line), asking `still_there()` every [`WATCH_EVERY`] while
+    /// nobody types: an error from it (the peer died) ends the wait.
+    pub fn next_line_watching(
+        &mut self,
+        input: BorrowedFd<'_>,
+        stop: &Stop,
+        mut still_there: impl FnMut() -> Result<(), Stopped>,
+    ) -> Result<Option<Vec<u8>>, Stopped> {
+        self.next_line_with(input, stop, Some(&mut still_there))
+    }
+
+    fn next_line_with(
+        &mut self,
+        input: BorrowedFd<'_>,
+        stop: &Stop,
+        mut watch: Option<&mut dyn FnMut() -> Result<(), Stopped>>,
+    ) -> Result<Option<Vec<u8>>, Stopped> {
         loop {
             if let Some(line) = self.take_line() {
                 return Ok(Some(line));
@@ -49,6 +92,9 @@ impl LineReader {
             if self.ended {
                 let last = std::mem::take(&mut self.pending);
                 return Ok((!last.is_empty()).then_some(last));
+            }
+            if let Some(still_there) = watch.as_mut() {
+                wait_readable(input, stop, still_there)?;
             }
             let mut buffer = [0; 4096];
             let count = stop

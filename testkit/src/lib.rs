@@ -187,6 +187,12 @@ impl Running {
     /// left behind, [`DEADLINE`] after it exited.
     pub fn wait(mut self) -> Finished {
         self.close_stdin();
+        self.wait_with_stdin_open()
+    }
+
+    /// Like [`Running::wait`], but stdin stays open: the example must end by itself, with no
+    /// end of input to tell it.
+    pub fn wait_with_stdin_open(mut self) -> Finished {
         self.wait_for_exit(None);
         assert!(
             !self.watchdog_fired.load(Ordering::SeqCst),

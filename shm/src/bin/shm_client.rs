@@ -86,20 +86,20 @@ fn send_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     }
     let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
     let entry = attached.view::<ShmEntry>().map_err(Failure::from)?;
-    let wake = attached
-        .slack_word(size_of::<ShmEntry>())
-        .expect("page slack");
+    let wake = attached.slack_word(shm::ENTRY_WAKE_AT).expect("page slack");
     // One client: a second one would take turns with this one, and each would think the
     // server read all its lines. A C client cannot be checked: it never looks at this word.
     let claim_word = attached
-        .slack_word(size_of::<ShmEntry>() + 4)
+        .slack_word(shm::ENTRY_CLAIM_AT)
         .expect("page slack");
     let claim = Claim::take(claim_word, "client").map_err(Failure::from)?;
     println!("shm_client: attached {segment}; type lines, Ctrl-D to end");
     let mut reader = LineReader::new();
     let mut sent = 0u64;
     let mut number = 0u64;
-    while let Some(line) = reader.next_line(std::io::stdin().as_fd(), stop)? {
+    // While nobody types, a server that dies is noticed within WATCH_EVERY (200 ms).
+    let server_gone = || server_still_there(&segment).map_err(|err| Failure::from(err).into());
+    while let Some(line) = reader.next_line_watching(std::io::stdin().as_fd(), stop, server_gone)? {
         number += 1;
         if line.contains(&0) {
             println!("shm_client: line {number} holds a NUL byte, which ends a C string: not sent");

@@ -32,8 +32,8 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Error, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift, load_bytes,
-    shmget, wait_for,
+    Access, Claim, Error, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift,
+    load_bytes, shmget, wait_for,
 };
 use support::cli::{Context, Failure, cargo_run_command, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
@@ -75,7 +75,7 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
     let entry = attached.view::<ShmEntry>().map_err(Failure::from)?;
     let wake = attached
-        .slack_word(size_of::<ShmEntry>())
+        .slack_word(shm::ENTRY_WAKE_AT)
         .expect("a page has room after 2049 bytes");
     println!(
         "shm_server: created {segment} ({} bytes, mode 0600), attached at {:#x}",
@@ -86,6 +86,16 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     println!("shm_server: start shm_client in another terminal: {peer}");
     println!("shm_server: waiting for shm_client; Ctrl-C to stop");
     let received = receive_all(&segment, entry, wake, stop)?;
+    let claim = attached
+        .slack_word(shm::ENTRY_CLAIM_AT)
+        .expect("room for the claim");
+    if let Some(pid) = Claim::killed_holder(claim) {
+        let why = format!(
+            "shm_client (pid {pid}) was killed after {}; removed the segment",
+            plural(received, "message")
+        );
+        return Err(Failure::new(why).into()); // drops: shmdt, IPC_RMID
+    }
     println!(
         "shm_server: the client detached after {}; removing the segment",
         plural(received, "message")

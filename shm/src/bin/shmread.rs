@@ -33,7 +33,7 @@ use shm::{
     Access, Error, SeedKeyArgs, SharedUse, futex_wake, key_or_seed, lift, load_bytes, shmget,
     wait_for,
 };
-use support::cli::{Context, Failure, cargo_run_command, parse_args, run};
+use support::cli::{Context, Failure, cargo_run_command, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
 
 /// Creates seed 001's segment (key 1234) and prints each line shmwrite leaves, until "end".
@@ -80,7 +80,7 @@ fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     println!("shmread: start shmwrite in another terminal: {peer}");
     println!("shmread: waiting for shmwrite; the line \"end\" stops both");
     // ANCHOR: read
-    let mut count = 0;
+    let mut count = 0u64;
     loop {
         let mut gone = false;
         let ready = || shared.written.load(Acquire) == 1;
@@ -94,7 +94,8 @@ fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             }
         });
         if gone {
-            let why = format!("shmwrite detached after {count} lines without sending \"end\"");
+            let lines = plural(count, "line");
+            let why = format!("shmwrite detached after {lines} without sending \"end\"");
             return Err(Stopped::Failed(Failure::new(why))); // killed: drop removes the segment
         }
         waited.map_err(lift)?;
@@ -116,7 +117,8 @@ fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     attached.shmdt().map_err(Failure::from)?; // as the seed: detach, then remove
     let shown = segment.to_string();
     segment.shmctl_rmid().map_err(Failure::from)?;
-    println!("shmread: \"end\" after {count} lines; shmdt, then shmctl(IPC_RMID): removed {shown}");
+    let lines = plural(count, "line");
+    println!("shmread: \"end\" after {lines}; shmdt, then shmctl(IPC_RMID): removed {shown}");
     // ANCHOR_END: read
     Ok(ExitCode::SUCCESS)
 }

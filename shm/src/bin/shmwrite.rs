@@ -96,7 +96,10 @@ fn write_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     let mut reader = LineReader::new();
     let mut number = 0u64;
     loop {
-        let Some(line) = reader.next_line(std::io::stdin().as_fd(), stop)? else {
+        // While nobody types, a reader that dies is noticed within WATCH_EVERY (200 ms).
+        let reader_gone = || reader_still_there(&segment).map_err(|err| Failure::from(err).into());
+        let Some(line) = reader.next_line_watching(std::io::stdin().as_fd(), stop, reader_gone)?
+        else {
             println!("shmwrite: end of input: sending \"end\"");
             send(&segment, shared, b"end", stop)?;
             break;

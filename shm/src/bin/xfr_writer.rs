@@ -147,6 +147,8 @@ fn copy(
     let (mut sent, mut turns) = (0u64, 0u64);
     // ANCHOR: writer_loop
     loop {
+        // While the input has nothing, a reader that dies is noticed within WATCH_EVERY.
+        support::wait_readable(input, stop, || peer.check_still_there(set))?;
         let count = stop
             .retry(|| nix::unistd::read(input, &mut chunk))
             .terminal_context("read")?;

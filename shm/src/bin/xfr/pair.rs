@@ -66,7 +66,9 @@ impl Role {
     /// One line of narration on stderr (stdout may be the data).
     pub fn say(self, what: impl std::fmt::Display) {
         use std::io::Write;
-        if let Err(err) = writeln!(std::io::stderr(), "{}: {what}", self.name()) {
+        // One write per line: xfr_writer and xfr_reader often share a terminal.
+        let line = format!("{}: {what}\n", self.name());
+        if let Err(err) = std::io::stderr().write_all(line.as_bytes()) {
             // A closed terminal stops us as its SIGHUP would; any other loss is no reason to.
             support::cli::hang_up_if_terminal_closed(&err);
         }
@@ -95,8 +97,7 @@ fn open_segment(
         me.say(warning);
     }
     let stat = segment.shmctl_stat().map_err(Failure::from)?;
-    let creator_gone =
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(stat.cpid), None) == Err(Errno::ESRCH);
+    let creator_gone = support::has_ended(nix::unistd::Pid::from_raw(stat.cpid));
     if stat.nattch == 0 && creator_gone {
         let k = key.key();
         return Err(Failure::new(format!(
@@ -254,31 +255,36 @@ impl Peer {
             if err.errno() != Some(Errno::EAGAIN) {
                 return Err(self.stopped(err));
             }
-            let (held, last) = self.claim_of(set)?;
-            if held {
-                continue; // alive
-            }
-            // Free, and last changed by another process than this one: the peer came (its own
-            // semop) and left (the kernel's undo at its exit).
-            if last != 0 && last != std::process::id() as i32 {
+            if let Err(gone) = self.check_still_there(set) {
                 // Done after its last V (then the P below succeeds), or killed.
                 if set.semop(&[SemOp::p(turn, 1).nowait()]).is_ok() {
                     return Ok(());
                 }
-                return Err(Failure::new(format!(
-                    "{} (pid {last}) is gone before the end of the transfer: it was killed. \
-                     Removed the segment and the set",
-                    peer.name()
-                ))
-                .into());
+                return Err(gone);
             }
-            if !self.said_waiting {
+            let (alive, _) = self.claim_of(set)?;
+            if !alive && !self.said_waiting {
                 self.me.say(format!("waiting for {}", peer.name()));
                 self.said_waiting = true;
             }
         }
     }
     // ANCHOR_END: take_turn
+
+    /// Fails when the peer came and has gone (its claim is free again, by the kernel's undo at
+    /// its exit) while this side has not finished: between two turns, that is a peer killed.
+    pub fn check_still_there(&self, set: &SemaphoreSet) -> Result<(), Stopped> {
+        let (held, last) = self.claim_of(set)?;
+        if held || last == 0 || last == std::process::id() as i32 {
+            return Ok(()); // alive, or not come yet
+        }
+        Err(Failure::new(format!(
+            "{} (pid {last}) is gone before the end of the transfer: it was killed. Removed the \
+             segment and the set",
+            self.me.other().name()
+        ))
+        .into())
+    }
 
     /// Whether the peer's claim is held, and the pid of the last process that changed it
     /// (`semctl` `GETVAL` and `GETPID`).

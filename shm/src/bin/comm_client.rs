@@ -97,17 +97,13 @@ fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     let ended = loop {
         let mut gone = None;
         let grew = |shown: usize| length(text) != shown;
-        let waited = shm::wait_for(
-            stop,
-            wake,
-            || grew(shown),
-            || {
-                gone = segment.creator_gone()?;
-                gone.map_or(Ok(()), |_| {
-                    Err(Error::refused("wait", "comm_server is gone"))
-                })
-            },
-        );
+        let server_there = || {
+            gone = segment.creator_gone()?; // by its pid: a third process cannot fool it
+            gone.map_or(Ok(()), |_| {
+                Err(Error::refused("wait", "comm_server is gone"))
+            })
+        };
+        let waited = shm::wait_for(stop, wake, || grew(shown), server_there);
         if grew(shown) {
             shown = print_string(text)?; // also the last 'A's before the server left
         }

@@ -352,7 +352,7 @@ pub fn collect(queue: &MessageQueue, n: usize) -> Result<Counts, Failure> {
 /// - A stop signal need not be passed on to the nodes: `wait_all` returns
 ///   `Err(Stopped::Signal)`, and dropping the `Nodes` (before the queue) kills and reaps them.
 /// - `msgqueue::Error` converts into `Failure`, as in `src/bin/mesh/node.rs`: `?` does it in
-///   [`collect`]; here `.map_err(Failure::from)?` does, and `?` turns the `Failure` into a
+///   [`collect`]; here `?` does, and `?` turns the `Failure` into a
 ///   `Stopped`.
 pub fn coordinate(
     key: NamedKey,
@@ -364,7 +364,7 @@ pub fn coordinate(
     // BEGIN SOLUTION
     // IPC_EXCL: this call certainly created the queue, so the handle removes it when dropped,
     // on an error or a panic; the success path removes it explicitly, to report a failure.
-    let queue = msgget(key, IPC_CREAT | IPC_EXCL | 0o600).map_err(Failure::from)?;
+    let queue = msgget(key, IPC_CREAT | IPC_EXCL | 0o600)?;
     say(format!(
         "created {queue}; node i receives type i+1, reports go to type {REPORTS}"
     ));
@@ -387,7 +387,7 @@ pub fn coordinate(
     drop(nodes);
     let counts = collect(&queue, n)?;
     let shown = queue.to_string();
-    queue.msgctl_rmid().map_err(Failure::from)?;
+    queue.msgctl_rmid()?;
     say(format!("removed {shown}"));
     Ok(counts)
     // END SOLUTION

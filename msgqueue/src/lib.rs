@@ -29,7 +29,8 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use support::cli::{Context, Failure};
 
-pub use sysv::{DEFAULT_KEY_PATH, DEFAULT_PROJ, Error, Key, KeyArgs, NamedKey, ftok};
+pub use support::keys::{DEFAULT_KEY_PATH, DEFAULT_PROJ, KeyArgs};
+pub use sysv::{Error, Key, NamedKey, ftok};
 
 /// The largest message type: `mtype` and `msgtyp` are C `long`s (LONG_MAX, 2^63 - 1 on 64-bit
 /// Linux).

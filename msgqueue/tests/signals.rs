@@ -139,7 +139,7 @@ fn mesh_coordinator_while_its_nodes_wait() {
             assert!(
                 finished
                     .stdout
-                    .contains(&format!("mesh: got {signal}; sending SIGTERM to the nodes")),
+                    .contains(&format!("mesh: got {signal}; stopping")),
                 "{finished:?}"
             );
             assert_eq!(

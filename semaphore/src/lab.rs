@@ -36,7 +36,7 @@ use support::{Forked, describe, fork, run_child};
 
 #[allow(unused_imports)] // SemOp: used by the parts the student writes
 use crate::SemOp;
-use crate::{Key, SemaphoreSet, create, lift};
+use crate::{Key, SemaphoreSet, create};
 
 /// What [`dinner`] needs to know.
 #[derive(Debug, Clone)]
@@ -218,7 +218,7 @@ pub fn dinner(table: &Table, meals: u32, stop: &Stop) -> Result<Duration, Stoppe
         }
     }
     let started = Instant::now();
-    stop.retry(|| table.set.p(start_line, 1)).map_err(lift)?;
+    stop.retry(|| table.set.p(start_line, 1))?;
     for (me, child) in children.iter_mut().enumerate() {
         let status = child.waitpid(stop)?;
         stop.check()?;

@@ -40,7 +40,8 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 use support::cli::{Context, Failure};
 use support::stop::{Stop, Stopped};
 
-pub use sysv::{Error, Key, KeyArgs, NamedKey, ftok};
+pub use support::keys::KeyArgs;
+pub use sysv::{Error, Key, NamedKey, ftok};
 
 pub mod lab;
 
@@ -705,16 +706,6 @@ fn op_error(call: &str, ops: &[SemOp]) -> Error {
         Some(Errno::EAGAIN) => err.because("it would have to wait, and IPC_NOWAIT says not to"),
         // A set that is not there answers EINVAL; semctl's EINVAL explanation fits.
         _ => explain(err),
-    }
-}
-
-/// A wait that a stop signal may end, with its error made ready to print: the
-/// `Stopped<Error>` of [`open_initialised`] and `Stop::retry` around a wrapper becomes the
-/// `Stopped` (of `support::cli::Failure`) that `support::stop::finish` takes.
-pub fn lift(stopped: Stopped<Error>) -> Stopped {
-    match stopped {
-        Stopped::Signal(signal) => Stopped::Signal(signal),
-        Stopped::Failed(err) => Stopped::Failed(Failure::from(err)),
     }
 }
 

@@ -283,10 +283,7 @@ fn child(role: &str, me: u32, work: impl FnOnce() -> Result<(), Failure>) -> ! {
 /// consumer, and waits for the consumers. A failed child or a stop signal kills the others
 /// (the `Child` guards).
 pub fn exchange(objects: &Objects, plan: &Plan, stop: &Stop) -> Result<(), Stopped> {
-    let attached: Attached = objects
-        .segment
-        .shmat(Access::ReadWrite)
-        .map_err(Failure::from)?;
+    let attached: Attached = objects.segment.shmat(Access::ReadWrite)?;
     let ring = Ring {
         bytes: attached.bytes(),
         set: &objects.set,

@@ -25,17 +25,16 @@
 use std::fmt::{self, Display};
 use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
-use std::path::PathBuf;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
 
 use libc::c_int;
 use nix::errno::Errno;
-use support::cli::Failure;
 use support::stop::{Stop, Stopped};
 
-pub use sysv::{Error, Key, KeyArgs, NamedKey, ftok};
+pub use support::keys::{KeyArgs, SeedKeyArgs};
+pub use sysv::{Error, Key, NamedKey, ftok};
 
 pub mod lab;
 
@@ -663,66 +662,6 @@ pub fn bump_and_wake(wake: &AtomicU32) -> Result<(), Error> {
     futex_wake(wake, u32::MAX).map(drop)
 }
 
-/// The key flags of the seed ports, whose C programs use one fixed key (1111, 1234,
-/// `ftok("/tmp", 0x666)`): with none of these flags, that key. Unlike [`KeyArgs`], no flag has
-/// a default of its own, so that `--proj a` is told apart from no flag at all.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct SeedKeyArgs {
-    /// Use ftok(PATH, --proj) instead of the default key (below); --proj defaults to 'a'. The
-    /// file must exist.
-    #[arg(long, value_name = "PATH")]
-    pub key_path: Option<PathBuf>,
-    /// Use ftok(--key-path, CHAR) instead of the default key (below): one character or a number
-    /// from 1 to 255. --key-path defaults to ./file, made if missing by the side that creates
-    /// the segment.
-    #[arg(long, value_name = "CHAR", value_parser = sysv::parse_proj)]
-    pub proj: Option<u8>,
-    /// Use this key instead of the default key (below): decimal, or hex with 0x.
-    #[arg(long, value_parser = sysv::parse_key, conflicts_with_all = ["key_path", "proj"])]
-    pub key: Option<Key>,
-}
-
-impl SeedKeyArgs {
-    /// The key these flags name, or `course_notes` when none is given. With `may_create` (the
-    /// side that creates the segment), a missing `./file` is made for `--proj` alone, as pv does.
-    pub fn key_or(
-        &self,
-        course_notes: impl FnOnce() -> Result<NamedKey, Error>,
-        may_create: bool,
-    ) -> Result<NamedKey, Error> {
-        if let Some(number) = self.key {
-            return Ok(NamedKey::from(number));
-        }
-        if self.key_path.is_none() && self.proj.is_none() {
-            return course_notes();
-        }
-        let path = self
-            .key_path
-            .clone()
-            .unwrap_or_else(|| sysv::DEFAULT_KEY_PATH.into());
-        if may_create && self.key_path.is_none() && !path.exists() {
-            // create_new: never through a symlink planted at the path. A failure shows in ftok.
-            let _ = std::fs::File::create_new(&path);
-        }
-        NamedKey::ftok(&path, self.proj.unwrap_or(sysv::DEFAULT_PROJ))
-    }
-
-    /// The flags given, as `(flag, value)` pairs: what the peer must be started with.
-    pub fn flags(&self) -> Vec<(&'static str, String)> {
-        let mut flags = Vec::new();
-        if let Some(key) = self.key {
-            flags.push(("--key", key.to_string()));
-        }
-        if let Some(path) = &self.key_path {
-            flags.push(("--key-path", path.display().to_string()));
-        }
-        if let Some(proj) = self.proj {
-            flags.push(("--proj", sysv::proj_flag(proj)));
-        }
-        flags
-    }
-}
-
 /// The key of the first two seed pairs: the flags' key, or the course notes' number `seed`
 /// (1111 or 1234). `may_create`: see [`SeedKeyArgs::key_or`].
 pub fn key_or_seed(
@@ -847,14 +786,6 @@ pub fn physical_frame(addr: usize) -> std::io::Result<Option<u64>> {
     let present = entry & (1 << 63) != 0;
     let frame = entry & ((1 << 55) - 1);
     Ok((present && frame != 0).then_some(frame))
-}
-
-/// A wait that a stop signal may end, with its error made ready to print (as in `semaphore`).
-pub fn lift(stopped: Stopped<Error>) -> Stopped {
-    match stopped {
-        Stopped::Signal(signal) => Stopped::Signal(signal),
-        Stopped::Failed(err) => Stopped::Failed(Failure::from(err)),
-    }
 }
 
 #[cfg(test)]

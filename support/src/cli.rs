@@ -151,6 +151,13 @@ impl Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// `?` on a System V call: `msgget key 0x...: ENOENT: ...`, as `sysv` words it.
+impl From<sysv::Error> for Failure {
+    fn from(error: sysv::Error) -> Self {
+        Failure::new(error)
+    }
+}
+
 /// `?` on a nix call: `EEXIST: File exists`.
 impl From<nix::errno::Errno> for Failure {
     fn from(errno: nix::errno::Errno) -> Self {

@@ -19,6 +19,7 @@
 //! This file holds the crate's only `unsafe` code, in the module `raw` at its end.
 
 pub mod cli;
+pub mod keys;
 mod lines;
 pub mod stop;
 

@@ -59,9 +59,62 @@ pub enum Stopped<E = Failure> {
     Failed(E),
 }
 
-impl<E> From<E> for Stopped<E> {
-    fn from(error: E) -> Self {
-        Self::Failed(error)
+/// A stop signal came: what [`Stop::check`] returns. `?` turns it into `Stopped::Signal`,
+/// whatever the error type of the function it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopSignal(pub Signal);
+
+/// `?` on a call whose error is already the one the function returns beside a stop: the error
+/// becomes `Stopped::Failed`, and a [`StopSignal`] becomes `Stopped::Signal`.
+macro_rules! stopped_from {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Stopped<$error> {
+            fn from(error: $error) -> Self {
+                Self::Failed(error)
+            }
+        }
+
+        impl From<StopSignal> for Stopped<$error> {
+            fn from(StopSignal(signal): StopSignal) -> Self {
+                Self::Signal(signal)
+            }
+        }
+    )*};
+}
+
+stopped_from!(Failure, sysv::Error, Errno, std::io::Error);
+
+/// `?` on a System V call in a function that a stop signal may also end.
+impl From<sysv::Error> for Stopped {
+    fn from(error: sysv::Error) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+/// `?` on a nix call in a function that a stop signal may also end.
+impl From<Errno> for Stopped {
+    fn from(errno: Errno) -> Self {
+        Self::Failed(errno.into())
+    }
+}
+
+/// `?` on a System V wait that a stop signal may end, such as `stop.retry(|| set.semop(..))`:
+/// a stop stays a stop, and the error becomes the examples' one error type.
+impl From<Stopped<sysv::Error>> for Stopped {
+    fn from(stopped: Stopped<sysv::Error>) -> Self {
+        match stopped {
+            Stopped::Signal(signal) => Stopped::Signal(signal),
+            Stopped::Failed(error) => Stopped::Failed(error.into()),
+        }
+    }
+}
+
+/// `msgrcv`, `msgsnd`, `semop` and `semtimedop` fail with EINTR whenever a signal handler ran
+/// while they waited, even when the handler was installed with `SA_RESTART`: that is how
+/// [`Stop::retry`] notices a stop signal, and retries after any other.
+impl Interrupted for sysv::Error {
+    fn is_interrupted(&self) -> bool {
+        self.errno() == Some(Errno::EINTR)
     }
 }
 
@@ -226,12 +279,12 @@ impl Stop {
         raw::requested()
     }
 
-    /// `Err(Stopped::Signal)` if a stop signal came, else `Ok(())`.
-    pub fn check<E>(&self) -> Result<(), Stopped<E>> {
+    /// `Err(StopSignal)` if a stop signal came, else `Ok(())`; `?` makes it `Stopped::Signal`.
+    pub fn check(&self) -> Result<(), StopSignal> {
         match self.requested() {
             Some(signal) => {
                 raw::disarm_nudge();
-                Err(Stopped::Signal(signal))
+                Err(StopSignal(signal))
             }
             None => Ok(()),
         }
@@ -250,7 +303,9 @@ impl Stop {
         mut call: impl FnMut() -> Result<T, E>,
     ) -> Result<T, Stopped<E>> {
         loop {
-            self.check()?;
+            if let Err(StopSignal(signal)) = self.check() {
+                return Err(Stopped::Signal(signal));
+            }
             match call() {
                 Err(error) if error.is_interrupted() => continue,
                 Err(error) => return Err(Stopped::Failed(error)),
@@ -335,21 +390,83 @@ pub fn exit_status_for(signal: Signal) -> u8 {
 }
 
 /// Turns how an example's work ended into its exit status: the work's own status, or 128 + n
-/// after a stop signal, which is also said in one line on stdout; a failure stays a failure
-/// (one line on stderr, status 1, through [`crate::cli::run`]).
+/// after a stop signal, which is also said in one line on stdout (`writer: got SIGINT;
+/// stopping`); a failure stays a failure (one line on stderr, status 1, through
+/// [`crate::cli::run`]). Every stop of every example ends here or in one of its variants below.
 pub fn finish(outcome: Result<ExitCode, Stopped>) -> Result<ExitCode, Failure> {
+    finish_saying(outcome, Said::Stdout(program_name()), "")
+}
+
+/// [`finish`], saying how far the work got: `recv: got SIGINT after 2 messages; stopping`.
+pub fn finish_after(
+    outcome: Result<ExitCode, Stopped>,
+    progress: impl Display,
+) -> Result<ExitCode, Failure> {
+    finish_saying(
+        outcome,
+        Said::Stdout(program_name()),
+        format!(" after {progress}"),
+    )
+}
+
+/// [`finish`] in the name of one part of the program: `node C: got SIGINT; stopping`.
+pub fn finish_as(
+    who: impl Display,
+    outcome: Result<ExitCode, Stopped>,
+) -> Result<ExitCode, Failure> {
+    finish_saying(outcome, Said::Stdout(who.to_string()), "")
+}
+
+/// [`finish`] for a program whose stdout carries data (xfr_reader): the line goes to stderr.
+pub fn finish_on_stderr(outcome: Result<ExitCode, Stopped>) -> Result<ExitCode, Failure> {
+    finish_saying(outcome, Said::Stderr(program_name()), "")
+}
+
+/// [`finish_as`] for a forked child, whose status goes to `_exit` (see `run_child`): 0 when
+/// the work is done, 128 + n after a stop signal, 1 after a failure, which is reported as
+/// `<program>: <who>: <failure>`.
+pub fn child_status(who: impl Display, outcome: Result<(), Stopped>) -> i32 {
+    match outcome {
+        Ok(()) => 0,
+        Err(Stopped::Signal(signal)) => {
+            say_stopped(Said::Stdout(who.to_string()), signal, "");
+            i32::from(exit_status_for(signal))
+        }
+        Err(Stopped::Failed(failure)) => {
+            crate::cli::report_error(format!("{who}: {failure}"));
+            1
+        }
+    }
+}
+
+/// Where the stop line goes, in whose name.
+enum Said {
+    Stdout(String),
+    Stderr(String),
+}
+
+fn finish_saying(
+    outcome: Result<ExitCode, Stopped>,
+    said: Said,
+    progress: impl Display,
+) -> Result<ExitCode, Failure> {
     match outcome {
         Ok(code) => Ok(code),
         Err(Stopped::Signal(signal)) => {
-            // writeln! rather than println!: after SIGHUP the terminal is gone, and println!
-            // would panic (EIO).
-            let _ = writeln!(
-                std::io::stdout(),
-                "{}: got {signal}; stopping",
-                program_name()
-            );
+            say_stopped(said, signal, progress);
             Ok(exit_code_for(signal))
         }
         Err(Stopped::Failed(failure)) => Err(failure),
     }
+}
+
+/// Writes `<who>: got <signal><progress>; stopping` in one write, its error ignored: after
+/// SIGHUP the terminal is gone, and `println!` would panic (EIO).
+fn say_stopped(said: Said, signal: Signal, progress: impl Display) {
+    let _ = match said {
+        Said::Stdout(who) => std::io::stdout()
+            .write_all(format!("{who}: got {signal}{progress}; stopping\n").as_bytes()),
+        Said::Stderr(who) => std::io::stderr()
+            .write_all(format!("{who}: got {signal}{progress}; stopping\n").as_bytes()),
+    };
 }

@@ -7,22 +7,23 @@
 //! - [`Key`]: from [`ftok`], from an explicit number, or [`Key::PRIVATE`]; a [`NamedKey`] also
 //!   remembers where it came from, so that every message can say `key 0x61001234 =
 //!   ftok("/home/me/file", 'a')` and a student sees at once why two programs did not meet.
-//! - [`KeyArgs`]: the key flags every binary takes (`--key-path`, `--proj`, `--key`,
-//!   `--accept-foreign`), one clap struct flattened into each.
 //! - [`Permissions`]: 0600 unless asked. The `*get` calls themselves (`msgget`, later
 //!   `semget` and `shmget`) live in each crate, named after the call, so that an example shows
 //!   them.
 //! - [`check_owner`]: refuse an object that another user owns (unless `--accept-foreign`), and
 //!   warn about one of your own that others may write to.
-//! - [`Error`]: names the operation and the errno, `msgsnd: EIDRM: Identifier removed`; it
-//!   converts into a `support::cli::Failure`, so an example can write `ftok(path, proj)?`.
-//! - `Error` is a `support::stop::Interrupted`: `Stop::retry` runs `msgrcv`, `msgsnd` or
-//!   `semop` again after an EINTR that was not a stop.
+//! - [`Error`]: names the operation and the errno, `msgsnd: EIDRM: Identifier removed`.
+//!   `support` turns it into the examples' one error type, so an example can write
+//!   `ftok(path, proj)?`.
 //! - [`list`]: the objects in `/proc/sysvipc/{msg,shm,sem}`, for `ipcs`-like tools and for CI's
 //!   leak check.
 //!
 //! - [`remove`]: `IPC_RMID` of any kind of object by its id, for tests and tools that clean up
 //!   after a program that was killed.
+//!
+//! It knows kernel objects, not command lines or signals: the key flags (`KeyArgs`) and the
+//! stop mechanism live in `support`, above it. So a tool that only lists `/proc/sysvipc`
+//! builds neither clap nor signal-hook.
 //!
 //! The only `unsafe` here is the calls to `ftok` and the three `*ctl(IPC_RMID)`.
 
@@ -227,130 +228,6 @@ impl Display for NamedKey {
     }
 }
 
-/// The seed's key file: `ftok("./file", 'a')`.
-pub const DEFAULT_KEY_PATH: &str = "./file";
-
-/// The seed's project id, `'a'`.
-pub const DEFAULT_PROJ: u8 = b'a';
-
-// ANCHOR: key_args
-/// How the binaries find their object (a queue, a semaphore set): `ftok(--key-path, --proj)`
-/// as in the seed, or `--key`. One clap struct, flattened into every binary of `msgqueue` and
-/// `semaphore`, so that all of them take the same flags.
-#[derive(clap::Args, Debug, Clone)]
-pub struct KeyArgs {
-    /// The key file for ftok: its inode number goes into the key. The default, the course notes'
-    /// ./file, is in the current directory: programs started in two directories get two keys.
-    /// It is created if missing (by those that may create the object); any other path must
-    /// exist.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_KEY_PATH)]
-    pub key_path: PathBuf,
-    /// ftok's project id: one character (the course notes' 'a') or a number from 1 to 255.
-    #[arg(long, value_name = "CHAR", default_value = "a", value_parser = parse_proj)]
-    pub proj: u8,
-    /// Use this key instead of ftok: decimal, or hex with 0x.
-    #[arg(long, value_parser = parse_key, conflicts_with_all = ["key_path", "proj"])]
-    pub key: Option<Key>,
-    /// Use an object that another user owns, or whose owner cannot be checked because you may
-    /// not read it (both refused by default). One of your own is used whatever its mode.
-    #[arg(long, global = true)]
-    pub accept_foreign: bool,
-}
-
-impl KeyArgs {
-    /// Creates the seed's `./file` if it is the key file in use and is missing: ftok needs an
-    /// existing file. Any other path must exist (a typo should fail, not make a new key).
-    /// Returns the absolute path of the file it created, for the example to say so.
-    pub fn make_default_key_file(&self) -> Result<Option<PathBuf>, support::cli::Failure> {
-        use support::cli::Context;
-        let path = &self.key_path;
-        if self.key.is_some() || path != Path::new(DEFAULT_KEY_PATH) || path.exists() {
-            return Ok(None);
-        }
-        let absolute = absolute(path);
-        // create_new: never through a symlink planted at the path, never over a file.
-        let created = std::fs::File::create_new(path);
-        created.context(format!("create the key file {}", absolute.display()))?;
-        Ok(Some(absolute))
-    }
-}
-// ANCHOR_END: key_args
-
-impl KeyArgs {
-    /// The key flags given that differ from the defaults, as `(flag, value)` pairs: what a
-    /// peer must be started with to find the same object.
-    pub fn flags(&self) -> Vec<(&'static str, String)> {
-        if let Some(key) = self.key {
-            return vec![("--key", key.to_string())];
-        }
-        let mut flags = Vec::new();
-        if self.key_path != Path::new(DEFAULT_KEY_PATH) {
-            flags.push(("--key-path", self.key_path.display().to_string()));
-        }
-        if self.proj != DEFAULT_PROJ {
-            flags.push(("--proj", proj_flag(self.proj)));
-        }
-        flags
-    }
-
-    /// The key these flags name: `--key`, or ftok of `--key-path` and `--proj`.
-    pub fn named_key(&self) -> Result<NamedKey, Error> {
-        match self.key {
-            Some(number) => Ok(NamedKey::from(number)),
-            None => NamedKey::ftok(&self.key_path, self.proj),
-        }
-    }
-}
-
-/// How `--proj` is written for this project id: the character, or else the number.
-pub fn proj_flag(proj: u8) -> String {
-    match proj {
-        graphic if graphic.is_ascii_graphic() && !graphic.is_ascii_digit() => {
-            char::from(graphic).to_string()
-        }
-        number => number.to_string(),
-    }
-}
-
-/// Parses `--proj`: one ASCII character that is not a digit, or a number from 1 to 255.
-pub fn parse_proj(text: &str) -> Result<u8, String> {
-    let mut chars = text.chars();
-    match (chars.next(), chars.next()) {
-        (Some(c), None) if c.is_ascii() && !c.is_ascii_digit() => Ok(c as u8),
-        _ => match text.parse::<u8>() {
-            Ok(0) | Err(_) => Err(format!(
-                "{text:?} is not one ASCII character or a number from 1 to 255"
-            )),
-            Ok(n) => Ok(n),
-        },
-    }
-}
-
-/// Parses `--key`: decimal (negative too, as ipcs may print it) or hex with 0x; never 0.
-pub fn parse_key(text: &str) -> Result<Key, String> {
-    // A key_t is 32 bits: negative decimals (as ipcs may print them) and all of u32 go.
-    let parsed = match text.strip_prefix("0x") {
-        Some(hex) => u32::from_str_radix(hex, 16).map(|k| k as i32),
-        None => text
-            .parse::<i32>()
-            .or_else(|_| text.parse::<u32>().map(|k| k as i32)),
-    };
-    match parsed {
-        Ok(0) => Err(
-            "key 0 is IPC_PRIVATE: every msgget, semget or shmget with it makes a new object, \
-             which no process finds by key (recv --private makes a queue; send --id reaches it)"
-                .to_owned(),
-        ),
-        Ok(key) => Ok(Key::from_number(key)),
-        Err(err) if matches!(err.kind(), std::num::IntErrorKind::PosOverflow) => Err(format!(
-            "{text} is out of range: a key is 32 bits (at most 4294967295, or 0xffffffff)"
-        )),
-        Err(_) => Err(format!(
-            "{text:?} is not a number (decimal, or hex with 0x)"
-        )),
-    }
-}
-
 /// The read/write bits of a new object, like a file's mode (the execute bits mean nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Permissions(u16);
@@ -473,22 +350,6 @@ pub fn check_owner(
 /// This process's effective user id, the one the kernel checks permissions against.
 pub fn effective_uid() -> libc::uid_t {
     nix::unistd::geteuid().as_raw()
-}
-
-/// `msgrcv`, `msgsnd`, `semop` and `semtimedop` fail with EINTR whenever a signal handler ran
-/// while they waited, even when the handler was installed with `SA_RESTART`: that is how
-/// [`support::stop::Stop::retry`] notices a stop signal, and retries after any other.
-impl support::stop::Interrupted for Error {
-    fn is_interrupted(&self) -> bool {
-        self.errno() == Some(Errno::EINTR)
-    }
-}
-
-/// An example's `main` reports a System V error as it is: `recv: msgget key 0x...: ENOENT: ...`.
-impl From<Error> for support::cli::Failure {
-    fn from(error: Error) -> Self {
-        support::cli::Failure::new(error)
-    }
 }
 
 /// The three kinds of System V object, named as in `/proc/sysvipc/`.
@@ -708,17 +569,6 @@ mod tests {
                 .starts_with("parse /proc/sysvipc/msg: unexpected row")
         );
         assert!(parse_table(Kind::Sem, "").is_err());
-    }
-
-    #[test]
-    fn proj_and_key_flags_parse() {
-        assert_eq!(parse_proj("a"), Ok(b'a'));
-        assert_eq!(parse_proj("7"), Ok(7));
-        assert!(parse_proj("0").is_err());
-        assert!(parse_proj("ab").is_err());
-        assert_eq!(parse_key("0x45a"), Ok(Key::from_number(0x45a)));
-        assert_eq!(parse_key("1111"), Ok(Key::from_number(1111)));
-        assert!(parse_key("0").is_err());
     }
 
     const ME: libc::uid_t = 1000;

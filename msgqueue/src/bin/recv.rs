@@ -31,7 +31,7 @@ use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT, MSG_NOERROR};
 use msgqueue::{IdFile, Key, KeyArgs, Limits, MTYPE_MAX, MessageQueue, NamedKey, Select, msgget};
 use nix::errno::Errno;
 use support::cli::{Failure, parse_args, plural, run};
-use support::stop::{Stop, Stopped, exit_code_for};
+use support::stop::{Stop, Stopped, finish_after};
 
 /// Receives messages from a System V message queue and prints them, until Ctrl-C.
 #[derive(Parser)]
@@ -89,10 +89,11 @@ fn main() -> ExitCode {
             );
         }
         // ANCHOR_END: id_file
-        let outcome = receive_all(&queue, &args, &stop);
+        let mut received = 0;
+        let outcome = receive_all(&queue, &args, &mut received, &stop);
         drop(id_file); // the file goes first: nobody reads the id of a queue about to go
-        finish(queue, outcome.is_err())?;
-        outcome
+        remove_unless_left_with_data(queue, matches!(outcome, Err(Stopped::Failed(_))))?;
+        finish_after(outcome, plural(received, "message"))
     })
 }
 
@@ -140,7 +141,12 @@ fn open(args: &Args) -> Result<MessageQueue, Failure> {
 // ANCHOR_END: open
 
 // ANCHOR: loop
-fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCode, Failure> {
+fn receive_all(
+    queue: &MessageQueue,
+    args: &Args,
+    received: &mut u64,
+    stop: &Stop,
+) -> Result<ExitCode, Stopped> {
     let select = match (args.mtype, args.below) {
         (Some(n), _) => Select::Exact(n),
         (None, Some(n)) => Select::AtMost(n),
@@ -150,18 +156,13 @@ fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCod
     let nowait = if args.nowait { IPC_NOWAIT } else { 0 };
     let truncate = if args.truncate { MSG_NOERROR } else { 0 };
     println!("recv: waiting for messages ({select}); Ctrl-C to stop");
-    let mut received = 0;
-    while args.count.is_none_or(|count| received < count) {
+    while args.count.is_none_or(|count| *received < count) {
         match stop.retry(|| queue.msgrcv(select, max_size, nowait | truncate)) {
             Ok(message) => {
                 println!("type={} {}", message.mtype, message.text());
-                received += 1;
+                *received += 1;
             }
-            Err(Stopped::Signal(signal)) => {
-                let got = plural(received, "message");
-                println!("recv: got {signal} after {got}; stopping");
-                return Ok(exit_code_for(signal));
-            }
+            Err(Stopped::Signal(signal)) => return Err(Stopped::Signal(signal)),
             Err(Stopped::Failed(err))
                 if matches!(err.errno(), Some(Errno::EIDRM | Errno::EINVAL)) =>
             {
@@ -177,7 +178,7 @@ fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCod
             Err(Stopped::Failed(err)) => return Err(err.into()),
         }
     }
-    println!("recv: done after {}", plural(received, "message"));
+    println!("recv: done after {}", plural(*received, "message"));
     Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: loop
@@ -185,7 +186,7 @@ fn receive_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCod
 /// The creator removes its queue, except after a failure while messages are still queued: those
 /// are someone's data, so the queue stays and recv says how to remove it.
 // ANCHOR: finish
-fn finish(queue: MessageQueue, failed: bool) -> Result<(), Failure> {
+fn remove_unless_left_with_data(queue: MessageQueue, failed: bool) -> Result<(), Failure> {
     if !queue.created() {
         return Ok(());
     }

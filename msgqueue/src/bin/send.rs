@@ -32,10 +32,9 @@ use clap::Parser;
 use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
 use msgqueue::{Error, KeyArgs, MTYPE_MAX, MessageQueue, NamedKey, msgget, read_id_file, with_nul};
 use nix::errno::Errno;
-use nix::sys::signal::Signal;
 use support::LineReader;
-use support::cli::{Failure, parse_args, run};
-use support::stop::{Stop, Stopped, exit_code_for};
+use support::cli::{Failure, parse_args, plural, run};
+use support::stop::{Stop, Stopped, finish_after};
 
 /// Sends messages of one type into a System V message queue.
 #[derive(Parser)]
@@ -77,11 +76,12 @@ fn main() -> ExitCode {
     run(|| {
         let stop = Stop::install()?;
         let queue = open(&args)?;
-        let outcome = send_all(&queue, &args, &stop);
+        let mut sent = 0;
+        let outcome = send_all(&queue, &args, &mut sent, &stop);
         if queue.created() {
             leave_if_not_empty(queue);
         }
-        outcome
+        finish_after(outcome, format!("sending {}", plural(sent, "message")))
     })
 }
 
@@ -154,15 +154,16 @@ fn no_queue(err: &Error, key: &NamedKey) -> Failure {
 }
 
 // ANCHOR: send
-fn send_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCode, Failure> {
+fn send_all(
+    queue: &MessageQueue,
+    args: &Args,
+    sent: &mut u64,
+    stop: &Stop,
+) -> Result<ExitCode, Stopped> {
     let mut lines = Lines::new(args);
-    let mut sent = 0;
     loop {
-        let line = match lines.next(stop) {
-            Ok(Some(line)) => line,
-            Ok(None) => return Ok(ExitCode::SUCCESS),
-            Err(Stopped::Signal(signal)) => return Ok(stopped(signal, sent)),
-            Err(Stopped::Failed(failure)) => return Err(failure),
+        let Some(line) = lines.next(stop)? else {
+            return Ok(ExitCode::SUCCESS);
         };
         let bytes = with_nul(&line);
         // IPC_NOWAIT first, so that send can say that it waits before msgsnd blocks.
@@ -179,10 +180,10 @@ fn send_all(queue: &MessageQueue, args: &Args, stop: &Stop) -> Result<ExitCode, 
                 args.mtype,
                 String::from_utf8_lossy(&line)
             ),
-            Err(Stopped::Signal(signal)) => return Ok(stopped(signal, sent)),
-            Err(Stopped::Failed(err)) => return Err(not_sent(&err, sent)),
+            Err(Stopped::Signal(signal)) => return Err(Stopped::Signal(signal)),
+            Err(Stopped::Failed(err)) => return Err(not_sent(&err, *sent).into()),
         }
-        sent += 1;
+        *sent += 1;
     }
 }
 // ANCHOR_END: send
@@ -196,12 +197,6 @@ fn not_sent(err: &Error, sent: u64) -> Failure {
         n => format!("; the {n} before it were"),
     };
     Failure::new(format!("{err}; message {number} was not sent{before}"))
-}
-
-fn stopped(signal: Signal, sent: u64) -> ExitCode {
-    let plural = if sent == 1 { "" } else { "s" };
-    println!("send: got {signal} after sending {sent} message{plural}; stopping");
-    exit_code_for(signal)
 }
 
 /// Where the messages come from: the text on the command line, or stdin's lines, each returned

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use semaphore::{Key, SemOp, SemaphoreSet, SharedCounter, create, lift};
+use semaphore::{Key, SemOp, SemaphoreSet, SharedCounter, create};
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 use support::{Forked, describe, fork, run_child};
@@ -109,7 +109,7 @@ fn race(
         args.processes, args.times
     );
     let started = Instant::now();
-    stop.retry(|| set.p(START, 1)).map_err(lift)?;
+    stop.retry(|| set.p(START, 1))?;
     for child in &mut children {
         let status = child.waitpid(stop)?;
         // A Ctrl-C in the terminal reaches the children too, and kills them: that is a stop.

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use nix::errno::Errno;
-use semaphore::{Key, SemOp, SemaphoreSet, create, lift};
+use semaphore::{Key, SemOp, SemaphoreSet, create};
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 use support::{Forked, describe, first_to_end, fork, run_child};
@@ -134,7 +134,7 @@ fn start_all(args: &Args, set: &SemaphoreSet, stop: &Stop) -> Result<ExitCode, S
         }
         // Wait until it has started before forking the next: the start order is real. A child
         // that ended first never will: the loop below names it.
-        if !set.p_from_child(READY, stop).map_err(lift)? {
+        if !set.p_from_child(READY, stop)? {
             break;
         }
     }

@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nix::errno::Errno;
 use semaphore::{
-    Error, KeyArgs, NamedKey, SEMVMX, SemOp, SemaphoreSet, create, create_or_open, lift,
+    Error, KeyArgs, NamedKey, SEMVMX, SemOp, SemaphoreSet, create, create_or_open,
     open_initialised, parse_ops,
 };
 use support::cli::{Failure, parse_args, plural, run};
@@ -128,7 +128,7 @@ fn key_of(args: &KeyArgs, may_create: bool) -> Result<NamedKey, Failure> {
 
 fn create_set(args: &KeyArgs, values: &[u16]) -> Result<ExitCode, Stopped> {
     // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
-    let set = create(key_of(args, true)?, values).map_err(Failure::from)?;
+    let set = create(key_of(args, true)?, values)?;
     println!("pv: created {set}, mode 0600, values {values:?}");
     println!("pv: it stays in the kernel; next: `pv op 0-1` (P), `pv op 0+1` (V), `pv rm`");
     let _ = set.leave_in_kernel();
@@ -139,11 +139,8 @@ fn create_set(args: &KeyArgs, values: &[u16]) -> Result<ExitCode, Stopped> {
 /// owns it.
 fn open(args: &KeyArgs, stop: &Stop) -> Result<SemaphoreSet, Stopped> {
     // open_initialised: semget(key, 0, 0), then wait (bounded) until semctl IPC_STAT shows sem_otime != 0
-    let (set, _) = open_initialised(key_of(args, false)?, stop).map_err(lift)?;
-    if let Some(warning) = set
-        .check_owner(args.accept_foreign)
-        .map_err(Failure::from)?
-    {
+    let (set, _) = open_initialised(key_of(args, false)?, stop)?;
+    if let Some(warning) = set.check_owner(args.accept_foreign)? {
         println!("pv: {warning}");
     }
     Ok(set)
@@ -167,9 +164,9 @@ fn operate(
             let why = format!("{err}, while I waited; {list} was not done");
             return Err(Stopped::Failed(Failure::new(why)));
         }
-        done => done.map_err(lift)?,
+        done => done?,
     }
-    let values = set.semctl_getall().map_err(Failure::from)?;
+    let values = set.semctl_getall()?;
     println!("pv: semop {list} done; values now {values:?}");
     if ops.iter().any(|op| op.has_undo()) {
         println!("pv: SEM_UNDO: the kernel reverses the u operations when pv exits");
@@ -210,19 +207,16 @@ fn semop_saying_why(set: &SemaphoreSet, ops: &[SemOp], stop: &Stop) -> Result<()
 
 fn init_set(args: &KeyArgs, values: &[u16], stop: &Stop) -> Result<SemaphoreSet, Stopped> {
     // create_or_open: semget(IPC_CREAT | IPC_EXCL) + semctl(SETALL) + one semop, or on EEXIST semget and wait for sem_otime
-    let (set, created, waited) = create_or_open(key_of(args, true)?, values, stop).map_err(lift)?;
+    let (set, created, waited) = create_or_open(key_of(args, true)?, values, stop)?;
     if created {
         println!("pv: created {set}, mode 0600, values {values:?}; it stays in the kernel");
         return Ok(set.leave_in_kernel());
     }
     println!("pv: opened {set}, which another process created (waited {waited:?} for its values)");
-    if let Some(warning) = set
-        .check_owner(args.accept_foreign)
-        .map_err(Failure::from)?
-    {
+    if let Some(warning) = set.check_owner(args.accept_foreign)? {
         println!("pv: {warning}");
     }
-    let nsems = set.semctl_stat().map_err(Failure::from)?.nsems;
+    let nsems = set.semctl_stat()?.nsems;
     if usize::from(nsems) != values.len() {
         let why = format!(
             "{set} has {}, not the {} of --init: not the set this exercise made; it was left \
@@ -236,7 +230,7 @@ fn init_set(args: &KeyArgs, values: &[u16], stop: &Stop) -> Result<SemaphoreSet,
 }
 
 fn show(set: &SemaphoreSet) -> Result<ExitCode, Stopped> {
-    let states = set.states().map_err(Failure::from)?;
+    let states = set.states()?;
     println!("pv: {set}, {}", plural(states.len() as u64, "semaphore"));
     println!("  sem  value  waiting-to-take  waiting-for-zero  last-pid");
     for (num, state) in states.iter().enumerate() {
@@ -260,7 +254,7 @@ fn show_if_there(args: &KeyArgs, stop: &Stop) -> Result<ExitCode, Stopped> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        key => key.map_err(Failure::from)?,
+        key => key?,
     };
     match open_initialised(key.clone(), stop) {
         Err(Stopped::Failed(err)) if err.errno() == Some(Errno::ENOENT) => {
@@ -270,14 +264,14 @@ fn show_if_there(args: &KeyArgs, stop: &Stop) -> Result<ExitCode, Stopped> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        opened => show(&opened.map_err(lift)?.0),
+        opened => show(&opened?.0),
     }
 }
 
 fn remove(args: &KeyArgs, stop: &Stop) -> Result<ExitCode, Stopped> {
     let set = open(args, stop)?;
     let shown = set.to_string();
-    set.semctl_rmid().map_err(Failure::from)?;
+    set.semctl_rmid()?;
     println!("pv: removed {shown}");
     Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use nix::errno::Errno;
-use semaphore::{Error, KeyArgs, SemState, SemaphoreSet, lift, open_initialised};
+use semaphore::{Error, KeyArgs, SemState, SemaphoreSet, open_initialised};
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
@@ -52,12 +52,8 @@ fn main() -> ExitCode {
 // ANCHOR: watch
 fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     // open_initialised: semget(key, 0, 0), then wait (bounded) until sem_otime != 0
-    let (set, _) =
-        open_initialised(args.key.named_key().map_err(Failure::from)?, stop).map_err(lift)?;
-    if let Some(warning) = set
-        .check_owner(args.key.accept_foreign)
-        .map_err(Failure::from)?
-    {
+    let (set, _) = open_initialised(args.key.named_key()?, stop)?;
+    if let Some(warning) = set.check_owner(args.key.accept_foreign)? {
         println!("sem_watch: {warning}");
     }
     println!("sem_watch: watching {set}; Ctrl-C to stop");

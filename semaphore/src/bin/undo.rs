@@ -25,8 +25,8 @@ use std::time::Duration;
 use clap::Parser;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
-use semaphore::{Key, SemOp, SemaphoreSet, create, lift};
-use support::cli::{Failure, parse_args, run};
+use semaphore::{Key, SemOp, SemaphoreSet, create};
+use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 use support::{Forked, describe, fork, run_child};
 
@@ -62,7 +62,7 @@ fn both(set: &SemaphoreSet, timeout: Duration, stop: &Stop) -> Result<ExitCode, 
     println!("\nundo: 1. the holder takes the lock WITHOUT SEM_UNDO");
     kill_holder(set, SemOp::p(LOCK, 1), stop)?;
     next_one(set, timeout, stop)?;
-    set.semctl_setval(LOCK, 1).map_err(Failure::from)?;
+    set.semctl_setval(LOCK, 1)?;
     println!("undo: (set the lock back to 1 by hand: semctl SETVAL)");
     println!("\nundo: 2. the holder takes the lock WITH SEM_UNDO");
     kill_holder(set, SemOp::p(LOCK, 1).undo(), stop)?;
@@ -92,7 +92,7 @@ fn kill_holder(set: &SemaphoreSet, take: SemOp, stop: &Stop) -> Result<(), Stopp
         }),
         Forked::Parent(child) => child,
     };
-    if !set.p_from_child(HELD, stop).map_err(lift)? {
+    if !set.p_from_child(HELD, stop)? {
         let status = holder.waitpid(stop)?; // it ended before it held the lock
         let why = format!(
             "holder {} {} before it held the lock",
@@ -101,7 +101,7 @@ fn kill_holder(set: &SemaphoreSet, take: SemOp, stop: &Stop) -> Result<(), Stopp
         );
         return Err(Failure::new(why).into());
     }
-    kill(holder.pid(), Signal::SIGKILL).map_err(|e| Failure::new(format!("kill: {e}")))?;
+    kill(holder.pid(), Signal::SIGKILL).context("kill")?;
     let status = holder.waitpid(stop)?;
     println!(
         "undo: holder {} {}, before any V",
@@ -115,13 +115,13 @@ fn kill_holder(set: &SemaphoreSet, take: SemOp, stop: &Stop) -> Result<(), Stopp
 // ANCHOR: next
 /// The next process that wants the lock: P, with a timeout instead of forever.
 fn next_one(set: &SemaphoreSet, timeout: Duration, stop: &Stop) -> Result<(), Stopped> {
-    let value = set.semctl_getval(LOCK).map_err(Failure::from)?;
+    let value = set.semctl_getval(LOCK)?;
     println!("undo: the lock's value is now {value}");
     println!("undo: next process: P on the lock, waiting at most {timeout:?} (semtimedop)");
     match stop.retry(|| set.semtimedop(&[SemOp::p(LOCK, 1)], timeout)) {
         Ok(()) => {
             println!("undo: next process: got the lock at once: the kernel gave the unit back");
-            set.v(LOCK, 1).map_err(Failure::from)?;
+            set.v(LOCK, 1)?;
         }
         Err(Stopped::Failed(err)) if err.errno() == Some(Errno::EAGAIN) => {
             println!(
@@ -129,7 +129,7 @@ fn next_one(set: &SemaphoreSet, timeout: Duration, stop: &Stop) -> Result<(), St
                  dead; without the timeout it would wait forever"
             );
         }
-        Err(stopped) => return Err(lift(stopped)),
+        Err(stopped) => return Err(stopped.into()),
     }
     Ok(())
 }

@@ -62,21 +62,18 @@ fn main() -> ExitCode {
 }
 
 fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_comm(&args.key, false).map_err(Failure::from)?;
+    let key = key_or_comm(&args.key, false)?;
     let segment = match shmget(key, 0, 0) {
         Err(err) if err.errno() == Some(Errno::ENOENT) => {
             let why = format!("{err}: start comm_server first");
             return Err(Stopped::Failed(Failure::new(why)));
         }
-        other => other.map_err(Failure::from)?,
+        other => other?,
     };
-    if let Some(warning) = segment
-        .check_owner(args.accept_foreign)
-        .map_err(Failure::from)?
-    {
+    if let Some(warning) = segment.check_owner(args.accept_foreign)? {
         println!("comm_client: {warning}");
     }
-    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
+    let attached = segment.shmat(Access::ReadWrite)?;
     if attached.size() < COMM_SIZE {
         let why = format!(
             "{segment} has {} bytes, and comm_server's has {COMM_SIZE}: it was made for \
@@ -91,7 +88,7 @@ fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         .slack_word(shm::COMM_WAKE_AT)
         .expect("the page's last word");
     println!("comm_client: attached {segment} at {:#x}", attached.addr());
-    bump_and_wake(wake).map_err(Failure::from)?; // tell the server we are here
+    bump_and_wake(wake)?; // tell the server we are here
     // ANCHOR: watch
     let mut shown = 0;
     let ended = loop {
@@ -110,19 +107,19 @@ fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         match (waited, gone) {
             (Ok(()), _) => {}
             (Err(_), Some(gone)) => break gone,
-            (Err(other), None) => return Err(shm::lift(other)),
+            (Err(other), None) => return Err(other.into()),
         }
     };
     // ANCHOR_END: watch
     match ended {
         Gone::Removed => {
             println!("comm_client: comm_server ended and removed the segment, at {shown} 'A's");
-            attached.shmdt().map_err(Failure::from)?;
+            attached.shmdt()?;
             Ok(ExitCode::SUCCESS)
         }
         Gone::Died(pid) => {
-            segment.mark_for_removal().map_err(Failure::from)?; // the last one out cleans up
-            attached.shmdt().map_err(Failure::from)?;
+            segment.mark_for_removal()?; // the last one out cleans up
+            attached.shmdt()?;
             let why = format!(
                 "comm_server (pid {pid}) was killed at {shown} 'A's; removed the segment it left"
             );

@@ -32,7 +32,7 @@ use clap::Parser;
 use nix::errno::Errno;
 use shm::{
     Access, COMM_MAX_LENGTH, COMM_SIZE, COMM_WAKE_AT, Error, SeedKeyArgs, Segment, bump_and_wake,
-    key_or_comm, lift, parse_mode, shmget, wait_for,
+    key_or_comm, parse_mode, shmget, wait_for,
 };
 use support::cli::{Failure, cargo_run_command, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_comm(&args.key, true).map_err(Failure::from)?;
+    let key = key_or_comm(&args.key, true)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | libc::c_int::from(args.mode);
     let segment = match shmget(key.clone(), COMM_SIZE, flags) {
         Err(err) if err.errno() == Some(Errno::EEXIST) => {
@@ -81,9 +81,9 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             );
             return Err(Stopped::Failed(Failure::new(why)));
         }
-        other => other.map_err(Failure::from)?,
+        other => other?,
     };
-    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
+    let attached = segment.shmat(Access::ReadWrite)?;
     let text = &attached.bytes()[..COMM_WAKE_AT];
     let wake = attached
         .slack_word(COMM_WAKE_AT)
@@ -97,7 +97,7 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     println!("comm_server: start comm_client in another terminal: {peer}");
     println!("comm_server: waiting for comm_client to attach; Ctrl-C to stop");
     let client_here = || segment.shmctl_stat().is_ok_and(|stat| stat.nattch >= 2);
-    wait_for(stop, wake, client_here, || Ok(())).map_err(lift)?;
+    wait_for(stop, wake, client_here, || Ok(()))?;
     println!(
         "comm_server: comm_client attached; adding an 'A' every {} ms, up to {}",
         args.every, args.length
@@ -111,15 +111,15 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             return Err(Stopped::Failed(Failure::new(why))); // drops: shmdt, IPC_RMID
         }
         grow(text, length);
-        bump_and_wake(wake).map_err(Failure::from)?; // a Rust client wakes at once
+        bump_and_wake(wake)?; // a Rust client wakes at once
     }
     // ANCHOR_END: grow
     println!(
         "comm_server: the string has {} 'A's; shmdt, then shmctl(IPC_RMID)",
         args.length
     );
-    attached.shmdt().map_err(Failure::from)?; // on a failure or a signal, drops do both
-    segment.shmctl_rmid().map_err(Failure::from)?;
+    attached.shmdt()?; // on a failure or a signal, drops do both
+    segment.shmctl_rmid()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -32,8 +32,8 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Claim, Error, Gone, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift,
-    shmget, store_bytes, wait_for,
+    Access, Claim, Error, Gone, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, shmget,
+    store_bytes, wait_for,
 };
 use support::LineReader;
 use support::cli::{Failure, parse_args, run};
@@ -69,36 +69,33 @@ fn main() -> ExitCode {
 }
 
 fn send_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1111, false).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 1111, false)?;
     let segment = match shmget(key, 0, 0) {
         Err(err) if err.errno() == Some(Errno::ENOENT) => {
             return Err(Stopped::Failed(Failure::new(format!(
                 "{err}: start shm_server first"
             ))));
         }
-        other => other.map_err(Failure::from)?,
+        other => other?,
     };
-    if let Some(warning) = segment
-        .check_owner(args.accept_foreign)
-        .map_err(Failure::from)?
-    {
+    if let Some(warning) = segment.check_owner(args.accept_foreign)? {
         println!("shm_client: {warning}");
     }
-    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
-    let entry = attached.view::<ShmEntry>().map_err(Failure::from)?;
+    let attached = segment.shmat(Access::ReadWrite)?;
+    let entry = attached.view::<ShmEntry>()?;
     let wake = attached.slack_word(shm::ENTRY_WAKE_AT).expect("page slack");
     // One client: a second one would take turns with this one, and each would think the
     // server read all its lines. A C client cannot be checked: it never looks at this word.
     let claim_word = attached
         .slack_word(shm::ENTRY_CLAIM_AT)
         .expect("page slack");
-    let claim = Claim::take(claim_word, "client").map_err(Failure::from)?;
+    let claim = Claim::take(claim_word, "client")?;
     println!("shm_client: attached {segment}; type lines, Ctrl-D to end");
     let mut reader = LineReader::new();
     let mut sent = 0u64;
     let mut number = 0u64;
     // While nobody types, a server that dies is noticed within WATCH_EVERY (200 ms).
-    let server_gone = || server_still_there(&segment).map_err(|err| Failure::from(err).into());
+    let server_gone = || Ok(server_still_there(&segment)?);
     while let Some(line) = reader.next_line_watching(std::io::stdin().as_fd(), stop, server_gone)? {
         number += 1;
         if line.contains(&0) {
@@ -124,7 +121,7 @@ fn send_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     wait_for_turn(&segment, entry, wake, stop)?;
     println!("shm_client: end of input; the server has read all {sent} messages; detaching");
     drop(claim);
-    attached.shmdt().map_err(Failure::from)?; // the server sees nattch drop to 1, and ends
+    attached.shmdt()?; // the server sees nattch drop to 1, and ends
     Ok(ExitCode::SUCCESS)
 }
 
@@ -138,11 +135,11 @@ fn send(
     stop: &Stop,
 ) -> Result<(), Stopped> {
     // A server that died while this client waited for a line must not make the line vanish.
-    server_still_there(segment).map_err(Failure::from)?;
+    server_still_there(segment)?;
     wait_for_turn(segment, entry, wake, stop)?;
     store_bytes(&entry.msg, message); // the bytes and a NUL, while the flag is 0
     entry.can_read.store(true, Release); // publish: everything stored above is visible
-    bump_and_wake(wake).map_err(Failure::from)?; // a Rust server wakes now; C looks later
+    bump_and_wake(wake)?; // a Rust server wakes now; C looks later
     Ok(())
 }
 
@@ -154,7 +151,7 @@ fn wait_for_turn(
     stop: &Stop,
 ) -> Result<(), Stopped> {
     let free = || !entry.can_read.load(Acquire);
-    wait_for(stop, wake, free, || server_still_there(segment)).map_err(lift)
+    Ok(wait_for(stop, wake, free, || server_still_there(segment))?)
 }
 // ANCHOR_END: send
 

@@ -32,8 +32,8 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Claim, Error, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, lift,
-    load_bytes, shmget, wait_for,
+    Access, Claim, Error, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, load_bytes,
+    shmget, wait_for,
 };
 use support::cli::{Context, Failure, cargo_run_command, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1111, true).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 1111, true)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
     let segment = match shmget(key.clone(), size_of::<ShmEntry>(), flags) {
         Err(err) if err.errno() == Some(Errno::EEXIST) => {
@@ -70,10 +70,10 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             );
             return Err(Stopped::Failed(Failure::new(why)));
         }
-        other => other.map_err(Failure::from)?,
+        other => other?,
     };
-    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
-    let entry = attached.view::<ShmEntry>().map_err(Failure::from)?;
+    let attached = segment.shmat(Access::ReadWrite)?;
+    let entry = attached.view::<ShmEntry>()?;
     let wake = attached
         .slack_word(shm::ENTRY_WAKE_AT)
         .expect("a page has room after 2049 bytes");
@@ -100,8 +100,8 @@ fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         "shm_server: the client detached after {}; removing the segment",
         plural(received, "message")
     );
-    attached.shmdt().map_err(Failure::from)?; // on a failure or a signal, drops do both
-    segment.shmctl_rmid().map_err(Failure::from)?;
+    attached.shmdt()?; // on a failure or a signal, drops do both
+    segment.shmctl_rmid()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -120,14 +120,14 @@ fn receive_all(
             // Gone: but it may have left a last message between the look and the stat.
             Err(Stopped::Failed(_)) if !can_read() => return Ok(received),
             Err(Stopped::Failed(_)) => {}
-            other => other.map_err(lift)?,
+            other => other?,
         }
         let mut message = load_bytes(&entry.msg); // complete: can_read was stored last
         if message.last() == Some(&b'\n') {
             message.pop(); // the seed's C client sends what fgets read, newline included
         }
         entry.can_read.store(false, Release); // the client may write the next one
-        bump_and_wake(wake).map_err(Failure::from)?;
+        bump_and_wake(wake)?;
         received += 1;
         print_raw(&[b"Received message: ", &message[..], b"\n"].concat())?;
     }

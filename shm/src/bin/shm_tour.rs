@@ -107,9 +107,9 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         input: LineReader::new(),
         step: 0,
     };
-    let key = key_or_seed(&args.key, 0x7002, true).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 0x7002, true)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
-    let segment = shmget(key.clone(), 4096, flags).map_err(Failure::from)?;
+    let segment = shmget(key.clone(), 4096, flags)?;
     guide.say(
         &format!("shmget created {segment}, 4096 bytes, mode 0600"),
         &segment,
@@ -138,14 +138,14 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     }
     // ANCHOR_END: children
 
-    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
+    let attached = segment.shmat(Access::ReadWrite)?;
     store_bytes(attached.bytes(), b"written before IPC_RMID");
     guide.say("this process called shmat and stored a message", &segment)?;
-    segment.shmctl_set_mode(0o640).map_err(Failure::from)?;
+    segment.shmctl_set_mode(0o640)?;
     guide.say("shmctl(IPC_SET) changed the mode to 0640", &segment)?;
 
     // ANCHOR: rmid
-    segment.mark_for_removal().map_err(Failure::from)?;
+    segment.mark_for_removal()?;
     guide.say("shmctl(IPC_RMID) while this process is attached", &segment)?;
     let message = String::from_utf8_lossy(&load_bytes(attached.bytes())).into_owned();
     store_bytes(attached.bytes(), b"written after IPC_RMID");
@@ -161,7 +161,7 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     // ANCHOR_END: rmid
 
     let id = segment.id();
-    attached.shmdt().map_err(Failure::from)?;
+    attached.shmdt()?;
     let gone = Segment::from_id(id);
     guide.say(
         "shmdt: the last attachment is gone, and the segment with it",

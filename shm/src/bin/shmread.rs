@@ -30,8 +30,7 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Error, SeedKeyArgs, SharedUse, futex_wake, key_or_seed, lift, load_bytes, shmget,
-    wait_for,
+    Access, Error, SeedKeyArgs, SharedUse, futex_wake, key_or_seed, load_bytes, shmget, wait_for,
 };
 use support::cli::{Context, Failure, cargo_run_command, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
@@ -57,7 +56,7 @@ fn main() -> ExitCode {
 }
 
 fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1234, true).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 1234, true)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
     let segment = match shmget(key.clone(), size_of::<SharedUse>(), flags) {
         Err(err) if err.errno() == Some(Errno::EEXIST) => {
@@ -67,10 +66,10 @@ fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             );
             return Err(Stopped::Failed(Failure::new(why)));
         }
-        other => other.map_err(Failure::from)?,
+        other => other?,
     };
-    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
-    let shared = attached.view::<SharedUse>().map_err(Failure::from)?;
+    let attached = segment.shmat(Access::ReadWrite)?;
+    let shared = attached.view::<SharedUse>()?;
     shared.written.store(0, Release);
     println!(
         "shmread: created {segment}, mode 0600, attached at {:#x}",
@@ -98,7 +97,7 @@ fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             let why = format!("shmwrite detached after {lines} without sending \"end\"");
             return Err(Stopped::Failed(Failure::new(why))); // killed: drop removes the segment
         }
-        waited.map_err(lift)?;
+        waited?;
         let mut line = load_bytes(&shared.text);
         if line.last() == Some(&b'\n') {
             line.pop(); // a C writer sends what fgets read, newline included
@@ -109,14 +108,14 @@ fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             .context("write stdout")?;
         count += 1;
         shared.written.store(0, Release); // the writer may write the next line
-        futex_wake(&shared.written, u32::MAX).map_err(Failure::from)?; // written is the word
+        futex_wake(&shared.written, u32::MAX)?; // written is the word
         if line == b"end" {
             break;
         }
     }
-    attached.shmdt().map_err(Failure::from)?; // as the seed: detach, then remove
+    attached.shmdt()?; // as the seed: detach, then remove
     let shown = segment.to_string();
-    segment.shmctl_rmid().map_err(Failure::from)?;
+    segment.shmctl_rmid()?;
     let lines = plural(count, "line");
     println!("shmread: \"end\" after {lines}; shmdt, then shmctl(IPC_RMID): removed {shown}");
     // ANCHOR_END: read

@@ -32,8 +32,8 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Claim, Error, Gone, SeedKeyArgs, Segment, SharedUse, futex_wake, key_or_seed, lift,
-    shmget, store_bytes, wait_for,
+    Access, Claim, Error, Gone, SeedKeyArgs, Segment, SharedUse, futex_wake, key_or_seed, shmget,
+    store_bytes, wait_for,
 };
 use support::LineReader;
 use support::cli::{Failure, parse_args, run};
@@ -69,35 +69,32 @@ fn main() -> ExitCode {
 }
 
 fn write_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1234, false).map_err(Failure::from)?;
+    let key = key_or_seed(&args.key, 1234, false)?;
     let segment = match shmget(key, 0, 0) {
         Err(err) if err.errno() == Some(Errno::ENOENT) => {
             let why = format!("{err}: start shmread first");
             return Err(Stopped::Failed(Failure::new(why)));
         }
-        other => other.map_err(Failure::from)?,
+        other => other?,
     };
-    if let Some(warning) = segment
-        .check_owner(args.accept_foreign)
-        .map_err(Failure::from)?
-    {
+    if let Some(warning) = segment.check_owner(args.accept_foreign)? {
         println!("shmwrite: {warning}");
     }
-    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
-    let shared = attached.view::<SharedUse>().map_err(Failure::from)?;
+    let attached = segment.shmat(Access::ReadWrite)?;
+    let shared = attached.view::<SharedUse>()?;
     // One writer: two would take turns, and shmread would print their lines interleaved. A C
     // writer cannot be checked: it never looks at this word.
     let claim_word = attached
         .slack_word(size_of::<SharedUse>())
         .expect("page slack");
-    let _claim = Claim::take(claim_word, "writer").map_err(Failure::from)?;
+    let _claim = Claim::take(claim_word, "writer")?;
     println!("shmwrite: attached {segment} at {:#x}", attached.addr());
     println!("shmwrite: enter some text; \"end\" (or Ctrl-D) stops both");
     let mut reader = LineReader::new();
     let mut number = 0u64;
     loop {
         // While nobody types, a reader that dies is noticed within WATCH_EVERY (200 ms).
-        let reader_gone = || reader_still_there(&segment).map_err(|err| Failure::from(err).into());
+        let reader_gone = || Ok(reader_still_there(&segment)?);
         let Some(line) = reader.next_line_watching(std::io::stdin().as_fd(), stop, reader_gone)?
         else {
             println!("shmwrite: end of input: sending \"end\"");
@@ -136,11 +133,11 @@ fn write_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
 /// Waits until the reader has taken the previous line, then leaves this one.
 fn send(segment: &Segment, shared: &SharedUse, line: &[u8], stop: &Stop) -> Result<(), Stopped> {
     // A reader that died while this writer waited for a line must not make the line vanish.
-    reader_still_there(segment).map_err(Failure::from)?;
+    reader_still_there(segment)?;
     wait_for_turn(segment, shared, stop)?;
     store_bytes(&shared.text, line); // the bytes and a NUL, while written is 0
     shared.written.store(1, Release); // publish: the text above is complete
-    futex_wake(&shared.written, u32::MAX).map_err(Failure::from)?; // written is the word
+    futex_wake(&shared.written, u32::MAX)?; // written is the word
     Ok(())
 }
 
@@ -151,7 +148,7 @@ fn wait_for_turn(segment: &Segment, shared: &SharedUse, stop: &Stop) -> Result<(
         shared.check_written()?;
         reader_still_there(segment)
     };
-    wait_for(stop, &shared.written, free, still_there).map_err(lift)
+    Ok(wait_for(stop, &shared.written, free, still_there)?)
 }
 // ANCHOR_END: send
 

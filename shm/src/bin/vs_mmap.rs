@@ -127,16 +127,16 @@ fn sysv(stop: &Stop) -> Result<(), Stopped> {
     stop.check()?;
     println!();
     println!("== System V shared memory: shmget(IPC_PRIVATE, {PAGE}, 0600), shmat ==");
-    let segment = shmget(Key::PRIVATE, PAGE, libc::IPC_CREAT | 0o600).map_err(Failure::from)?;
+    let segment = shmget(Key::PRIVATE, PAGE, libc::IPC_CREAT | 0o600)?;
     let id = segment.id();
     println!("named:    by a number: shmget returned id={id}; `ipcs -m` lists it");
     println!("removed:  by shmctl(IPC_RMID), or `ipcrm -m {id}`");
-    let mine = Mapped::Sysv(segment.shmat(Access::ReadWrite).map_err(Failure::from)?);
+    let mine = Mapped::Sysv(segment.shmat(Access::ReadWrite)?);
     share(stop, "System V shm", &mine, || {
         Ok(Mapped::Sysv(Segment::from_id(id).shmat(Access::ReadWrite)?))
     })?;
     drop(mine);
-    segment.shmctl_rmid().map_err(Failure::from)?;
+    segment.shmctl_rmid()?;
 
     // ANCHOR: sysv_lifetime
     let (text, pid) = in_child(stop, |text| {
@@ -147,7 +147,7 @@ fn sysv(stop: &Stop) -> Result<(), Stopped> {
         Ok(created)
     })?;
     // The parent finds it by its creator, and removes it whatever happens next.
-    let rows = sysv::list(sysv::Kind::Shm).map_err(Failure::from)?;
+    let rows = sysv::list(sysv::Kind::Shm)?;
     let left: Vec<_> = rows
         .iter()
         .filter(|row| row.key.is_private() && row.field("cpid") == u64::try_from(pid).ok())
@@ -159,7 +159,7 @@ fn sysv(stop: &Stop) -> Result<(), Stopped> {
         })
         .collect();
     for (segment, nattch) in &left {
-        let attached = segment.shmat(Access::ReadOnly).map_err(Failure::from)?;
+        let attached = segment.shmat(Access::ReadOnly)?;
         let held = String::from_utf8_lossy(&load_bytes(attached.bytes())).into_owned();
         let nattch = nattch.map_or("?".to_owned(), |n| n.to_string());
         println!("          /proc/sysvipc/shm still lists {segment}: nattch={nattch}");
@@ -173,8 +173,8 @@ fn sysv(stop: &Stop) -> Result<(), Stopped> {
     }
     for (segment, _) in left {
         let id = segment.id();
-        segment.shmctl_rmid().map_err(Failure::from)?;
-        let gone = sysv::list(sysv::Kind::Shm).map_err(Failure::from)?;
+        segment.shmctl_rmid()?;
+        let gone = sysv::list(sysv::Kind::Shm)?;
         let gone = gone.iter().all(|row| row.id != id);
         println!("          shmctl(IPC_RMID): id={id} {}", listed(!gone));
     }
@@ -200,7 +200,7 @@ fn file(stop: &Stop, dir: &Path) -> Result<(), Stopped> {
     let created = create_file(&path).context(format!("create {}", path.display()))?;
     println!("named:    by a path: {}", path.display());
     println!("removed:  by unlink(2) (`rm`); the pages live on while still mapped");
-    let mine = Mapped::Mmap(mmap_shared(created.as_fd(), PAGE).map_err(Failure::from)?);
+    let mine = Mapped::Mmap(mmap_shared(created.as_fd(), PAGE)?);
     share(stop, "a mapped file", &mine, || {
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
         Ok(Mapped::Mmap(mmap_shared(file.as_fd(), PAGE)?))
@@ -252,7 +252,7 @@ fn posix(stop: &Stop) -> Result<(), Stopped> {
         "removed:  by shm_unlink(3) (`rm {}`)",
         name.dev_shm().display()
     );
-    let mine = Mapped::Mmap(mmap_shared(fd.as_fd(), PAGE).map_err(Failure::from)?);
+    let mine = Mapped::Mmap(mmap_shared(fd.as_fd(), PAGE)?);
     share(stop, "POSIX shm", &mine, || {
         let fd = open_posix(&name.0, OFlag::empty())?;
         Ok(Mapped::Mmap(mmap_shared(fd.as_fd(), PAGE)?))

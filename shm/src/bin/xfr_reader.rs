@@ -43,7 +43,7 @@ use pair::{HEADER, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
 use semaphore::SemaphoreSet;
 use shm::{Access, KeyArgs, Segment};
 use support::cli::{Failure, parse_args, run};
-use support::stop::{Stop, Stopped, TerminalContext, exit_code_for};
+use support::stop::{Stop, Stopped, TerminalContext, finish_on_stderr};
 
 /// Writes what xfr_writer sends through a shared buffer and two semaphores to stdout.
 #[derive(Parser)]
@@ -76,14 +76,7 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        match receive(&args, &stop) {
-            Ok(code) => Ok(code),
-            Err(Stopped::Signal(signal)) => {
-                say(format!("got {signal}; stopping"));
-                Ok(exit_code_for(signal))
-            }
-            Err(Stopped::Failed(failure)) => Err(failure),
-        }
+        finish_on_stderr(receive(&args, &stop)) // stdout carries the data: the stop line goes to stderr
     })
 }
 
@@ -91,7 +84,7 @@ fn receive(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     if let Some(made) = args.key.make_default_key_file()? {
         say(format!("created the key file {}", made.display()));
     }
-    let key = args.key.named_key().map_err(Failure::from)?;
+    let key = args.key.named_key()?;
     let size = HEADER + args.buffer_size as usize;
     // shmget and semget: the segment, the set, and this side's claim (see xfr/pair.rs).
     let (segment, set, first) = join(Role::Reader, key, size, args.key.accept_foreign, stop)?;
@@ -108,7 +101,7 @@ fn copy(
     first: bool,
     stop: &Stop,
 ) -> Result<ExitCode, Stopped> {
-    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
+    let attached = segment.shmat(Access::ReadWrite)?;
     let bytes = attached.bytes();
     let mut peer = Peer::of(Role::Reader);
     say(format!(
@@ -136,7 +129,7 @@ fn copy(
         (received, turns) = (received + chunk.len() as u64, turns + 1);
     }
     // ANCHOR_END: reader_loop
-    attached.shmdt().map_err(Failure::from)?;
+    attached.shmdt()?;
     say(format!(
         "received {received} bytes in {turns} turns, and the end mark; shmdt, and xfr_writer \
          removes the segment and the semaphore set"

@@ -51,8 +51,8 @@ use clap::Parser;
 use pair::{HEADER, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
 use semaphore::SemaphoreSet;
 use shm::{Access, KeyArgs, Segment};
-use support::cli::{Context, Failure, parse_args, run};
-use support::stop::{Stop, Stopped, TerminalContext, check_hang_up, exit_code_for};
+use support::cli::{Context, parse_args, run};
+use support::stop::{Stop, Stopped, TerminalContext, check_hang_up, finish_on_stderr};
 
 /// Copies a file or stdin to xfr_reader's stdout through a shared buffer and two semaphores.
 #[derive(Parser)]
@@ -87,14 +87,7 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        match send(&args, &stop) {
-            Ok(code) => Ok(code),
-            Err(Stopped::Signal(signal)) => {
-                say(format!("got {signal}; stopping"));
-                Ok(exit_code_for(signal))
-            }
-            Err(Stopped::Failed(failure)) => Err(failure),
-        }
+        finish_on_stderr(send(&args, &stop)) // the narration's stream
     })
 }
 
@@ -111,7 +104,7 @@ fn send(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     if let Some(made) = args.key.make_default_key_file()? {
         say(format!("created the key file {}", made.display()));
     }
-    let key = args.key.named_key().map_err(Failure::from)?;
+    let key = args.key.named_key()?;
     let size = HEADER + args.buffer_size as usize;
     // shmget and semget: the segment, the set, and this side's claim (see xfr/pair.rs).
     let (segment, set, first) = join(Role::Writer, key, size, args.key.accept_foreign, stop)?;
@@ -130,7 +123,7 @@ fn copy(
     args: &Args,
     stop: &Stop,
 ) -> Result<ExitCode, Stopped> {
-    let attached = segment.shmat(Access::ReadWrite).map_err(Failure::from)?;
+    let attached = segment.shmat(Access::ReadWrite)?;
     let bytes = attached.bytes();
     let mut peer = Peer::of(Role::Writer);
     say(format!(
@@ -169,19 +162,15 @@ fn copy(
     // The teardown handshake: the reader gives the turn back after its last look.
     peer.take_turn(set, WRITER_TURN, stop)?;
     // ANCHOR_END: writer_loop
-    attached.shmdt().map_err(Failure::from)?;
+    attached.shmdt()?;
     say(format!(
         "sent {sent} bytes in {turns} turns, and the end mark; xfr_reader has seen it"
     ));
     say(format!(
         "semctl(IPC_RMID) of {set}, shmctl(IPC_RMID) of {segment}: the last one out"
     ));
-    SemaphoreSet::from_id(set.id())
-        .semctl_rmid()
-        .map_err(Failure::from)?;
-    Segment::from_id(segment.id())
-        .shmctl_rmid()
-        .map_err(Failure::from)?;
+    SemaphoreSet::from_id(set.id()).semctl_rmid()?;
+    Segment::from_id(segment.id()).shmctl_rmid()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,14 +11,18 @@ use msgqueue::{
 };
 use nix::errno::Errno;
 use support::cli::{Failure, hang_up_if_terminal_closed, report_error};
-use support::stop::{Stop, Stopped, exit_code_for};
+use support::stop::{Stop, Stopped, finish_as};
 
 use crate::{NAMES, mtype, parse_node};
 
 // ANCHOR: by_hand
 pub fn by_hand(me: usize, args: &KeyArgs) -> Result<ExitCode, Failure> {
-    let name = NAMES[me];
     let stop = Stop::install()?;
+    finish_as(format!("node {}", NAMES[me]), receive(me, args, &stop))
+}
+
+fn receive(me: usize, args: &KeyArgs, stop: &Stop) -> Result<ExitCode, Stopped> {
+    let name = NAMES[me];
     let queue = open(name, args)?;
     println!("node {name}: I receive type {}", mtype(me));
     // Lines are read on a thread of their own, with a handle that never removes the queue.
@@ -28,10 +32,7 @@ pub fn by_hand(me: usize, args: &KeyArgs) -> Result<ExitCode, Failure> {
     loop {
         match stop.retry(|| queue.msgrcv(Select::Exact(mtype(me)), Limits::msgmax(), 0)) {
             Ok(message) => println!("node {name}: received: {}", message.text()),
-            Err(Stopped::Signal(signal)) => {
-                println!("node {name}: got {signal}; stopping");
-                return Ok(exit_code_for(signal));
-            }
+            Err(Stopped::Signal(signal)) => return Err(Stopped::Signal(signal)),
             Err(Stopped::Failed(err))
                 if matches!(err.errno(), Some(Errno::EIDRM | Errno::EINVAL)) =>
             {

@@ -9,7 +9,7 @@ use msgqueue::{Key, MessageQueue, Select, Tally, msgget};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitStatus;
 use support::cli::Failure;
-use support::stop::{Stop, Stopped, exit_code_for};
+use support::stop::{Stop, Stopped, finish};
 use support::{Child, Forked, describe, first_to_end, fork, run_child};
 
 use crate::node::run_node;
@@ -41,15 +41,14 @@ pub fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
         }
     }
     println!("mesh: waiting for the four nodes to finish; Ctrl-C stops everything");
-    match wait_for_nodes(&mut nodes, &stop) {
+    let outcome = wait_for_nodes(&mut nodes, &stop);
+    if matches!(outcome, Err(Stopped::Signal(_))) {
+        stop_nodes(&mut nodes)?; // SIGTERM to each node still running, then reap it
+    }
+    // After a failure, the nodes still running are killed and reaped as `nodes` is dropped.
+    match outcome {
         Ok(()) => summarize(&queue),
-        Err(Stopped::Signal(signal)) => {
-            println!("mesh: got {signal}; sending SIGTERM to the nodes");
-            stop_nodes(&mut nodes)?;
-            Ok(exit_code_for(signal))
-        }
-        // The nodes still running are killed and reaped as `nodes` is dropped.
-        Err(Stopped::Failed(failure)) => Err(failure),
+        Err(stopped) => finish(Err(stopped)),
     }
     // `queue` is dropped last: the coordinator created it, so it removes it.
 }

@@ -4,47 +4,28 @@
 use std::time::Duration;
 
 use msgqueue::{Limits, MessageQueue, Select, Tally, with_nul};
-use support::cli::report_error;
-use support::stop::{Stop, Stopped, exit_status_for};
+use support::stop::{Stop, Stopped, child_status};
 
 use crate::{COORDINATOR, NAMES, mtype};
 
 // ANCHOR: node
 pub fn run_node(queue: &MessageQueue, me: usize, interval: Duration) -> i32 {
-    let name = NAMES[me];
-    // The child's own stop handling: until this line, a signal would kill it (it owns nothing).
-    let outcome = Stop::install()
-        .map_err(Stopped::Failed)
-        .and_then(|stop| greet_and_tally(queue, me, interval, &stop));
-    match outcome {
-        Ok(()) => 0,
-        Err(Stopped::Signal(signal)) => {
-            println!("{name}: got {signal}; stopping");
-            i32::from(exit_status_for(signal))
-        }
-        Err(Stopped::Failed(failure)) => {
-            report_error(format!("node {name}: {failure}"));
-            1
-        }
-    }
+    let outcome = greet_and_tally(queue, me, interval);
+    child_status(format!("node {}", NAMES[me]), outcome)
 }
 
 // ANCHOR_END: node
 
-fn greet_and_tally(
-    queue: &MessageQueue,
-    me: usize,
-    interval: Duration,
-    stop: &Stop,
-) -> Result<(), Stopped> {
+fn greet_and_tally(queue: &MessageQueue, me: usize, interval: Duration) -> Result<(), Stopped> {
     let name = NAMES[me];
+    // The child's own stop handling: until this line, a signal would kill it (it owns nothing).
+    let stop = Stop::install()?;
     // ANCHOR: heart
     for to in (0..4).filter(|&to| to != me) {
         stop.sleep(interval)?;
         let text = format!("{name}: hello {}", NAMES[to]);
         let bytes = with_nul(text.as_bytes());
-        stop.retry(|| queue.msgsnd(mtype(to), &bytes, 0))
-            .map_err(failed)?;
+        stop.retry(|| queue.msgsnd(mtype(to), &bytes, 0))?;
         println!("{name}: sent type {} (to {}): {text}", mtype(to), NAMES[to]);
     }
     let mut tally = Tally {
@@ -53,9 +34,7 @@ fn greet_and_tally(
     };
     let mine = Select::Exact(mtype(me));
     while tally.from.iter().sum::<u32>() < 3 {
-        let message = stop
-            .retry(|| queue.msgrcv(mine, Limits::msgmax(), 0))
-            .map_err(failed)?;
+        let message = stop.retry(|| queue.msgrcv(mine, Limits::msgmax(), 0))?;
         let text = message.text();
         println!("{name}: received type {}: {text}", message.mtype);
         if let Some(from) = NAMES.iter().position(|&n| text.starts_with(n)) {
@@ -63,17 +42,7 @@ fn greet_and_tally(
         }
     }
     // ANCHOR_END: heart
-    stop.retry(|| queue.msgsnd_typed(COORDINATOR, &tally, 0))
-        .map_err(failed)?;
+    stop.retry(|| queue.msgsnd_typed(COORDINATOR, &tally, 0))?;
     println!("{name}: got my 3 greetings; sent my tally to the coordinator (type 5)");
     Ok(())
-}
-
-/// A failed call's error as it is (`msgrcv: EIDRM: ...`): the node's name is the only prefix
-/// that [`run_node`] adds.
-fn failed(stopped: Stopped<msgqueue::Error>) -> Stopped {
-    match stopped {
-        Stopped::Signal(signal) => Stopped::Signal(signal),
-        Stopped::Failed(err) => Stopped::Failed(err.into()),
-    }
 }

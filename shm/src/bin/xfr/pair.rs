@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use semaphore::{SemOp, SemaphoreSet, create, open_initialised};
-use shm::{Error, NamedKey, Segment, lift, shmget};
+use shm::{Error, NamedKey, Segment, shmget};
 use support::cli::Failure;
 use support::stop::{Stop, Stopped};
 
@@ -92,11 +92,11 @@ fn open_segment(
         Err(err) if err.errno() == Some(Errno::EEXIST) => shmget(key.clone(), 0, 0),
         Err(err) => Err(err),
     };
-    let segment = segment.map_err(Failure::from)?;
-    if let Some(warning) = segment.check_owner(accept_foreign).map_err(Failure::from)? {
+    let segment = segment?;
+    if let Some(warning) = segment.check_owner(accept_foreign)? {
         me.say(warning);
     }
-    let stat = segment.shmctl_stat().map_err(Failure::from)?;
+    let stat = segment.shmctl_stat()?;
     let creator_gone = support::has_ended(nix::unistd::Pid::from_raw(stat.cpid));
     if stat.nattch == 0 && creator_gone {
         let k = key.key();
@@ -150,11 +150,11 @@ fn open_set(key: NamedKey, first: bool, stop: &Stop) -> Result<SemaphoreSet, Sto
                 // No event says "the set exists": look again, briefly, for at most SET_WAIT.
                 std::thread::sleep(Duration::from_millis(1));
             }
-            opened => break opened.map_err(lift)?.0,
+            opened => break opened?.0,
         }
     };
     let set = set.leave_in_kernel();
-    let values = set.semctl_getall().map_err(Failure::from)?;
+    let values = set.semctl_getall()?;
     let turns_ok = values.len() == START.len() && values[0] + values[1] <= 1;
     if !turns_ok || values.iter().any(|&value| value > 1) {
         return Err(Failure::new(format!(
@@ -250,7 +250,7 @@ impl Peer {
             let err = match stop.retry(|| set.semtimedop(&[SemOp::p(turn, 1)], LIVENESS)) {
                 Ok(()) => return Ok(()),
                 Err(Stopped::Failed(err)) => err,
-                Err(signal) => return Err(lift(signal)),
+                Err(signal) => return Err(signal.into()),
             };
             if err.errno() != Some(Errno::EAGAIN) {
                 return Err(self.stopped(err));

@@ -16,9 +16,12 @@
 //!
 //! Why "every blocking call fails with EINTR": both signal crates install their handlers with
 //! SA_RESTART, which makes the kernel restart a `read`, an `open` or a `waitpid` after the
-//! handler. [`Stop`] clears that flag on the handlers it installed (what `siginterrupt(3)` does),
-//! so those calls fail with EINTR like `msgrcv` and `semop` always do. [`Stop::retry`] runs a
-//! call again after each EINTR that was not a stop.
+//! handler. So after signal-hook has installed its handler, [`Stop`] reads the action back with
+//! `sigaction`, clears SA_RESTART, and writes it again (what `siginterrupt(3)` does): the
+//! handler is still signal-hook's, only that flag changed. Those calls then fail with EINTR like
+//! `msgrcv` and `semop` always do, and [`Stop::retry`] runs a call again after each EINTR that
+//! was not a stop. (With ctrlc, signal-hook registers on top of ctrlc's handler, calls it first,
+//! and the flag is cleared the same way.)
 //!
 //! SIGQUIT (Ctrl-\) is deliberately left alone: its default action ends the program at once,
 //! with a core dump where they are enabled, and runs no cleanup. It is the emergency exit, and
@@ -27,8 +30,12 @@
 //! Forked children: a child inherits the handlers, but our action checks which process it runs
 //! in. In a child that has not called [`Stop::install`] itself, a stop signal does what it would
 //! do by default (the child dies), as if the handler had been reset at fork. A child that calls
-//! [`Stop::install`] gets its own self-pipe, timer and flag, and its own signals stop it. No
-//! `sigaction` is ever changed behind signal-hook's back, so its registry stays true.
+//! [`Stop::install`] gets its own self-pipe, timer and flag, and its own signals stop it.
+//!
+//! The handler half, with all the `unsafe` it needs, is in `handler.rs`; this file is the half
+//! an example calls.
+
+mod handler;
 
 use std::fmt::Display;
 use std::io::Write;
@@ -42,7 +49,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 
 use crate::cli::{Context, Failure, program_name};
-use crate::raw;
 
 /// The signals that stop an example: Ctrl-C, `kill`, and a terminal that closes.
 pub const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
@@ -249,19 +255,19 @@ impl Stop {
     fn install_held(catcher: Catcher) -> Result<Stop, Failure> {
         let (wake_read, wake_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("pipe2")?;
-        raw::claim_stop_state(wake_write.as_raw_fd())?;
+        handler::claim_stop_state(wake_write.as_raw_fd())?;
         if let Catcher::Ctrlc = catcher {
-            ctrlc::set_handler(raw::wake_from_ctrlc_thread).context("ctrlc::set_handler")?;
+            ctrlc::set_handler(handler::wake_from_ctrlc_thread).context("ctrlc::set_handler")?;
         }
         // Registered after ctrlc, signal-hook keeps ctrlc's handler and calls it first.
         let action = match catcher {
-            Catcher::SignalHook => raw::Action::StopAndWake,
-            Catcher::Ctrlc => raw::Action::RecordNumber,
+            Catcher::SignalHook => handler::Action::StopAndWake,
+            Catcher::Ctrlc => handler::Action::RecordNumber,
         };
         for signal in STOP_SIGNALS {
-            raw::handle(signal, action)?;
+            handler::handle(signal, action)?;
         }
-        raw::handle(Signal::SIGALRM, raw::Action::Interrupt)?;
+        handler::handle(Signal::SIGALRM, handler::Action::Interrupt)?;
         Ok(Stop {
             wake_read,
             _wake_write: wake_write,
@@ -271,19 +277,19 @@ impl Stop {
     /// Also lets SIGCHLD end a [`Stop::wait`] early (without stopping anything), for a parent
     /// that waits for news of its children with deadlines.
     pub fn watch_children(&self) -> Result<(), Failure> {
-        raw::handle(Signal::SIGCHLD, raw::Action::Wake)
+        handler::handle(Signal::SIGCHLD, handler::Action::Wake)
     }
 
     /// The stop signal that came, if one has.
     pub fn requested(&self) -> Option<Signal> {
-        raw::requested()
+        handler::requested()
     }
 
     /// `Err(StopSignal)` if a stop signal came, else `Ok(())`; `?` makes it `Stopped::Signal`.
     pub fn check(&self) -> Result<(), StopSignal> {
         match self.requested() {
             Some(signal) => {
-                raw::disarm_nudge();
+                handler::disarm_nudge();
                 Err(StopSignal(signal))
             }
             None => Ok(()),

@@ -30,7 +30,8 @@ use nix::sys::signal::{SigSet, SigmaskHow};
 use support::cli::{Context, Failure};
 
 pub use support::keys::{DEFAULT_KEY_PATH, DEFAULT_PROJ, KeyArgs};
-pub use sysv::{Error, Key, NamedKey, ftok};
+use sysv::Kind;
+pub use sysv::{Error, Handle, Key, NamedKey, ftok};
 
 /// The largest message type: `mtype` and `msgtyp` are C `long`s (LONG_MAX, 2^63 - 1 on 64-bit
 /// Linux).
@@ -229,35 +230,32 @@ pub fn msgget(key: impl Into<NamedKey>, flags: c_int) -> Result<MessageQueue, Er
     }
     let exclusive = libc::IPC_CREAT | libc::IPC_EXCL;
     let created = key.key().is_private() || flags & exclusive == exclusive;
-    Ok(MessageQueue {
-        id,
-        key: Some(key),
-        created,
-    })
+    Ok(MessageQueue(Handle::new(Kind::Msg, id, key, created)))
 }
 // ANCHOR_END: msgget
 
 /// A System V message queue this process has opened with [`msgget`].
 ///
-/// The creator cleans up: dropping the handle that created the queue removes it
-/// (`msgctl(IPC_RMID)`), on every way out, a panic included. Any other handle leaves the queue
-/// alone unless [`MessageQueue::msgctl_rmid`] is called.
+/// Its [`Handle`] (its id, its key, and whether this process created it) is reached through
+/// `Deref`: `queue.id()`. The creator cleans up: dropping the handle that created the queue
+/// removes it (`msgctl(IPC_RMID)`), on every way out, a panic included. Any other handle leaves
+/// the queue alone unless [`MessageQueue::msgctl_rmid`] is called.
 #[derive(Debug)]
-pub struct MessageQueue {
-    id: c_int,
-    key: Option<NamedKey>,
-    created: bool,
+pub struct MessageQueue(Handle);
+
+impl std::ops::Deref for MessageQueue {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.0
+    }
 }
 
 impl MessageQueue {
     /// The queue with identifier `id`, as `ipcs -q` and msg_ls show it. No system call: whether
     /// such a queue exists shows at the first call on it. This handle never removes it on drop.
     pub fn from_id(id: i32) -> Self {
-        Self {
-            id,
-            key: None,
-            created: false,
-        }
+        Self(Handle::from_id(Kind::Msg, id))
     }
 
     /// The safety check for a queue this process did not create: asks `IPC_STAT` who owns it.
@@ -266,46 +264,19 @@ impl MessageQueue {
     /// (EACCES), unless `accept_foreign`, which uses it with a note. See `sysv::check_owner`.
     /// A queue this handle created passes. `Ok(Some(line))`: a line for the example to print.
     pub fn check_owner(&self, accept_foreign: bool) -> Result<Option<String>, Error> {
-        if self.created {
-            return Ok(None);
-        }
-        let owner = self.msgctl_stat().map(|stat| stat.owner);
-        sysv::check_owner(
-            &self.to_string(),
-            owner,
-            sysv::effective_uid(),
-            accept_foreign,
-        )
-    }
-
-    /// The identifier `msgget` returned.
-    pub fn id(&self) -> i32 {
-        self.id
-    }
-
-    /// The key it was opened with, and where that came from (none for [`MessageQueue::from_id`]).
-    pub fn key(&self) -> Option<&NamedKey> {
-        self.key.as_ref()
-    }
-
-    /// Whether this handle created the queue (and so removes it when dropped).
-    pub fn created(&self) -> bool {
-        self.created
+        let owner = || self.msgctl_stat().map(|stat| stat.owner);
+        self.0.check_owner(owner, accept_foreign)
     }
 
     /// A second handle on the same queue, for another thread, which never removes it.
     pub fn handle(&self) -> MessageQueue {
-        Self {
-            id: self.id,
-            key: self.key.clone(),
-            created: false,
-        }
+        Self(self.0.second())
     }
 
     /// Gives up the duty to remove the queue: it stays in the kernel after this handle is gone,
     /// with its messages, until someone removes it.
     pub fn leave_in_kernel(mut self) {
-        self.created = false;
+        self.0.leave_in_kernel();
     }
 
     /// `msgsnd(2)`: appends `bytes` as one message of type `mtype` (1 or more). `flags`: `0`
@@ -324,7 +295,7 @@ impl MessageQueue {
         }
         // SAFETY: `words` holds the type and then at least `bytes.len()` initialized bytes;
         // msgsnd only reads them during the call.
-        let sent = unsafe { libc::msgsnd(self.id, words.as_ptr().cast(), bytes.len(), flags) };
+        let sent = unsafe { libc::msgsnd(self.id(), words.as_ptr().cast(), bytes.len(), flags) };
         if sent == -1 {
             return Err(send_error(mtype, bytes.len()));
         }
@@ -348,8 +319,14 @@ impl MessageQueue {
         // SAFETY: `envelope` is `#[repr(C)]`: the type, then `payload` at offset
         // size_of::<c_long>() (T is at most 8-byte aligned, so no gap). T: Plain has no padding,
         // so the size_of::<T>() bytes msgsnd reads are initialized. It only reads them.
-        let sent =
-            unsafe { libc::msgsnd(self.id, (&raw const envelope).cast(), size_of::<T>(), flags) };
+        let sent = unsafe {
+            libc::msgsnd(
+                self.id(),
+                (&raw const envelope).cast(),
+                size_of::<T>(),
+                flags,
+            )
+        };
         if sent == -1 {
             return Err(send_error(mtype, size_of::<T>()));
         }
@@ -368,7 +345,7 @@ impl MessageQueue {
         // msgrcv writes at most that much.
         let received = unsafe {
             libc::msgrcv(
-                self.id,
+                self.id(),
                 words.as_mut_ptr().cast(),
                 max_len,
                 select.msgtyp(),
@@ -400,7 +377,7 @@ impl MessageQueue {
         // after it; msgrcv writes at most that much.
         let received = unsafe {
             libc::msgrcv(
-                self.id,
+                self.id(),
                 envelope.as_mut_ptr().cast(),
                 size_of::<T>(),
                 select.msgtyp(),
@@ -432,8 +409,8 @@ impl MessageQueue {
     pub fn msgctl_stat(&self) -> Result<Stat, Error> {
         let mut ds = MaybeUninit::<libc::msqid_ds>::uninit();
         // SAFETY: `ds` has room for a `msqid_ds`, which IPC_STAT fills in whole on success.
-        if unsafe { libc::msgctl(self.id, libc::IPC_STAT, ds.as_mut_ptr()) } == -1 {
-            let err = Error::last(format!("msgctl IPC_STAT id={}", self.id));
+        if unsafe { libc::msgctl(self.id(), libc::IPC_STAT, ds.as_mut_ptr()) } == -1 {
+            let err = Error::last(format!("msgctl IPC_STAT id={}", self.id()));
             return Err(match err.errno() {
                 Some(Errno::EACCES) => err.because("IPC_STAT needs read permission on the queue"),
                 _ => gone_or(err),
@@ -457,10 +434,10 @@ impl MessageQueue {
     /// read/write bits `mode` (the other fields stay as `IPC_STAT` reads them). Only the queue's
     /// owner or creator may, or a privileged process; others get EPERM.
     pub fn msgctl_set(&self, uid: libc::uid_t, gid: libc::gid_t, mode: u16) -> Result<(), Error> {
-        let operation = format!("msgctl IPC_SET id={}", self.id);
+        let operation = format!("msgctl IPC_SET id={}", self.id());
         let mut ds = MaybeUninit::<libc::msqid_ds>::uninit();
         // SAFETY: as in msgctl_stat: IPC_STAT fills the whole `msqid_ds` on success.
-        if unsafe { libc::msgctl(self.id, libc::IPC_STAT, ds.as_mut_ptr()) } == -1 {
+        if unsafe { libc::msgctl(self.id(), libc::IPC_STAT, ds.as_mut_ptr()) } == -1 {
             return Err(gone_or(Error::last(operation)));
         }
         // SAFETY: msgctl returned 0, so the kernel filled `ds`.
@@ -469,7 +446,7 @@ impl MessageQueue {
         ds.msg_perm.gid = gid;
         ds.msg_perm.mode = mode & 0o777;
         // SAFETY: `ds` is a valid `msqid_ds`; IPC_SET only reads it during the call.
-        if unsafe { libc::msgctl(self.id, libc::IPC_SET, &mut ds) } == -1 {
+        if unsafe { libc::msgctl(self.id(), libc::IPC_SET, &mut ds) } == -1 {
             let err = Error::last(operation);
             return Err(match err.errno() {
                 Some(Errno::EPERM) => {
@@ -485,14 +462,10 @@ impl MessageQueue {
     /// blocked on it wake up with EIDRM. Takes the handle: the queue is gone afterwards.
     // ANCHOR: remove
     pub fn msgctl_rmid(mut self) -> Result<(), Error> {
-        self.created = false;
-        self.remove_now()
-    }
-
-    fn remove_now(&self) -> Result<(), Error> {
+        self.0.leave_in_kernel(); // removed here, not again on drop
         // SAFETY: IPC_RMID does not use the buffer argument, so NULL is allowed.
-        if unsafe { libc::msgctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) } == -1 {
-            let err = Error::last(format!("msgctl IPC_RMID id={}", self.id));
+        if unsafe { libc::msgctl(self.id(), libc::IPC_RMID, std::ptr::null_mut()) } == -1 {
+            let err = Error::last(format!("msgctl IPC_RMID id={}", self.id()));
             return Err(match err.errno() {
                 Some(Errno::EPERM) => err.because(
                     "only the queue's owner or creator may remove it, whatever its mode says",
@@ -504,24 +477,12 @@ impl MessageQueue {
     }
 }
 
-impl Drop for MessageQueue {
-    /// The creator removes the queue. If it is gone already (someone ran `msg_rm`), fine.
-    fn drop(&mut self) {
-        if self.created {
-            let _ = self.remove_now();
-        }
-    }
-}
 // ANCHOR_END: remove
 
 impl Display for MessageQueue {
     /// `queue id=7 with key 0x61001234 = ftok("/home/me/file", 'a')`, or `queue id=7`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.key {
-            Some(key) if key.key().is_private() => write!(f, "queue id={} ({key})", self.id),
-            Some(key) => write!(f, "queue id={} with {key}", self.id),
-            None => write!(f, "queue id={}", self.id),
-        }
+        self.0.fmt(f)
     }
 }
 

@@ -41,7 +41,8 @@ use support::cli::{Context, Failure};
 use support::stop::{Stop, Stopped};
 
 pub use support::keys::KeyArgs;
-pub use sysv::{Error, Key, NamedKey, ftok};
+use sysv::Kind;
+pub use sysv::{Error, Handle, Key, NamedKey, ftok};
 
 pub mod lab;
 
@@ -309,11 +310,7 @@ pub fn semget(key: impl Into<NamedKey>, nsems: u16, flags: c_int) -> Result<Sema
     }
     let exclusive = libc::IPC_CREAT | libc::IPC_EXCL;
     let created = key.key().is_private() || flags & exclusive == exclusive;
-    Ok(SemaphoreSet {
-        id,
-        key: Some(key),
-        created,
-    })
+    Ok(SemaphoreSet(Handle::new(Kind::Sem, id, key, created)))
 }
 // ANCHOR_END: semget
 
@@ -398,41 +395,32 @@ pub fn create_or_open(
 
 /// A System V semaphore set this process has opened with [`semget`].
 ///
-/// The creator cleans up: dropping the handle that created the set removes it
-/// (`semctl(IPC_RMID)`), on every way out, a panic included. Any other handle leaves the set
+/// Its [`Handle`] (its id, its key, and whether this process created it) is reached through
+/// `Deref`: `set.id()`. The creator cleans up: dropping the handle that created the set removes
+/// it (`semctl(IPC_RMID)`), on every way out, a panic included. Any other handle leaves the set
 /// alone unless [`SemaphoreSet::semctl_rmid`] is called.
 #[derive(Debug)]
-pub struct SemaphoreSet {
-    id: c_int,
-    key: Option<NamedKey>,
-    created: bool,
+pub struct SemaphoreSet(Handle);
+
+impl std::ops::Deref for SemaphoreSet {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.0
+    }
 }
 
 impl SemaphoreSet {
     /// The set with identifier `id`, as `ipcs -s` shows it. No system call; this handle never
     /// removes the set on drop.
     pub fn from_id(id: i32) -> Self {
-        Self {
-            id,
-            key: None,
-            created: false,
-        }
-    }
-
-    /// The identifier `semget` returned.
-    pub fn id(&self) -> i32 {
-        self.id
-    }
-
-    /// Whether this handle created the set (and so removes it when dropped).
-    pub fn created(&self) -> bool {
-        self.created
+        Self(Handle::from_id(Kind::Sem, id))
     }
 
     /// Gives up the duty to remove the set: it stays in the kernel until someone removes it.
     /// Returns the same set as a handle that never removes it.
     pub fn leave_in_kernel(mut self) -> SemaphoreSet {
-        self.created = false;
+        self.0.leave_in_kernel();
         self
     }
 
@@ -440,16 +428,8 @@ impl SemaphoreSet {
     /// own passes, with a warning if others may write to it; another user's is refused unless
     /// `accept_foreign`. `Ok(Some(line))`: a line for the example to print.
     pub fn check_owner(&self, accept_foreign: bool) -> Result<Option<String>, Error> {
-        if self.created {
-            return Ok(None);
-        }
-        let owner = self.semctl_stat().map(|stat| stat.owner);
-        sysv::check_owner(
-            &self.to_string(),
-            owner,
-            sysv::effective_uid(),
-            accept_foreign,
-        )
+        let owner = || self.semctl_stat().map(|stat| stat.owner);
+        self.0.check_owner(owner, accept_foreign)
     }
 
     // ANCHOR: semop
@@ -459,7 +439,7 @@ impl SemaphoreSet {
     pub fn semop(&self, ops: &[SemOp]) -> Result<(), Error> {
         let mut bufs: Vec<libc::sembuf> = ops.iter().map(|op| op.sembuf()).collect();
         // SAFETY: `bufs` holds `bufs.len()` valid sembufs; semop only reads them.
-        let done = unsafe { libc::semop(self.id, bufs.as_mut_ptr(), bufs.len()) };
+        let done = unsafe { libc::semop(self.id(), bufs.as_mut_ptr(), bufs.len()) };
         if done == -1 {
             return Err(op_error("semop", ops));
         }
@@ -502,7 +482,7 @@ impl SemaphoreSet {
         let done = unsafe {
             libc::syscall(
                 libc::SYS_semtimedop,
-                self.id,
+                self.id(),
                 bufs.as_mut_ptr(),
                 bufs.len(),
                 &raw const limit,
@@ -542,8 +522,14 @@ impl SemaphoreSet {
         // libc has no `union semun`: for SETVAL the argument is the int itself (x86_64 and the
         // other 64-bit Linux targets pass it in the same register as the union).
         // SAFETY: SETVAL reads only the int argument; no memory of ours is touched.
-        let done =
-            unsafe { libc::semctl(self.id, c_int::from(num), libc::SETVAL, c_int::from(value)) };
+        let done = unsafe {
+            libc::semctl(
+                self.id(),
+                c_int::from(num),
+                libc::SETVAL,
+                c_int::from(value),
+            )
+        };
         self.check(done, format!("semctl SETVAL semaphore {num} = {value}"))
     }
 
@@ -554,7 +540,7 @@ impl SemaphoreSet {
         // SAFETY: SETALL reads nsems `unsigned short`s from the pointer (union semun's
         // `array` member, passed as the pointer itself); the caller gives one per semaphore,
         // and `array` lives across the call.
-        let done = unsafe { libc::semctl(self.id, 0, libc::SETALL, array.as_mut_ptr()) };
+        let done = unsafe { libc::semctl(self.id(), 0, libc::SETALL, array.as_mut_ptr()) };
         self.check(done, format!("semctl SETALL {values:?}"))
     }
 
@@ -581,7 +567,7 @@ impl SemaphoreSet {
     fn get(&self, cmd: c_int, name: &str, num: u16) -> Result<c_int, Error> {
         // SAFETY: GETVAL, GETNCNT, GETZCNT and GETPID take no fourth argument and touch no
         // memory of ours.
-        let value = unsafe { libc::semctl(self.id, c_int::from(num), cmd) };
+        let value = unsafe { libc::semctl(self.id(), c_int::from(num), cmd) };
         self.check(value, format!("semctl {name} semaphore {num}"))?;
         Ok(value)
     }
@@ -592,7 +578,7 @@ impl SemaphoreSet {
         let mut array: Vec<c_ushort> = vec![0; usize::from(nsems)];
         // SAFETY: GETALL writes nsems `unsigned short`s through the pointer; `array` has room
         // for exactly that many (nsems from IPC_STAT just above; a set never changes size).
-        let done = unsafe { libc::semctl(self.id, 0, libc::GETALL, array.as_mut_ptr()) };
+        let done = unsafe { libc::semctl(self.id(), 0, libc::GETALL, array.as_mut_ptr()) };
         self.check(done, "semctl GETALL")?;
         Ok(array)
     }
@@ -602,7 +588,7 @@ impl SemaphoreSet {
     pub fn semctl_stat(&self) -> Result<Stat, Error> {
         let mut ds = MaybeUninit::<libc::semid_ds>::uninit();
         // SAFETY: `ds` has room for a `semid_ds`, which IPC_STAT fills in whole on success.
-        let done = unsafe { libc::semctl(self.id, 0, libc::IPC_STAT, ds.as_mut_ptr()) };
+        let done = unsafe { libc::semctl(self.id(), 0, libc::IPC_STAT, ds.as_mut_ptr()) };
         self.check(done, "semctl IPC_STAT")?;
         // SAFETY: semctl succeeded, so the kernel filled `ds`.
         let ds = unsafe { ds.assume_init() };
@@ -634,13 +620,9 @@ impl SemaphoreSet {
     /// `semctl(2)` with `IPC_RMID`: removes the set now. Every process waiting in `semop` on
     /// it wakes with EIDRM. Takes the handle: the set is gone afterwards.
     pub fn semctl_rmid(mut self) -> Result<(), Error> {
-        self.created = false;
-        self.remove_now()
-    }
-
-    fn remove_now(&self) -> Result<(), Error> {
+        self.0.leave_in_kernel(); // removed here, not again on drop
         // SAFETY: IPC_RMID takes no fourth argument.
-        let done = unsafe { libc::semctl(self.id, 0, libc::IPC_RMID) };
+        let done = unsafe { libc::semctl(self.id(), 0, libc::IPC_RMID) };
         let err = match self.check(done, "semctl IPC_RMID") {
             Ok(()) => return Ok(()),
             Err(err) => err,
@@ -655,32 +637,17 @@ impl SemaphoreSet {
 
     fn check(&self, result: c_int, operation: impl Display) -> Result<(), Error> {
         if result == -1 {
-            let err = Error::last(format!("{operation} (set id={})", self.id));
+            let err = Error::last(format!("{operation} (set id={})", self.id()));
             return Err(explain(err));
         }
         Ok(())
     }
 }
 
-impl Drop for SemaphoreSet {
-    /// The creator removes the set. If it is gone already (someone ran `pv rm`), fine.
-    fn drop(&mut self) {
-        if self.created {
-            let _ = self.remove_now();
-        }
-    }
-}
-
 impl Display for SemaphoreSet {
     /// `semaphore set id=7 with key 0x61001234 = ftok("/home/me/file", 'a')`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.key {
-            Some(key) if key.key().is_private() => {
-                write!(f, "semaphore set id={} ({key})", self.id)
-            }
-            Some(key) => write!(f, "semaphore set id={} with {key}", self.id),
-            None => write!(f, "semaphore set id={}", self.id),
-        }
+        self.0.fmt(f)
     }
 }
 

@@ -34,7 +34,8 @@ use nix::errno::Errno;
 use support::stop::{Stop, Stopped};
 
 pub use support::keys::{KeyArgs, SeedKeyArgs};
-pub use sysv::{Error, Key, NamedKey, ftok};
+use sysv::Kind;
+pub use sysv::{Error, Handle, Key, NamedKey, ftok};
 
 pub mod lab;
 
@@ -104,11 +105,7 @@ pub fn shmget(key: impl Into<NamedKey>, size: usize, flags: c_int) -> Result<Seg
     }
     let exclusive = libc::IPC_CREAT | libc::IPC_EXCL;
     let created = key.key().is_private() || flags & exclusive == exclusive;
-    Ok(Segment {
-        id,
-        key: Some(key),
-        created,
-    })
+    Ok(Segment(Handle::new(Kind::Shm, id, key, created)))
 }
 // ANCHOR_END: shmget
 
@@ -123,48 +120,40 @@ pub enum Access {
 
 /// A System V shared memory segment this process has opened with [`shmget`].
 ///
-/// The creator cleans up: dropping the handle that created the segment marks it for removal
-/// (`shmctl(IPC_RMID)`), on every way out, a panic included; it goes once nobody is attached.
-/// Any other handle leaves it alone unless [`Segment::shmctl_rmid`] is called.
+/// Its [`Handle`] (its id, its key, and whether this process created it) is reached through
+/// `Deref`: `segment.id()`. The creator cleans up: dropping the handle that created the segment
+/// marks it for removal (`shmctl(IPC_RMID)`), on every way out, a panic included; it goes once
+/// nobody is attached. Any other handle leaves it alone unless [`Segment::shmctl_rmid`] is
+/// called.
 #[derive(Debug)]
-pub struct Segment {
-    id: c_int,
-    key: Option<NamedKey>,
-    created: bool,
+pub struct Segment(Handle);
+
+impl std::ops::Deref for Segment {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.0
+    }
 }
 
 impl Segment {
     /// The segment with identifier `id`, as `ipcs -m` shows it. No system call; this handle
     /// never removes the segment on drop.
     pub fn from_id(id: i32) -> Self {
-        Self {
-            id,
-            key: None,
-            created: false,
-        }
-    }
-
-    /// The identifier `shmget` returned.
-    pub fn id(&self) -> i32 {
-        self.id
-    }
-
-    /// Whether this handle created the segment (and so removes it when dropped).
-    pub fn created(&self) -> bool {
-        self.created
+        Self(Handle::from_id(Kind::Shm, id))
     }
 
     /// Gives up the duty to remove the segment: it stays in the kernel until someone removes
     /// it. Returns the same segment as a handle that never removes it.
     pub fn leave_in_kernel(mut self) -> Segment {
-        self.created = false;
+        self.0.leave_in_kernel();
         self
     }
 
     /// Takes on the duty to remove the segment when this handle is dropped: for a segment that
     /// another process created and left (a child that exited), which this one now cleans up.
     pub fn remove_on_drop(mut self) -> Segment {
-        self.created = true;
+        self.0.remove_on_drop();
         self
     }
 
@@ -172,16 +161,8 @@ impl Segment {
     /// your own passes, with a warning if others may write to it; another user's is refused
     /// unless `accept_foreign`. `Ok(Some(line))`: a line for the example to print.
     pub fn check_owner(&self, accept_foreign: bool) -> Result<Option<String>, Error> {
-        if self.created {
-            return Ok(None);
-        }
-        let owner = self.shmctl_stat().map(|stat| stat.owner);
-        sysv::check_owner(
-            &self.to_string(),
-            owner,
-            sysv::effective_uid(),
-            accept_foreign,
-        )
+        let owner = || self.shmctl_stat().map(|stat| stat.owner);
+        self.0.check_owner(owner, accept_foreign)
     }
 
     // ANCHOR: shmat
@@ -196,7 +177,7 @@ impl Segment {
         };
         // SAFETY: a null address lets the kernel pick a free range, so the new mapping
         // overlaps nothing of ours; the result is checked for (void *) -1 below.
-        let addr = unsafe { libc::shmat(self.id, std::ptr::null(), flags) };
+        let addr = unsafe { libc::shmat(self.id(), std::ptr::null(), flags) };
         if addr as isize == -1 {
             return Err(explain(Error::last(format!("shmat {self}"))));
         }
@@ -214,7 +195,7 @@ impl Segment {
     pub fn shmctl_stat(&self) -> Result<Stat, Error> {
         let mut ds = MaybeUninit::<libc::shmid_ds>::uninit();
         // SAFETY: `ds` has room for a `shmid_ds`, which IPC_STAT fills in whole on success.
-        let done = unsafe { libc::shmctl(self.id, libc::IPC_STAT, ds.as_mut_ptr()) };
+        let done = unsafe { libc::shmctl(self.id(), libc::IPC_STAT, ds.as_mut_ptr()) };
         self.check(done, "shmctl IPC_STAT")?;
         // SAFETY: shmctl succeeded, so the kernel filled `ds`.
         let ds = unsafe { ds.assume_init() };
@@ -263,14 +244,14 @@ impl Segment {
     fn set(&self, change: impl FnOnce(&mut libc::ipc_perm)) -> Result<(), Error> {
         let mut ds = MaybeUninit::<libc::shmid_ds>::uninit();
         // SAFETY: as in `shmctl_stat`: IPC_STAT fills `ds` in whole on success.
-        let done = unsafe { libc::shmctl(self.id, libc::IPC_STAT, ds.as_mut_ptr()) };
+        let done = unsafe { libc::shmctl(self.id(), libc::IPC_STAT, ds.as_mut_ptr()) };
         self.check(done, "shmctl IPC_STAT")?;
         // SAFETY: shmctl succeeded, so the kernel filled `ds`.
         let mut ds = unsafe { ds.assume_init() };
         change(&mut ds.shm_perm);
         let mode = ds.shm_perm.mode & 0o777;
         // SAFETY: IPC_SET reads uid, gid and mode from the valid `ds` during the call.
-        let done = unsafe { libc::shmctl(self.id, libc::IPC_SET, &mut ds) };
+        let done = unsafe { libc::shmctl(self.id(), libc::IPC_SET, &mut ds) };
         self.check(done, format!("shmctl IPC_SET mode {mode:04o}"))
     }
 
@@ -278,7 +259,7 @@ impl Segment {
     /// (a new `shmget` by the key finds nothing), and it goes when the last process detaches.
     /// Takes the handle: this process is done with it.
     pub fn shmctl_rmid(mut self) -> Result<(), Error> {
-        self.created = false;
+        self.0.leave_in_kernel(); // removed here, not again on drop
         self.mark_for_removal()
     }
 
@@ -286,7 +267,7 @@ impl Segment {
     /// mark it a second time, which Linux accepts while it is still attached).
     pub fn mark_for_removal(&self) -> Result<(), Error> {
         // SAFETY: IPC_RMID ignores the third argument.
-        let done = unsafe { libc::shmctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) };
+        let done = unsafe { libc::shmctl(self.id(), libc::IPC_RMID, std::ptr::null_mut()) };
         let result = self.check(done, "shmctl IPC_RMID");
         match result {
             Err(err) if err.errno() == Some(Errno::EPERM) => Err(
@@ -300,30 +281,17 @@ impl Segment {
         if result == -1 {
             return Err(explain(Error::last(format!(
                 "{operation} (segment id={})",
-                self.id
+                self.id()
             ))));
         }
         Ok(())
     }
 }
 
-impl Drop for Segment {
-    /// The creator removes the segment. If it is gone already, fine.
-    fn drop(&mut self) {
-        if self.created {
-            let _ = self.mark_for_removal();
-        }
-    }
-}
-
 impl Display for Segment {
     /// `segment id=7 with key 0x000004d2`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.key {
-            Some(key) if key.key().is_private() => write!(f, "segment id={} ({key})", self.id),
-            Some(key) => write!(f, "segment id={} with {key}", self.id),
-            None => write!(f, "segment id={}", self.id),
-        }
+        self.0.fmt(f)
     }
 }
 

@@ -386,6 +386,123 @@ impl Kind {
     }
 }
 
+// ANCHOR: handle
+/// One System V object this process opened: the identifier that `msgget`, `semget` or `shmget`
+/// returned, the key it was found by, and whether this process created it. `MessageQueue`,
+/// `SemaphoreSet` and `Segment` each hold one.
+///
+/// The creator cleans up: dropping the handle that created the object removes it
+/// (`IPC_RMID`), on every way out, a panic included. Any other handle leaves it alone.
+#[derive(Debug)]
+pub struct Handle {
+    kind: Kind,
+    id: i32,
+    key: Option<NamedKey>,
+    created: bool,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.created {
+            let _ = remove(self.kind, self.id); // gone already (someone removed it): fine
+        }
+    }
+}
+// ANCHOR_END: handle
+
+impl Handle {
+    /// The object `id` of `kind`, found by `key`; `created`: this process made it.
+    pub fn new(kind: Kind, id: i32, key: NamedKey, created: bool) -> Handle {
+        let key = Some(key);
+        Handle {
+            kind,
+            id,
+            key,
+            created,
+        }
+    }
+
+    /// The object `id`, as `ipcs` shows it: no system call, and never removed on drop.
+    pub fn from_id(kind: Kind, id: i32) -> Handle {
+        let (key, created) = (None, false);
+        Handle {
+            kind,
+            id,
+            key,
+            created,
+        }
+    }
+
+    /// The identifier the `*get` call returned.
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// The key it was opened with, and where that came from (none for [`Handle::from_id`]).
+    pub fn key(&self) -> Option<&NamedKey> {
+        self.key.as_ref()
+    }
+
+    /// Whether this handle created the object (and so removes it when dropped).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// A second handle on the same object, for another thread, which never removes it.
+    pub fn second(&self) -> Handle {
+        let (key, created) = (self.key.clone(), false);
+        Handle {
+            kind: self.kind,
+            id: self.id,
+            key,
+            created,
+        }
+    }
+
+    /// Gives up the duty to remove the object: it stays in the kernel until someone removes
+    /// it. Also what a handle does once it has removed the object itself.
+    pub fn leave_in_kernel(&mut self) {
+        self.created = false;
+    }
+
+    /// Takes on the duty to remove the object when this handle is dropped: for one that
+    /// another process created and left (a child that exited), which this one cleans up.
+    pub fn remove_on_drop(&mut self) {
+        self.created = true;
+    }
+
+    /// The owner check (see [`check_owner`]) for an object this handle did not create, given
+    /// what `IPC_STAT` says of it: one of your own passes, another user's is refused unless
+    /// `accept_foreign`. An object this handle created passes without asking.
+    pub fn check_owner(
+        &self,
+        stat: impl FnOnce() -> Result<Owner, Error>,
+        accept_foreign: bool,
+    ) -> Result<Option<String>, Error> {
+        if self.created {
+            return Ok(None);
+        }
+        check_owner(&self.to_string(), stat(), effective_uid(), accept_foreign)
+    }
+}
+
+impl Display for Handle {
+    /// `queue id=7 with key 0x61001234 = ftok("/home/me/file", 'a')`, `semaphore set id=7
+    /// (IPC_PRIVATE)`, or `segment id=7`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let noun = match self.kind {
+            Kind::Msg => "queue",
+            Kind::Sem => "semaphore set",
+            Kind::Shm => "segment",
+        };
+        match &self.key {
+            Some(key) if key.key().is_private() => write!(f, "{noun} id={} ({key})", self.id),
+            Some(key) => write!(f, "{noun} id={} with {key}", self.id),
+            None => write!(f, "{noun} id={}", self.id),
+        }
+    }
+}
+
 /// One row of a `/proc/sysvipc` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {

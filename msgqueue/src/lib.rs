@@ -31,7 +31,7 @@ use support::cli::{Context, Failure};
 
 pub use support::keys::{DEFAULT_KEY_PATH, DEFAULT_PROJ, KeyArgs};
 use sysv::Kind;
-pub use sysv::{Error, Handle, Key, NamedKey, ftok};
+pub use sysv::{Error, Handle, Key, NamedKey, create_or_open, ftok};
 
 /// The largest message type: `mtype` and `msgtyp` are C `long`s (LONG_MAX, 2^63 - 1 on 64-bit
 /// Linux).

@@ -386,6 +386,18 @@ impl Kind {
     }
 }
 
+// ANCHOR: create_or_open
+/// Creates a new object with `get(IPC_CREAT | IPC_EXCL | mode)`, or opens the one that has the
+/// key already (EEXIST) with `get(0)`. `IPC_CREAT` alone would do both in one call but hide
+/// which happened; here the handle's `created()` tells, and only the creator removes it.
+pub fn create_or_open<T>(mode: i32, get: impl Fn(i32) -> Result<T, Error>) -> Result<T, Error> {
+    match get(libc::IPC_CREAT | libc::IPC_EXCL | mode) {
+        Err(err) if err.errno() == Some(Errno::EEXIST) => get(0),
+        created => created,
+    }
+}
+// ANCHOR_END: create_or_open
+
 // ANCHOR: handle
 /// One System V object this process opened: the identifier that `msgget`, `semget` or `shmget`
 /// returned, the key it was found by, and whether this process created it. `MessageQueue`,

@@ -17,7 +17,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use msgqueue::{KeyArgs, MessageQueue, NamedKey, msgget};
+use msgqueue::{KeyArgs, MessageQueue, msgget};
 use nix::errno::Errno;
 use support::cli::{Failure, parse_args, run};
 
@@ -41,10 +41,7 @@ fn main() -> ExitCode {
         let queue = match args.id {
             Some(id) => MessageQueue::from_id(id),
             None => {
-                let key = match args.queue.key {
-                    Some(number) => NamedKey::from(number),
-                    None => NamedKey::ftok(&args.queue.key_path, args.queue.proj)?,
-                };
+                let key = args.queue.named_key()?; // ftok(--key-path, --proj), or --key
                 match msgget(key.clone(), 0) {
                     Err(err) if err.errno() == Some(Errno::ENOENT) => {
                         let why = format!("no queue has {key} (msgget: ENOENT)");

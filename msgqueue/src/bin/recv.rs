@@ -27,8 +27,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT, MSG_NOERROR};
-use msgqueue::{IdFile, Key, KeyArgs, Limits, MTYPE_MAX, MessageQueue, NamedKey, Select, msgget};
+use libc::{IPC_CREAT, IPC_NOWAIT, MSG_NOERROR};
+use msgqueue::{
+    IdFile, Key, KeyArgs, Limits, MTYPE_MAX, MessageQueue, Select, create_or_open, msgget,
+};
 use nix::errno::Errno;
 use support::cli::{Failure, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish_after};
@@ -117,15 +119,9 @@ fn open(args: &Args) -> Result<MessageQueue, Failure> {
             path.display()
         );
     }
-    let key = match args.queue.key {
-        Some(number) => NamedKey::from(number),
-        None => NamedKey::ftok(&args.queue.key_path, args.queue.proj)?,
-    };
-    // IPC_EXCL, then a plain open (the seed's IPC_CREAT alone hides who created the queue).
-    let queue = match msgget(key.clone(), IPC_CREAT | IPC_EXCL | 0o600) {
-        Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0)?,
-        created => created?,
-    };
+    let key = args.queue.named_key()?; // ftok(--key-path, --proj), or --key
+    // msgget with IPC_EXCL, then a plain one (the seed's IPC_CREAT alone hides who created it).
+    let queue = create_or_open(0o600, |flags| msgget(key.clone(), flags))?;
     if queue.created() {
         println!("recv: created {queue} and mode 0600; I remove it when I stop");
     } else {

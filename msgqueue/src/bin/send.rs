@@ -29,8 +29,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use libc::{IPC_CREAT, IPC_EXCL, IPC_NOWAIT};
-use msgqueue::{Error, KeyArgs, MTYPE_MAX, MessageQueue, NamedKey, msgget, read_id_file, with_nul};
+use libc::IPC_NOWAIT;
+use msgqueue::{
+    Error, KeyArgs, MTYPE_MAX, MessageQueue, NamedKey, create_or_open, msgget, read_id_file,
+    with_nul,
+};
 use nix::errno::Errno;
 use support::LineReader;
 use support::cli::{Failure, parse_args, plural, run};
@@ -118,18 +121,12 @@ fn open_by_key(args: &Args) -> Result<MessageQueue, Failure> {
             path.display()
         );
     }
-    let key = match args.queue.key {
-        Some(number) => NamedKey::from(number),
-        None => NamedKey::ftok(&args.queue.key_path, args.queue.proj)?,
+    let key = args.queue.named_key()?; // ftok(--key-path, --proj), or --key
+    let opened = match args.create {
+        true => create_or_open(0o600, |flags| msgget(key.clone(), flags)), // or the one there
+        false => msgget(key.clone(), 0),
     };
-    let flags = if args.create {
-        IPC_CREAT | IPC_EXCL | 0o600
-    } else {
-        0
-    };
-    match msgget(key.clone(), flags) {
-        // --create found one: open it as it is.
-        Err(err) if err.errno() == Some(Errno::EEXIST) => Ok(msgget(key, 0)?),
+    match opened {
         Err(err) if err.errno() == Some(Errno::ENOENT) => Err(no_queue(&err, &key)),
         tried => Ok(tried?),
     }

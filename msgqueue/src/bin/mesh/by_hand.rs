@@ -4,9 +4,8 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use libc::{IPC_CREAT, IPC_EXCL};
 use msgqueue::{
-    KeyArgs, Limits, MessageQueue, NamedKey, Select, msgget, spawn_with_stop_signals_blocked,
+    KeyArgs, Limits, MessageQueue, Select, create_or_open, msgget, spawn_with_stop_signals_blocked,
     with_nul,
 };
 use nix::errno::Errno;
@@ -50,15 +49,9 @@ fn open(name: char, args: &KeyArgs) -> Result<MessageQueue, Failure> {
     if let Some(path) = args.make_default_key_file()? {
         println!("node {name}: created the key file {}", path.display());
     }
-    let key = match args.key {
-        Some(number) => NamedKey::from(number),
-        None => NamedKey::ftok(&args.key_path, args.proj)?,
-    };
-    // IPC_EXCL, then a plain open: so this node learns whether it must remove the queue.
-    let queue = match msgget(key.clone(), IPC_CREAT | IPC_EXCL | 0o600) {
-        Err(err) if err.errno() == Some(Errno::EEXIST) => msgget(key, 0)?,
-        created => created?,
-    };
+    let key = args.named_key()?; // ftok(--key-path, --proj), or --key
+    // msgget with IPC_EXCL, then a plain one: so this node learns whether it must remove it.
+    let queue = create_or_open(0o600, |flags| msgget(key.clone(), flags))?;
     let warning = queue.check_owner(args.accept_foreign)?;
     if queue.created() {
         println!("node {name}: created {queue} (I remove it when I quit)");

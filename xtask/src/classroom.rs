@@ -3,6 +3,9 @@
 //! handout are worth (hidden tests are not in the handout, so not in the workflow). `cargo
 //! xtask ci` checks that the file is up to date, and runs its steps in a handout ([`steps`]):
 //! full marks with the reference solutions put in, non-zero exits on the stubs.
+//!
+//! The workflow's text is `classroom.yml.in`, beside this file: YAML as it is written, with
+//! `<<name>>` placeholders and a `<<for each lab>>` ... `<<end for>>` block for what repeats.
 
 use std::path::Path;
 
@@ -35,6 +38,10 @@ pub fn check(root: &Path, entries: &[Entry]) -> Result<(), String> {
     }
 }
 
+/// The workflow's text, with `<<name>>` placeholders and `<<for each lab>>` ... `<<end for>>`
+/// blocks, written once for each lab (see [`render`]).
+const TEMPLATE: &str = include_str!("classroom.yml.in");
+
 /// The workflow for the handout's graded tests `entries`: checkout, Rust, a cache of the
 /// build, one build of what the labs need, one command step per lab (worth the lab's points,
 /// all or nothing, as Classroom's command grader scores; each lab graded once, its per-test
@@ -43,77 +50,69 @@ pub fn workflow(entries: &[Entry]) -> String {
     let labs = points::labs(entries);
     let id = |lab: &str| lab.replace('-', "_");
     let packages: Vec<String> = labs.iter().map(|lab| format!("-p {lab}")).collect();
-    let mut out = format!(
-        "# GitHub Classroom autograding, written by `cargo xtask classroom` from grading/points.txt.\n\
-         # The handout puts it in .github/workflows/classroom.yml. Each lab is one command step,\n\
-         # worth the points of the lab's tests in the handout when every one of them passes; its\n\
-         # per-test results (Gradescope's results.json format) are kept as an artifact.\n\
-         # Do not define tests in Classroom's web page: this workflow is the grader.\n\
-         name: Autograding Tests\n\
-         'on':\n\
-         - push\n\
-         - repository_dispatch\n\
-         permissions:\n\
-         \x20 checks: write\n\
-         \x20 actions: read\n\
-         \x20 contents: read\n\
-         jobs:\n\
-         \x20 run-autograding-tests:\n\
-         \x20   runs-on: ubuntu-latest\n\
-         \x20   if: github.actor != 'github-classroom[bot]'\n\
-         \x20   steps:\n\
-         \x20   - name: Checkout code\n\
-         \x20     uses: actions/checkout@v4\n\
-         \x20   - name: Install Rust\n\
-         \x20     uses: dtolnay/rust-toolchain@stable\n\
-         \x20   - name: Cache the build\n\
-         \x20     uses: Swatinem/rust-cache@v2\n\
-         \x20   - name: Build the grader and the labs' tests\n\
-         \x20     run: cargo build -p xtask && cargo test --no-run {} --test lab\n",
-        packages.join(" ")
-    );
-    for lab in &labs {
-        let tests = entries.iter().filter(|e| &e.lab == lab).count();
-        let points: u32 = entries
-            .iter()
-            .filter(|e| &e.lab == lab)
-            .map(|e| e.points)
-            .sum();
-        // Minutes: two per test (the grader's deadline), and some to spare.
-        let timeout = (2 * tests + 5).min(60);
-        let id = id(lab);
-        out.push_str(&format!(
-            "    - name: {lab}\n\
-             \x20     id: {id}\n\
-             \x20     uses: classroom-resources/autograding-command-grader@v1\n\
-             \x20     with:\n\
-             \x20       test-name: {lab}\n\
-             \x20       setup-command: ''\n\
-             \x20       command: cargo xtask grade {lab} --json target/results-{lab}.json\n\
-             \x20       timeout: {timeout}\n\
-             \x20       max-score: {points}\n"
-        ));
-    }
-    out.push_str("    - name: Autograding Reporter\n");
-    out.push_str("      uses: classroom-resources/autograding-grading-reporter@v1\n");
-    out.push_str("      env:\n");
-    for lab in &labs {
-        let id = id(lab);
-        out.push_str(&format!(
-            "        {}_RESULTS: \"${{{{steps.{id}.outputs.result}}}}\"\n",
-            id.to_uppercase()
-        ));
-    }
-    out.push_str("      with:\n");
     let runners: Vec<String> = labs.iter().map(|lab| id(lab)).collect();
-    out.push_str(&format!("        runners: {}\n", runners.join(",")));
-    out.push_str(
-        "    - name: Keep the per-test results\n\
-         \x20     if: always()\n\
-         \x20     uses: actions/upload-artifact@v4\n\
-         \x20     with:\n\
-         \x20       name: results\n\
-         \x20       path: target/results-*.json\n",
+    let each_lab: Vec<Vec<(&str, String)>> = labs
+        .iter()
+        .map(|lab| {
+            let tests = entries.iter().filter(|e| &e.lab == lab).count();
+            let points: u32 = entries
+                .iter()
+                .filter(|e| &e.lab == lab)
+                .map(|e| e.points)
+                .sum();
+            // Minutes: two per test (the grader's deadline), and some to spare.
+            let minutes = (2 * tests + 5).min(60);
+            vec![
+                ("lab", lab.clone()),
+                ("id", id(lab)),
+                ("ID", id(lab).to_uppercase()),
+                ("minutes", minutes.to_string()),
+                ("points", points.to_string()),
+            ]
+        })
+        .collect();
+    let global = [
+        ("packages", packages.join(" ")),
+        ("runners", runners.join(",")),
+    ];
+    render(TEMPLATE, &global, &each_lab)
+}
+
+/// Fills in `template`: each `<<for each lab>>` ... `<<end for>>` block once for each of
+/// `each_lab` with its values, every other line with `global`. A placeholder left unfilled
+/// is a bug in the template, and panics.
+fn render(template: &str, global: &[(&str, String)], each_lab: &[Vec<(&str, String)>]) -> String {
+    let fill = |line: &str, values: &[(&str, String)]| {
+        let mut line = line.to_owned();
+        for (name, value) in values {
+            line = line.replace(&format!("<<{name}>>"), value);
+        }
+        assert!(
+            !line.contains("<<"),
+            "{line}: a placeholder without a value"
+        );
+        line
+    };
+    let mut out = String::new();
+    let mut block: Option<Vec<&str>> = None;
+    for line in template.split_inclusive('\n') {
+        match (line.trim(), block.as_mut()) {
+            ("<<for each lab>>", None) => block = Some(Vec::new()),
+            ("<<end for>>", Some(lines)) => {
+                for values in each_lab {
+                    for line in lines.iter() {
+                        out.push_str(&fill(line, values));
+                    }
+                }
+                block = None;
+            }
+            (_, Some(lines)) => lines.push(line),
+            (_, None) => out.push_str(&fill(line, global)),
+        }
+    }
+    assert!(
+        block.is_none(),
+        "a <<for each lab>> block without its <<end for>>"
     );
     out
 }
@@ -219,5 +218,17 @@ mod tests {
             }
         );
         assert!(!yml.contains('\t'));
+        assert!(!yml.contains("<<"), "{yml}");
+    }
+
+    #[test]
+    fn a_block_is_written_once_per_lab_and_a_missing_value_is_caught() {
+        let template = "top <<x>>\n<<for each lab>>\n- <<lab>>\n<<end for>>\nend\n";
+        let labs = [vec![("lab", "a".to_owned())], vec![("lab", "b".to_owned())]];
+        let global = [("x", "1".to_owned())];
+        assert_eq!(render(template, &global, &labs), "top 1\n- a\n- b\nend\n");
+        assert_eq!(render(template, &global, &[]), "top 1\nend\n");
+        let unfilled = std::panic::catch_unwind(|| render("<<y>>\n", &global, &[]));
+        assert!(unfilled.is_err());
     }
 }

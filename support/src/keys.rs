@@ -77,8 +77,8 @@ impl KeyArgs {
         flags
     }
 
-    /// The key these flags name: `--key`, or ftok of `--key-path` and `--proj`.
-    pub fn named_key(&self) -> Result<NamedKey, Error> {
+    /// The key these flags name: `ftok(3)` of `--key-path` and `--proj`, or `--key`.
+    pub fn ftok_or_key(&self) -> Result<NamedKey, Error> {
         match self.key {
             Some(number) => Ok(NamedKey::from(number)),
             None => NamedKey::ftok(&self.key_path, self.proj),

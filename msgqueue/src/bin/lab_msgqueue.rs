@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         }
         let stop = Stop::install()?;
         args.queue.make_default_key_file()?;
-        let key = args.queue.named_key()?;
+        let key = args.queue.ftok_or_key()?;
         let outcome = coordinate(key, n, args.fail_node, &stop, |line| {
             println!("lab_msgqueue: {line}")
         })

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         let queue = match args.id {
             Some(id) => MessageQueue::from_id(id),
             None => {
-                let key = args.queue.named_key()?; // ftok(--key-path, --proj), or --key
+                let key = args.queue.ftok_or_key()?; // ftok(--key-path, --proj), or --key
                 match msgget(key.clone(), 0) {
                     Err(err) if err.errno() == Some(Errno::ENOENT) => {
                         let why = format!("no queue has {key} (msgget: ENOENT)");

@@ -119,7 +119,7 @@ fn open(args: &Args) -> Result<MessageQueue, Failure> {
             path.display()
         );
     }
-    let key = args.queue.named_key()?; // ftok(--key-path, --proj), or --key
+    let key = args.queue.ftok_or_key()?; // ftok(--key-path, --proj), or --key
     // msgget with IPC_EXCL, then a plain one (the seed's IPC_CREAT alone hides who created it).
     let queue = create_or_open(0o600, |flags| msgget(key.clone(), flags))?;
     if queue.created() {

@@ -121,7 +121,7 @@ fn open_by_key(args: &Args) -> Result<MessageQueue, Failure> {
             path.display()
         );
     }
-    let key = args.queue.named_key()?; // ftok(--key-path, --proj), or --key
+    let key = args.queue.ftok_or_key()?; // ftok(--key-path, --proj), or --key
     let opened = match args.create {
         true => create_or_open(0o600, |flags| msgget(key.clone(), flags)), // or the one there
         false => msgget(key.clone(), 0),

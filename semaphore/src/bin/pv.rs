@@ -123,7 +123,7 @@ fn key_of(args: &KeyArgs, may_create: bool) -> Result<NamedKey, Failure> {
             path.display()
         );
     }
-    Ok(args.named_key()?)
+    Ok(args.ftok_or_key()?)
 }
 
 fn create_set(args: &KeyArgs, values: &[u16]) -> Result<ExitCode, Stopped> {
@@ -245,7 +245,7 @@ fn show(set: &SemaphoreSet) -> Result<ExitCode, Stopped> {
 /// `pv` with no subcommand: `pv show`, or one line saying what to run first when there is
 /// nothing to show yet (that is no error).
 fn show_if_there(args: &KeyArgs, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = match args.named_key() {
+    let key = match args.ftok_or_key() {
         Err(err) if err.errno() == Some(Errno::ENOENT) => {
             println!(
                 "pv: no set yet: its key file {} does not exist; `pv create --values 1` makes \

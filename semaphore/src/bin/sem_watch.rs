@@ -52,7 +52,7 @@ fn main() -> ExitCode {
 // ANCHOR: watch
 fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     // open_initialised: semget(key, 0, 0), then wait (bounded) until sem_otime != 0
-    let (set, _) = open_initialised(args.key.named_key()?, stop)?;
+    let (set, _) = open_initialised(args.key.ftok_or_key()?, stop)?;
     if let Some(warning) = set.check_owner(args.key.accept_foreign)? {
         println!("sem_watch: {warning}");
     }

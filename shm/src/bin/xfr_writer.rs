@@ -104,7 +104,7 @@ fn send(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     if let Some(made) = args.key.make_default_key_file()? {
         say(format!("created the key file {}", made.display()));
     }
-    let key = args.key.named_key()?;
+    let key = args.key.ftok_or_key()?;
     let size = HEADER + args.buffer_size as usize;
     // shmget and semget: the segment, the set, and this side's claim (see xfr/pair.rs).
     let (segment, set, first) = join(Role::Writer, key, size, args.key.accept_foreign, stop)?;

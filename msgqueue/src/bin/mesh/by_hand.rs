@@ -49,7 +49,7 @@ fn open(name: char, args: &KeyArgs) -> Result<MessageQueue, Failure> {
     if let Some(path) = args.make_default_key_file()? {
         println!("node {name}: created the key file {}", path.display());
     }
-    let key = args.named_key()?; // ftok(--key-path, --proj), or --key
+    let key = args.ftok_or_key()?; // ftok(--key-path, --proj), or --key
     // msgget with IPC_EXCL, then a plain one: so this node learns whether it must remove it.
     let queue = create_or_open(0o600, |flags| msgget(key.clone(), flags))?;
     let warning = queue.check_owner(args.accept_foreign)?;

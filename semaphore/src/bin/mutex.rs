@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use semaphore::{Key, SemOp, SemaphoreSet, SharedCounter, create};
+use semaphore::{Key, SemOp, SemaphoreSet, SharedCounter, semget};
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 use support::{Forked, describe, fork, run_child};
@@ -55,8 +55,9 @@ fn main() -> ExitCode {
     run(|| {
         let stop = Stop::install()?;
         let counter = SharedCounter::new()?;
-        // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
-        let set = create(Key::PRIVATE, &[1, 1])?;
+        // IPC_PRIVATE: a new set that no other process can find, so no race to guard against.
+        let set = semget(Key::PRIVATE, 2, libc::IPC_CREAT | 0o600)?;
+        set.semctl_setall(&[1, 1])?; // a new set's values are undefined until set
         println!("mutex: created {set}: lock = 1 (free), start line = 1; I remove it when I stop");
         finish(race(&args, &set, &counter, &stop))
     })

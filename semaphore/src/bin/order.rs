@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use nix::errno::Errno;
-use semaphore::{Key, SemOp, SemaphoreSet, create};
+use semaphore::{Key, SemOp, SemaphoreSet, semget};
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 use support::{Forked, describe, first_to_end, fork, run_child};
@@ -81,8 +81,9 @@ fn main() -> ExitCode {
     run(|| {
         let stop = Stop::install()?;
         // Turns: A's semaphore 1, B's and C's 0; READY 0.
-        // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
-        let set = create(Key::PRIVATE, &[1, 0, 0, 0])?;
+        // IPC_PRIVATE: a new set that no other process can find, so no race to guard against.
+        let set = semget(Key::PRIVATE, 4, libc::IPC_CREAT | 0o600)?;
+        set.semctl_setall(&[1, 0, 0, 0])?; // a new set's values are undefined until set
         println!(
             "order: created {set}: turn A = 1, turn B = 0, turn C = 0; I remove it when I stop"
         );

@@ -25,7 +25,7 @@ use std::time::Duration;
 use clap::Parser;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
-use semaphore::{Key, SemOp, SemaphoreSet, create};
+use semaphore::{Key, SemOp, SemaphoreSet, semget};
 use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 use support::{Forked, describe, fork, run_child};
@@ -50,8 +50,9 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
-        let set = create(Key::PRIVATE, &[1, 0])?;
+        // IPC_PRIVATE: a new set that no other process can find, so no race to guard against.
+        let set = semget(Key::PRIVATE, 2, libc::IPC_CREAT | 0o600)?;
+        set.semctl_setall(&[1, 0])?; // a new set's values are undefined until set
         println!("undo: created {set}: the lock is semaphore 0, 1 = free; I remove it when I stop");
         let timeout = Duration::from_millis(args.timeout_ms);
         finish(both(&set, timeout, &stop))

@@ -616,7 +616,7 @@ pub fn read_id_file(path: &Path) -> Result<i32, Failure> {
     let shown = path.display();
     let text = match std::fs::read_to_string(path) {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            let why = "no such file: start `recv --private --id-file PATH` first";
+            let why = "no such file: start `private_recv --id-file PATH` first";
             return Err(Failure::new(format!("read the id file {shown}: {why}")));
         }
         read => read.context(format!("read the id file {shown}"))?,

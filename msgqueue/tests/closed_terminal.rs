@@ -63,10 +63,11 @@ fn mesh_printing_to_a_closed_terminal_stops_with_its_nodes() {
 
 #[test]
 fn every_queue_example_on_a_closed_terminal_stops_as_on_sighup() {
-    let programs: [(&str, &[&str]); 6] = [
+    let programs: [(&str, &[&str]); 7] = [
         (env!("CARGO_BIN_EXE_bare_queue"), &[]),
         (SEND, &["1", "hello"]),
         (RECV, &[]),
+        (env!("CARGO_BIN_EXE_private_recv"), &[]),
         (MESH, &[]),
         (env!("CARGO_BIN_EXE_msg_ls"), &[]),
         (env!("CARGO_BIN_EXE_msg_rm"), &[]),

@@ -1,8 +1,8 @@
-//! Sharing a queue by its id instead of a key, the way the course notes describe it: `recv
-//! --private --id-file PATH` creates a queue with no key and writes its id into a file;
+//! Sharing a queue by its id instead of a key, the way the course notes describe it:
+//! `private_recv --id-file PATH` creates a queue with no key and writes its id into a file;
 //! `send --id-file PATH` reads it, and `send --id N` uses an id it was told (or guessed), since
 //! an id is valid in every process. msg_ls lists the keyless queue. The id file is new or
-//! refused, and goes when recv stops; a missing file or a stale id fails in one line.
+//! refused, and goes when private_recv stops; a missing file or a stale id fails in one line.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +15,7 @@ use msgqueue::{Key, msgget};
 use testkit::{Running, TempDir, run};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
+const PRIVATE_RECV: &str = env!("CARGO_BIN_EXE_private_recv");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");
 const MSG_LS: &str = env!("CARGO_BIN_EXE_msg_ls");
 
@@ -30,10 +31,10 @@ fn a_private_queue_is_reached_through_an_id_file_and_by_its_id() {
     let id_file = dir.path().join("queue.id");
     let id_path = id_file.to_str().expect("a UTF-8 path");
     let mut recv = Running::spawn(command(
-        RECV,
-        &["--private", "--id-file", id_path, "--count", "2"],
+        PRIVATE_RECV,
+        &["--id-file", id_path, "--count", "2"],
     ));
-    let created = recv.expect_line("recv: created queue id=");
+    let created = recv.expect_line("private_recv: created queue id=");
     let id = id_in(&created);
     let _cleanup = RemoveOnDrop(id);
     assert!(created.contains("(IPC_PRIVATE)"), "{created}");
@@ -41,7 +42,7 @@ fn a_private_queue_is_reached_through_an_id_file_and_by_its_id() {
         created.contains(&format!("`send --id {id}` reaches it")),
         "{created}"
     );
-    recv.expect_line(&format!("recv: wrote the id {id} into {id_path}"));
+    recv.expect_line(&format!("private_recv: wrote the id {id} into {id_path}"));
     assert_eq!(
         std::fs::read_to_string(&id_file).unwrap(),
         format!("{id}\n")
@@ -81,7 +82,7 @@ fn an_id_file_that_exists_is_refused_and_the_new_queue_removed() {
     let id_file = dir.path().join("queue.id");
     std::fs::write(&id_file, "7\n").unwrap();
     let finished = run(
-        command(RECV, &["--private", "--id-file", id_file.to_str().unwrap()]),
+        command(PRIVATE_RECV, &["--id-file", id_file.to_str().unwrap()]),
         "",
     );
     assert_one_line_failure(&finished, &["write the id file", "it exists already"]);
@@ -102,7 +103,7 @@ fn a_missing_id_file_and_a_stale_id_fail_in_one_line() {
         command(SEND, &["--id-file", missing.to_str().unwrap(), "1", "x"]),
         "",
     );
-    assert_one_line_failure(&finished, &["read the id file", "recv --private --id-file"]);
+    assert_one_line_failure(&finished, &["read the id file", "private_recv --id-file"]);
 
     // An id whose queue is gone: take a fresh one and remove it.
     let gone = msgget(Key::PRIVATE, libc::IPC_CREAT | 0o600).expect("msgget");
@@ -133,6 +134,36 @@ fn an_id_replaces_the_key_flags() {
         "",
     );
     assert_usage_error(&create, &["--create"]);
-    let private = run(command(RECV, &["--private", "--key-path", "/x"]), "");
+    // The id is private_recv's way; recv only knows keys.
+    let private = run(command(RECV, &["--private"]), "");
     assert_usage_error(&private, &["--private"]);
+}
+
+#[test]
+fn private_recv_runs_with_no_arguments_and_leaves_nothing() {
+    let dir = TempDir::new("mq-private-default");
+    let mut recv = Running::spawn({
+        let mut command = command(PRIVATE_RECV, &["--count", "1"]);
+        command.current_dir(dir.path());
+        command
+    });
+    let id = id_in(&recv.expect_line("private_recv: created queue id="));
+    let _cleanup = RemoveOnDrop(id);
+    recv.expect_line("into ./queue.id");
+    let id_file = dir.path().join("queue.id");
+    let sent = run(
+        command(SEND, &["--id-file", id_file.to_str().unwrap(), "3", "hi"]),
+        "",
+    );
+    assert!(sent.status.success(), "{sent:?}");
+    let finished = recv.wait();
+    assert!(finished.status.success(), "{finished:?}");
+    assert!(
+        finished.stdout.contains(
+            "type=3 hi
+"
+        ),
+        "{finished:?}"
+    );
+    assert!(!queue_exists(id) && !id_file.exists(), "nothing is left");
 }

@@ -122,7 +122,7 @@ pub fn parse_key(text: &str) -> Result<Key, String> {
     match parsed {
         Ok(0) => Err(
             "key 0 is IPC_PRIVATE: every msgget, semget or shmget with it makes a new object, \
-             which no process finds by key (recv --private makes a queue; send --id reaches it)"
+             which no process finds by key (private_recv makes a queue; send --id reaches it)"
                 .to_owned(),
         ),
         Ok(key) => Ok(Key::from_number(key)),

@@ -10,10 +10,7 @@
 //! behind. A failure (a message too big for the buffer, say) never discards messages: then recv
 //! leaves a non-empty queue in place and says how to remove it.
 //!
-//! Sharing an id instead of a key, the other way the seed describes: `--private` creates a
-//! queue with no key (IPC_PRIVATE), and `--id-file PATH` writes its id into a new file, which
-//! `send --id-file PATH` reads (recv removes the file when it stops). An id is valid in every
-//! process: whoever learns it, and has the permission, can use the queue.
+//! Sharing an id instead of a key, the other way the seed describes, is `private_recv`.
 //!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), whose
 //! handler makes `msgrcv` fail with EINTR; see the book's "Programs that stop cleanly".
@@ -23,14 +20,11 @@
 
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use libc::{IPC_CREAT, IPC_NOWAIT, MSG_NOERROR};
-use msgqueue::{
-    IdFile, Key, KeyArgs, Limits, MTYPE_MAX, MessageQueue, Select, create_or_open, msgget,
-};
+use libc::{IPC_NOWAIT, MSG_NOERROR};
+use msgqueue::{KeyArgs, Limits, MTYPE_MAX, MessageQueue, Select, create_or_open, msgget};
 use nix::errno::Errno;
 use support::cli::{Failure, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish_after};
@@ -63,37 +57,15 @@ struct Args {
     /// Do not wait: take what is queued now, then stop (IPC_NOWAIT).
     #[arg(long)]
     nowait: bool,
-    /// Create a new queue with no key (IPC_PRIVATE) instead of using the key flags. Other
-    /// processes reach it by its id: `send --id N`, or `--id-file`.
-    #[arg(long, conflicts_with_all = ["key_path", "proj", "key"])]
-    private: bool,
-    /// Write the queue's id into this new file, for `send --id-file PATH`; recv removes the
-    /// file when it stops.
-    #[arg(long, value_name = "PATH")]
-    id_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        // ANCHOR: id_file
         let queue = open(&args)?;
-        let id_file = match &args.id_file {
-            Some(path) => Some(IdFile::create(path, queue.id())?),
-            None => None,
-        };
-        if let Some(file) = &id_file {
-            let path = file.path().display();
-            println!(
-                "recv: wrote the id {} into {path}: `send --id-file {path}`",
-                queue.id()
-            );
-        }
-        // ANCHOR_END: id_file
         let mut received = 0;
         let outcome = receive_all(&queue, &args, &mut received, &stop);
-        drop(id_file); // the file goes first: nobody reads the id of a queue about to go
         remove_unless_left_with_data(queue, matches!(outcome, Err(Stopped::Failed(_))))?;
         finish_after(outcome, plural(received, "message"))
     })
@@ -101,18 +73,6 @@ fn main() -> ExitCode {
 
 // ANCHOR: open
 fn open(args: &Args) -> Result<MessageQueue, Failure> {
-    // ANCHOR: private
-    if args.private {
-        // No key: a new queue every time. Any process that learns its id may use it.
-        let queue = msgget(Key::PRIVATE, IPC_CREAT | 0o600)?;
-        let id = queue.id();
-        println!(
-            "recv: created {queue} and mode 0600; `send --id {id}` reaches it; I remove it \
-             when I stop"
-        );
-        return Ok(queue);
-    }
-    // ANCHOR_END: private
     if let Some(path) = args.queue.make_default_key_file()? {
         println!(
             "recv: created the key file {}: ftok needs an existing file",

@@ -14,7 +14,7 @@
 //! send says how to remove it. An empty one (nothing could be sent) is removed.
 //!
 //! `--id N` or `--id-file PATH` (written by `recv --id-file PATH`) use a queue by its id
-//! instead of a key: the only way to reach a queue that has none (`recv --private`).
+//! instead of a key: the only way to reach a queue that has none (`private_recv`).
 //!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), whose
 //! handler makes a waiting `read` or `msgsnd` fail with EINTR; see "Programs that stop cleanly".

@@ -117,13 +117,7 @@ pub fn check(root: &Path) -> Result<(), String> {
         return Err("no attack in xtask/tests/attacks".into());
     }
     // The upload itself: no solution line anywhere in it (checked as it is written).
-    crate::autograde::autograder_command(
-        root,
-        &[
-            "--out".into(),
-            base.join("upload").to_string_lossy().into_owned(),
-        ],
-    )?;
+    crate::autograde::autograder_command(root, &base.join("upload"), None)?;
 
     // Run A: the reference, nothing, and the first attack, every lab.
     let first = base.join("submissions/all-labs");
@@ -143,18 +137,18 @@ pub fn check(root: &Path) -> Result<(), String> {
         &work,
     )?;
     let csv = base.join("grades.csv");
-    let args = |dir: &Path, extra: &[&str]| -> Vec<String> {
-        let mut args = vec![
-            dir.to_string_lossy().into_owned(),
-            "--csv".into(),
-            csv.to_string_lossy().into_owned(),
-            "--work".into(),
-            work.to_string_lossy().into_owned(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
+    let args = |dir: &Path, labs: Vec<String>| crate::autograde::GradeAll {
+        submissions: dir.to_path_buf(),
+        csv: csv.clone(),
+        jobs: 1,
+        hidden: None,
+        work: Some(work.clone()),
+        uid,
+        timing: Default::default(),
+        labs,
+        sources: None,
     };
-    crate::autograde::grade_all_command(root, &args(&first, &[]))?;
+    crate::autograde::grade_all_command(root, &args(&first, Vec::new()))?;
     let table = std::fs::read_to_string(&csv).map_err(|err| format!("{}: {err}", csv.display()))?;
     print!("{table}");
     let totals = scores(&table)?;
@@ -212,11 +206,7 @@ pub fn check(root: &Path) -> Result<(), String> {
             labs.push(attack.lab.clone());
         }
     }
-    let mut extra: Vec<&str> = Vec::new();
-    for lab in &labs {
-        extra.extend(["--lab", lab.as_str()]);
-    }
-    crate::autograde::grade_all_command(root, &args(&second, &extra))?;
+    crate::autograde::grade_all_command(root, &args(&second, labs))?;
     let table = std::fs::read_to_string(&csv).map_err(|err| format!("{}: {err}", csv.display()))?;
     print!("{table}");
     for (student, score) in scores(&table)? {

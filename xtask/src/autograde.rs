@@ -93,30 +93,10 @@ impl Layout {
 }
 
 /// `cargo xtask autograder --out DIR [--hidden PRIVATE]`.
-pub fn autograder_command(root: &Path, args: &[String]) -> Result<(), String> {
-    let mut out = None;
-    let mut hidden = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--out" => out = args.next().map(PathBuf::from),
-            "--hidden" => hidden = args.next().map(PathBuf::from),
-            "-h" | "--help" => {
-                println!(
-                    "usage: cargo xtask autograder --out DIR [--hidden PRIVATE]\n\
-                     Writes DIR/autograder.zip (upload it to Gradescope) and the same tree in \
-                     DIR/autograder/. --hidden takes the hidden tests from PRIVATE/<lab>/tests/lab.rs \
-                     (their // BEGIN HIDDEN TESTS regions) and, if present, the points from \
-                     PRIVATE/points.txt, instead of this repository's."
-                );
-                return Ok(());
-            }
-            other => return Err(format!("autograder: unexpected argument `{other}`")),
-        }
-    }
-    let out = absolute(&out.ok_or("usage: cargo xtask autograder --out DIR")?)?;
+pub fn autograder_command(root: &Path, out: &Path, hidden: Option<&Path>) -> Result<(), String> {
+    let out = absolute(out)?;
     let tree = out.join("autograder");
-    let summary = write_autograder(root, &tree, hidden.as_deref())?;
+    let summary = write_autograder(root, &tree, hidden)?;
     let zip = out.join("autograder.zip");
     let _ = std::fs::remove_file(&zip);
     let zipped = Command::new("zip")
@@ -363,56 +343,66 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
         .map_err(|err| format!("chmod {mode:o} {}: {err}", path.display()))
 }
 
-/// `xtask autograder-setup --source DIR --work DIR [--uid N] [--slots N]`.
-pub fn setup_command(args: &[String]) -> Result<(), String> {
-    let (layout, rest) = layout_from(args)?;
-    let mut slots = 1;
-    let mut rest = rest.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--slots" => {
-                slots = rest
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|&n| n >= 1)
-                    .ok_or("--slots needs a number, at least 1")?
-            }
-            other => return Err(format!("autograder-setup: unexpected argument `{other}`")),
-        }
-    }
-    setup(&layout, slots)
+/// Where the autograder is and whom the student's code runs as: the flags of
+/// `autograder-setup` and `autograde`, with Gradescope's paths by default.
+#[derive(clap::Args, Debug)]
+pub struct LayoutArgs {
+    /// The unpacked autograder: ipc-labs/, private/ and the scripts.
+    #[arg(long, value_name = "DIR", default_value = "/autograder/source")]
+    source: PathBuf,
+    /// The work directory: the vendored crates, the toolchain, the build slots.
+    #[arg(long, value_name = "DIR", default_value = "/autograder/work")]
+    work: PathBuf,
+    /// The students' first user id (never 0: a student's code never runs as root); slot N runs
+    /// as UID + N.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_UID, value_parser = student_uid)]
+    uid: u32,
+    /// The build slot to use.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    slot: usize,
 }
 
-/// The flags every autograder command shares; returns the rest.
-fn layout_from(args: &[String]) -> Result<(Layout, Vec<String>), String> {
-    let mut source = PathBuf::from("/autograder/source");
-    let mut work = PathBuf::from("/autograder/work");
-    let mut uid = DEFAULT_UID;
-    let mut slot = 0;
-    let mut rest = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().cloned().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--source" => source = PathBuf::from(value()?),
-            "--work" => work = PathBuf::from(value()?),
-            "--uid" => uid = value()?.parse().map_err(|_| "--uid: not a number")?,
-            "--slot" => slot = value()?.parse().map_err(|_| "--slot: not a number")?,
-            _ => rest.push(arg.clone()),
-        }
+impl LayoutArgs {
+    fn layout(&self) -> Result<Layout, String> {
+        Ok(Layout {
+            source: absolute(&self.source)?,
+            work: absolute(&self.work)?,
+            uid: self.uid + self.slot as u32,
+            slot: self.slot,
+        })
     }
-    if uid == 0 {
-        return Err("--uid 0 is root: the student's code never runs as root".into());
+}
+
+/// A `--uid`: a number, and not root's.
+fn student_uid(value: &str) -> Result<u32, String> {
+    match value.parse() {
+        Ok(0) => Err("0 is root: the student's code never runs as root".into()),
+        Ok(uid) => Ok(uid),
+        Err(_) => Err(format!("`{value}` is not a user id")),
     }
-    Ok((
-        Layout {
-            source: absolute(&source)?,
-            work: absolute(&work)?,
-            uid: uid + slot as u32,
-            slot,
-        },
-        rest,
-    ))
+}
+
+/// `xtask autograder-setup`.
+#[derive(clap::Args, Debug)]
+pub struct Setup {
+    #[command(flatten)]
+    layout: LayoutArgs,
+    /// How many build slots to prepare (grade-all's --jobs).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    slots: usize,
+}
+
+/// A `--slots`: a number, at least 1.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse() {
+        Ok(0) | Err(_) => Err("a number, at least 1".into()),
+        Ok(slots) => Ok(slots),
+    }
+}
+
+/// `xtask autograder-setup --source DIR --work DIR [--uid N] [--slots N]`.
+pub fn setup_command(args: &Setup) -> Result<(), String> {
+    setup(&args.layout.layout()?, args.slots)
 }
 
 /// Prepares `layout.work` for `slots` build slots: the private files readable by root only,
@@ -873,31 +863,36 @@ impl Harness for Sandbox {
     }
 }
 
+/// `xtask autograde`.
+#[derive(clap::Args, Debug)]
+pub struct Autograde {
+    #[command(flatten)]
+    layout: LayoutArgs,
+    /// The submission: the student's repository, or a folder that holds it.
+    #[arg(long, value_name = "DIR", default_value = "/autograder/submission")]
+    submission: PathBuf,
+    /// Where to write results.json.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/autograder/results/results.json"
+    )]
+    results: PathBuf,
+    #[command(flatten)]
+    timing: grade::Timing,
+    /// Grade only this lab (again for more labs; every lab by default).
+    #[arg(long = "lab", value_name = "LAB")]
+    labs: Vec<String>,
+}
+
 /// `xtask autograde --submission DIR --results FILE [--budget S] [--timeout S] [--lab L]...`
 /// with the layout flags.
-pub fn autograde_command(args: &[String]) -> Result<(), String> {
-    let (layout, rest) = layout_from(args)?;
-    let mut submission = PathBuf::from("/autograder/submission");
-    let mut results = PathBuf::from("/autograder/results/results.json");
-    let mut options = grade::Options {
-        timeout: grade::DEFAULT_TIMEOUT,
-        budget: grade::DEFAULT_BUDGET,
-        verbose: true,
-    };
-    let mut labs = Vec::new();
-    let mut rest = rest.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--submission" => submission = PathBuf::from(rest.next().ok_or("--submission DIR")?),
-            "--results" => results = PathBuf::from(rest.next().ok_or("--results FILE")?),
-            "--timeout" => options.timeout = grade::seconds("--timeout", rest.next())?,
-            "--budget" => options.budget = grade::seconds("--budget", rest.next())?,
-            "--lab" => labs.push(rest.next().ok_or("--lab LAB")?.clone()),
-            other => return Err(format!("autograde: unexpected argument `{other}`")),
-        }
-    }
+pub fn autograde_command(args: &Autograde) -> Result<(), String> {
+    let layout = args.layout.layout()?;
+    let (submission, results, labs) = (&args.submission, &args.results, &args.labs);
+    let options = args.timing.options();
     let started = Instant::now();
-    let outcome = autograde(&layout, &submission, &labs, &options);
+    let outcome = autograde(&layout, submission, labs, &options);
     let results_file = match outcome {
         Ok(outcomes) => grade::results(&outcomes, started.elapsed()),
         Err(problem) => {
@@ -915,7 +910,7 @@ pub fn autograde_command(args: &[String]) -> Result<(), String> {
         std::fs::create_dir_all(parent).map_err(|err| format!("{}: {err}", parent.display()))?;
     }
     // Written by root, with no process of the student's user left: nothing else writes it.
-    std::fs::write(&results, results_file.to_text())
+    std::fs::write(results, results_file.to_text())
         .map_err(|err| format!("{}: {err}", results.display()))?;
     println!(
         "wrote {} in {:.1} s",
@@ -1006,57 +1001,56 @@ pub fn autograde(
 
 /// `cargo xtask grade-all SUBMISSIONS --csv FILE [--jobs N] [--hidden DIR] [--work DIR]
 /// [--uid N] [--budget S] [--timeout S] [--lab L]... [--sources DIR]`.
-pub fn grade_all_command(root: &Path, args: &[String]) -> Result<(), String> {
-    let mut submissions = None;
-    let mut csv = None;
-    let mut jobs = 1usize;
-    let mut hidden = None;
-    let mut work = root.join("target/grade-all");
-    let mut uid = DEFAULT_UID;
-    let mut sources = None;
-    let mut passed_on: Vec<String> = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().cloned().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--csv" => csv = Some(PathBuf::from(value()?)),
-            "--jobs" => {
-                jobs = value()?
-                    .parse()
-                    .ok()
-                    .filter(|&n| (1..=16).contains(&n))
-                    .ok_or("--jobs: a number from 1 to 16")?
-            }
-            "--hidden" => hidden = Some(absolute(Path::new(&value()?))?),
-            "--work" => work = absolute(Path::new(&value()?))?,
-            "--uid" => uid = value()?.parse().map_err(|_| "--uid: not a number")?,
-            "--sources" => sources = Some(absolute(Path::new(&value()?))?),
-            "--budget" | "--timeout" | "--lab" => {
-                passed_on.push(arg.clone());
-                passed_on.push(value()?);
-            }
-            "-h" | "--help" => {
-                println!(
-                    "usage: cargo xtask grade-all SUBMISSIONS --csv FILE [--jobs N] [--hidden DIR] \
-                     [--work DIR] [--uid N] [--budget S] [--timeout S] [--lab LAB]... [--sources DIR]\n\
-                     Grades every folder of SUBMISSIONS (one per student) as the Gradescope \
-                     autograder does, N at a time, as users {uid}.., into FILE (one row per \
-                     student, a column per lab). Copies each student's <lab>/src/lab.rs to \
-                     DIR/<lab>/<student>.rs (default: lab-sources beside FILE) for a plagiarism \
-                     checker. Runs as root."
-                );
-                return Ok(());
-            }
-            other if other.starts_with('-') => {
-                return Err(format!("grade-all: unknown flag {other}"));
-            }
-            other => submissions = Some(absolute(Path::new(other))?),
-        }
+#[derive(clap::Args, Debug)]
+pub struct GradeAll {
+    /// A folder that holds one folder per student.
+    #[arg(value_name = "SUBMISSIONS")]
+    pub submissions: PathBuf,
+    /// The grades: one row per student, a column per lab.
+    #[arg(long, value_name = "FILE")]
+    pub csv: PathBuf,
+    /// How many students to grade at once, 1 to 16.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub jobs: u8,
+    /// A course's private tests and points, as for `autograder --hidden`.
+    #[arg(long, value_name = "DIR")]
+    pub hidden: Option<PathBuf>,
+    /// The work directory [default: target/grade-all in the workspace].
+    #[arg(long, value_name = "DIR")]
+    pub work: Option<PathBuf>,
+    /// The first student user id (never 0); job N runs as UID + N.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_UID, value_parser = student_uid)]
+    pub uid: u32,
+    #[command(flatten)]
+    pub timing: grade::Timing,
+    /// Grade only this lab (again for more labs; every lab by default).
+    #[arg(long = "lab", value_name = "LAB")]
+    pub labs: Vec<String>,
+    /// Where to copy each student's <lab>/src/lab.rs, as DIR/<lab>/<student>.rs [default:
+    /// lab-sources beside the CSV].
+    #[arg(long, value_name = "DIR")]
+    pub sources: Option<PathBuf>,
+}
+
+/// `cargo xtask grade-all`: grades every student's folder, `--jobs` at a time, into the CSV.
+pub fn grade_all_command(root: &Path, args: &GradeAll) -> Result<(), String> {
+    let submissions = absolute(&args.submissions)?;
+    let csv = absolute(&args.csv)?;
+    let jobs = usize::from(args.jobs);
+    let hidden = args.hidden.as_deref().map(absolute).transpose()?;
+    let work = match &args.work {
+        Some(work) => absolute(work)?,
+        None => root.join("target/grade-all"),
+    };
+    let uid = args.uid;
+    let sources = match &args.sources {
+        Some(sources) => absolute(sources)?,
+        None => csv.parent().unwrap_or(Path::new(".")).join("lab-sources"),
+    };
+    let mut passed_on: Vec<String> = args.timing.to_args().into();
+    for lab in &args.labs {
+        passed_on.extend(["--lab".to_owned(), lab.clone()]);
     }
-    let submissions = submissions.ok_or("usage: cargo xtask grade-all SUBMISSIONS --csv FILE")?;
-    let csv = absolute(&csv.ok_or("grade-all: --csv FILE is needed")?)?;
-    let sources =
-        sources.unwrap_or_else(|| csv.parent().unwrap_or(Path::new(".")).join("lab-sources"));
     let layout = Layout {
         source: work.join("autograder"),
         work: work.join("build"),

@@ -9,15 +9,6 @@ use std::process::Command;
 
 const DIR: &str = "book/src/bench";
 
-/// `cargo xtask bench-book [--write]`.
-pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
-    match args {
-        [] => check(root),
-        [flag] if flag == "--write" => write(root),
-        _ => Err("usage: cargo xtask bench-book [--write]".into()),
-    }
-}
-
 /// What `bench --from-json` draws from the committed run: (tables, SVG).
 fn redraw(root: &Path) -> Result<(String, String), String> {
     let out = root.join("target/bench-book");
@@ -58,7 +49,7 @@ fn redraw(root: &Path) -> Result<(String, String), String> {
     Ok((tables, chart))
 }
 
-/// Fails when the committed tables or chart differ from what the committed run gives.
+/// `cargo xtask bench-book`: fails when the committed tables or chart differ from what the committed run gives.
 pub fn check(root: &Path) -> Result<(), String> {
     println!("==> the book's benchmark tables and chart, redrawn from {DIR}/run.json");
     let (tables, chart) = redraw(root)?;
@@ -76,7 +67,8 @@ pub fn check(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn write(root: &Path) -> Result<(), String> {
+/// `cargo xtask bench-book --write`: redraws the tables and chart from the committed run.
+pub fn write(root: &Path) -> Result<(), String> {
     let (tables, chart) = redraw(root)?;
     for (name, text) in [("tables.txt", &tables), ("chart.svg", &chart)] {
         let path = root.join(DIR).join(name);

@@ -135,48 +135,87 @@ pub trait Harness {
     fn run_test(&mut self, entry: &Entry, hidden: bool, timeout: Duration) -> Result<Ran, String>;
 }
 
-/// The command line of `cargo xtask grade`: runs, prints the table and the score, writes the
-/// JSON, and fails below full marks.
-pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
-    let mut labs = Vec::new();
-    let mut json: Option<PathBuf> = None;
-    let mut options = Options {
-        timeout: DEFAULT_TIMEOUT,
-        budget: DEFAULT_BUDGET,
-        verbose: true,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--json" => {
-                let file = args.next().ok_or("--json needs a file name")?;
-                json = Some(PathBuf::from(file));
-            }
-            "--timeout" => options.timeout = seconds("--timeout", args.next())?,
-            "--budget" => options.budget = seconds("--budget", args.next())?,
-            "-h" | "--help" => {
-                println!(
-                    "usage: cargo xtask grade [LAB...] [--json FILE] [--timeout SECS] [--budget SECS]\n\
-                     Runs the graded tests of {} (all labs by default), each alone with a deadline \
-                     (--timeout, default {} s) within a budget for the whole run (--budget, default \
-                     {} s), and prints the score; under a failing test, the compiler's errors or \
-                     the assertion message. Exits non-zero below full marks.",
-                    points::FILE,
-                    DEFAULT_TIMEOUT.as_secs(),
-                    DEFAULT_BUDGET.as_secs()
-                );
-                return Ok(());
-            }
-            flag if flag.starts_with('-') => return Err(format!("grade: unknown flag {flag}")),
-            lab => labs.push(lab.to_owned()),
+/// The deadlines of `grade`, `autograde` and `grade-all`.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct Timing {
+    /// How long one graded test may run, in seconds: then it is killed with every process it
+    /// started, and scores 0.
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_TIMEOUT))]
+    pub timeout: Seconds,
+    /// How long the whole run may take, in seconds: every test left when it is spent scores 0,
+    /// and the results are still written.
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(DEFAULT_BUDGET))]
+    pub budget: Seconds,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            timeout: Seconds(DEFAULT_TIMEOUT),
+            budget: Seconds(DEFAULT_BUDGET),
         }
     }
-    let entries = select(root, &labs)?;
+}
+
+impl Timing {
+    /// The options of a run that prints its rows.
+    pub fn options(self) -> Options {
+        Options {
+            timeout: self.timeout.0,
+            budget: self.budget.0,
+            verbose: true,
+        }
+    }
+
+    /// The flags that give these deadlines, for another xtask's command line.
+    pub fn to_args(self) -> [String; 4] {
+        [
+            "--timeout".into(),
+            self.timeout.to_string(),
+            "--budget".into(),
+            self.budget.to_string(),
+        ]
+    }
+}
+
+/// A whole number of seconds, at least 1, from the command line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Seconds(pub Duration);
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Seconds, String> {
+        let secs: u64 = value
+            .parse()
+            .map_err(|_| format!("`{value}` is not a number of seconds"))?;
+        if secs == 0 {
+            return Err("give at least 1 second".into());
+        }
+        Ok(Seconds(Duration::from_secs(secs)))
+    }
+}
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.as_secs())
+    }
+}
+
+/// `cargo xtask grade [LAB...] [--json FILE] [--timeout SECS] [--budget SECS]`: runs, prints
+/// the table and the score, writes the JSON, and fails below full marks.
+pub fn command(
+    root: &Path,
+    labs: &[String],
+    json: Option<&Path>,
+    timing: Timing,
+) -> Result<(), String> {
+    let entries = select(root, labs)?;
     reap::become_subreaper()?;
     let started = Instant::now();
-    let outcomes = run(&options, &entries, &mut Cargo::new(root, None))?;
+    let outcomes = run(&timing.options(), &entries, &mut Cargo::new(root, None))?;
     if let Some(file) = json {
-        std::fs::write(&file, results(&outcomes, started.elapsed()).to_text())
+        std::fs::write(file, results(&outcomes, started.elapsed()).to_text())
             .map_err(|err| format!("{}: {err}", file.display()))?;
         println!("wrote {}", file.display());
     }
@@ -186,18 +225,6 @@ pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
     } else {
         Ok(())
     }
-}
-
-/// A whole number of seconds from the command line.
-pub fn seconds(flag: &str, value: Option<&String>) -> Result<Duration, String> {
-    let value = value.ok_or_else(|| format!("{flag} needs a number of seconds"))?;
-    let secs: u64 = value
-        .parse()
-        .map_err(|_| format!("{flag}: `{value}` is not a number of seconds"))?;
-    if secs == 0 {
-        return Err(format!("{flag}: give at least 1 second"));
-    }
-    Ok(Duration::from_secs(secs))
 }
 
 /// The entries of the points file for `labs` (every lab when empty).

@@ -36,29 +36,11 @@ pub struct Summary {
     pub solution_lines: Vec<(String, usize, String)>,
 }
 
-/// The command line: `handout --out DIR [--no-build]`.
-pub fn command(root: &Path, args: &[String]) -> Result<(), String> {
-    let mut out: Option<PathBuf> = None;
-    let mut build = true;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?)),
-            "--no-build" => build = false,
-            "-h" | "--help" => {
-                println!(
-                    "usage: cargo xtask handout --out DIR [--no-build]\n\
-                     Writes the students' workspace into DIR; --no-build skips the book build \
-                     and the compile check."
-                );
-                return Ok(());
-            }
-            other => return Err(format!("handout: unexpected argument `{other}`")),
-        }
-    }
-    let out = out.ok_or("usage: cargo xtask handout --out DIR")?;
+/// `cargo xtask handout --out DIR [--no-build]`: writes the handout into `out`; with `build`,
+/// also builds its book and compiles it.
+pub fn command(root: &Path, out: &Path, build: bool) -> Result<(), String> {
     let out = if out.is_absolute() {
-        out
+        out.to_path_buf()
     } else {
         std::env::current_dir()
             .map_err(|err| format!("current directory: {err}"))?

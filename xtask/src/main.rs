@@ -37,38 +37,134 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+use clap::{Parser, Subcommand};
+
+/// The project's automation: CI, the book's checks, the labs' handout and their grading.
+#[derive(Parser)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true,
+    after_help = "autograder-setup and autograde, not listed, are what the Gradescope scripts \
+                  run (grading/gradescope/); `cargo xtask <COMMAND> --help` tells more."
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Everything CI checks, in order, with a leak check around it.
+    ///
+    /// Formatting, clippy, the tests, rustdoc with warnings denied, the benchmark chart against
+    /// its committed run, the book build, the book's includes, every page in headless Chromium;
+    /// in the instructor's workspace also a handout, graded, and the Gradescope autograder under
+    /// attack (as root). Fails when the run leaves an IPC object, a FIFO or a process behind.
+    Ci,
+    /// Checks that every `{{#include}}` in the book resolves to text.
+    BookIncludes,
+    /// Checks the built book's pages in headless Chromium.
+    BookBrowser,
+    /// Lists the System V objects, FIFOs and processes that the leak check would see now.
+    Leaks,
+    /// Writes the students' workspace (the handout) into a directory, and checks it.
+    ///
+    /// Every file of the workspace is copied, with the solutions replaced by their prompts or
+    /// `todo!()` and the hidden tests removed; then the book is built from it, every file is
+    /// searched for the solutions' lines, and the handout is compiled.
+    Handout {
+        /// The directory to write (empty, or a handout made before: its .git/ and target/ stay).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Skip the book build and the compile check.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Runs the graded tests with their points, and prints the score.
+    ///
+    /// Runs the graded tests of grading/points.txt (all labs by default), each alone with a
+    /// deadline, within a budget for the whole run, and prints a row per test and the score;
+    /// under a failing test, the compiler's errors or the assertion message. Exits non-zero
+    /// below full marks.
+    Grade {
+        /// The labs to grade (every lab of the points file when none is given).
+        #[arg(value_name = "LAB")]
+        labs: Vec<String>,
+        /// Also write the results to FILE, in Gradescope's results.json format.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        #[command(flatten)]
+        timing: grade::Timing,
+    },
+    /// Grades a whole class as the Gradescope autograder does, into a CSV (as root).
+    ///
+    /// Grades every folder of SUBMISSIONS (one per student) as the Gradescope autograder does,
+    /// N at a time, each as a user of its own, into FILE (one row per student, a column per
+    /// lab). Copies each student's <lab>/src/lab.rs to DIR/<lab>/<student>.rs for a plagiarism
+    /// checker. Runs as root.
+    GradeAll(autograde::GradeAll),
+    /// Writes the Gradescope autograder: DIR/autograder.zip and the same tree in DIR/autograder/.
+    Autograder {
+        /// Where to write autograder.zip and autograder/.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A course's private tests: the hidden tests of DIR/<lab>/tests/lab.rs (their
+        /// `// BEGIN HIDDEN TESTS` regions) and, if present, the points of DIR/points.txt,
+        /// instead of this repository's.
+        #[arg(long, value_name = "DIR")]
+        hidden: Option<PathBuf>,
+    },
+    /// Prepares the autograder's work directory (Gradescope's setup.sh runs it, as root).
+    #[command(hide = true)]
+    AutograderSetup(autograde::Setup),
+    /// Grades one submission into results.json (Gradescope's run_autograder runs it, as root).
+    #[command(hide = true)]
+    Autograde(autograde::Autograde),
+    /// Builds the autograder and grades the reference, nothing, and every attack (as root).
+    AutograderCheck,
+    /// Strips the lab markers from files in place, as the handout does.
+    Strip {
+        /// The files to strip.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Writes grading/classroom.yml, the GitHub Classroom workflow, from the points file.
+    Classroom,
+    /// Checks the book's benchmark tables and chart against the committed run.
+    BenchBook {
+        /// Redraw them from the committed run instead of checking them.
+        #[arg(long)]
+        write: bool,
+    },
+}
+
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1);
-    let rest: Vec<String> = std::env::args().skip(2).collect();
+    // A usage error exits 2, with clap's message; `--help` exits 0.
+    let cli = Cli::parse();
     let root = workspace_root();
-    let outcome = match command.as_deref() {
-        Some("ci") => ci(&root),
-        Some("book-includes") => includes::check(&root),
-        Some("book-browser") => browser::check(&root),
-        Some("leaks") => leaks::snapshot(&root).map(|objects| {
+    let outcome = match cli.task {
+        Task::Ci => ci(&root),
+        Task::BookIncludes => includes::check(&root),
+        Task::BookBrowser => browser::check(&root),
+        Task::Leaks => leaks::snapshot(&root).map(|objects| {
             for object in objects {
                 println!("{object}");
             }
         }),
-        Some("handout") => handout::command(&root, &rest),
-        Some("grade") => grade::command(&root, &rest),
-        Some("grade-all") => autograde::grade_all_command(&root, &rest),
-        Some("autograder") => autograde::autograder_command(&root, &rest),
-        Some("autograder-setup") => autograde::setup_command(&rest),
-        Some("autograde") => autograde::autograde_command(&rest),
-        Some("autograder-check") => attacks::check(&root),
-        Some("strip") => strip_in_place(&rest),
-        Some("classroom") => classroom::write(&root),
-        Some("bench-book") => bench_book::command(&root, &rest),
-        _ => {
-            eprintln!(
-                "usage: cargo xtask <ci | book-includes | book-browser | leaks | handout --out DIR \
-                 | grade [LAB...] [--json FILE] | grade-all SUBMISSIONS --csv FILE \
-                 | autograder --out DIR | strip FILE... | classroom | bench-book [--write]>\n\
-                 (autograder-setup and autograde are what the Gradescope scripts run)"
-            );
-            return ExitCode::from(2);
+        Task::Handout { out, no_build } => handout::command(&root, &out, !no_build),
+        Task::Grade { labs, json, timing } => grade::command(&root, &labs, json.as_deref(), timing),
+        Task::GradeAll(args) => autograde::grade_all_command(&root, &args),
+        Task::Autograder { out, hidden } => {
+            autograde::autograder_command(&root, &out, hidden.as_deref())
         }
+        Task::AutograderSetup(args) => autograde::setup_command(&args),
+        Task::Autograde(args) => autograde::autograde_command(&args),
+        Task::AutograderCheck => attacks::check(&root),
+        Task::Strip { files } => strip_in_place(&files),
+        Task::Classroom => classroom::write(&root),
+        Task::BenchBook { write: false } => bench_book::check(&root),
+        Task::BenchBook { write: true } => bench_book::write(&root),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -97,12 +193,12 @@ fn is_handout(root: &Path) -> bool {
 }
 
 /// `cargo xtask strip FILE...`: each file's lab markers stripped, in place.
-fn strip_in_place(files: &[String]) -> Result<(), String> {
-    for file in files {
-        let path = Path::new(file);
+fn strip_in_place(files: &[PathBuf]) -> Result<(), String> {
+    for path in files {
+        let file = path.display();
         let text = std::fs::read_to_string(path).map_err(|err| format!("{file}: {err}"))?;
         let lab = lab_of(path);
-        let stripped = markers::strip(file, &text, &lab)?;
+        let stripped = markers::strip(&file.to_string(), &text, &lab)?;
         std::fs::write(path, stripped.text).map_err(|err| format!("{file}: {err}"))?;
         println!(
             "{file}: {} solution and {} hidden-test regions stripped",
@@ -394,4 +490,115 @@ fn build_book(root: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("xtask").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// The command lines of the scripts, the workflow, the README and the book.
+    #[test]
+    fn every_caller_s_command_line_parses() {
+        for line in [
+            "ci",
+            "book-includes",
+            "book-browser",
+            "leaks",
+            "classroom",
+            "autograder-check",
+            "bench-book",
+            "bench-book --write",
+            "strip a.rs b.rs",
+            "handout --out ../ipc-labs-handout",
+            "handout --out /tmp/h --no-build",
+            "grade",
+            "grade pipe fifo",
+            "grade --json results.json",
+            "grade process-states --json target/results-process-states.json",
+            "grade --timeout 2 --json r.json",
+            "grade --timeout 600 --budget 3 --json r.json",
+            "autograder --out ../autograder",
+            "autograder --out ../autograder --hidden ../my-course",
+            "grade-all submissions/ --csv grades.csv --jobs 2",
+            "grade-all submissions/ --csv grades.csv --hidden ../my-course",
+            "grade-all s --csv c --work w --lab pipe --lab fifo --uid 62000 --sources src",
+            "autograder-setup --source /autograder/source --work /autograder/work",
+            "autograder-setup --source s --work w --uid 61000 --slots 2",
+            "autograde --source /autograder/source --work /autograder/work \
+             --submission /autograder/submission --results /autograder/results/results.json",
+            "autograde --source s --work w --uid 61000 --slot 1 --submission d --results r \
+             --timeout 120 --budget 600 --lab pipe --lab shm",
+        ] {
+            if let Err(err) = parse(line) {
+                panic!("{line}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_and_defaults_are_as_before() {
+        let Task::Grade { labs, json, timing } = parse("grade pipe fifo").unwrap().task else {
+            panic!("not grade");
+        };
+        assert_eq!(labs, ["pipe", "fifo"]);
+        assert_eq!(json, None);
+        assert_eq!(timing.timeout.0, grade::DEFAULT_TIMEOUT);
+        assert_eq!(timing.budget.0, grade::DEFAULT_BUDGET);
+        let Task::GradeAll(all) = parse("grade-all s --csv c --lab a --lab b --budget 30")
+            .unwrap()
+            .task
+        else {
+            panic!("not grade-all");
+        };
+        assert_eq!((all.jobs, all.uid), (1, autograde::DEFAULT_UID));
+        assert_eq!(all.labs, ["a", "b"]);
+        assert_eq!(
+            all.timing.to_args(),
+            ["--timeout", "120", "--budget", "30"].map(String::from)
+        );
+        assert!(matches!(
+            parse("bench-book").unwrap().task,
+            Task::BenchBook { write: false }
+        ));
+    }
+
+    #[test]
+    fn usage_errors_are_refused() {
+        for line in [
+            "",
+            "nothing-such",
+            "grade --timeout 0",
+            "grade --budget ten",
+            "grade --frobnicate",
+            "handout",
+            "handout --out",
+            "grade-all s",
+            "grade-all --csv c",
+            "grade-all s --csv c --jobs 0",
+            "grade-all s --csv c --jobs 17",
+            "grade-all s --csv c --uid 0",
+            "autograder",
+            "autograder-setup --uid 0",
+            "autograder-setup --slots 0",
+            "autograde --uid 0",
+            "autograde --slot x",
+            "strip",
+            "bench-book --draw",
+        ] {
+            let Err(err) = parse(line) else {
+                panic!("`{line}` parsed");
+            };
+            assert_eq!(err.exit_code(), 2, "{line}: {err}");
+        }
+    }
 }

@@ -117,7 +117,7 @@ pub fn check(root: &Path) -> Result<(), String> {
         return Err("no attack in xtask/tests/attacks".into());
     }
     // The upload itself: no solution line anywhere in it (checked as it is written).
-    crate::autograde::autograder_command(root, &base.join("upload"), None)?;
+    let upload = crate::autograde::autograder_command(root, &base.join("upload"), None)?;
 
     // Run A: the reference, nothing, and the first attack, every lab.
     let first = base.join("submissions/all-labs");
@@ -167,15 +167,15 @@ pub fn check(root: &Path) -> Result<(), String> {
     let reference_results = std::fs::read_to_string(work.join("results/reference.json"))
         .map_err(|err| format!("reference.json: {err}"))?;
     let checked = results::check(&reference_results)?;
-    let hidden = points::visible(root, &entries)?;
     for test in &checked.tests {
-        let shown = hidden
+        let hidden = upload
+            .hidden
             .iter()
             .any(|e| format!("{}: {}", e.lab, e.test) == test.name);
-        let want = if shown {
-            results::VISIBLE
-        } else {
+        let want = if hidden {
             results::AFTER_DUE_DATE
+        } else {
+            results::VISIBLE
         };
         if test.visibility != want {
             problems.push(format!(

@@ -5,9 +5,12 @@
 //!   tree as `DIR/autograder.zip`, to upload to Gradescope: `setup.sh`, `run_autograder`, the
 //!   handout in `ipc-labs/` (no reference solution, no hidden test), and `private/` (the points
 //!   of every graded test, and each lab's full test file, hidden tests included).
+//!   Every graded test must be one that the handout's test binaries list (`--list`; they are
+//!   compiled for it in `target/autograder-tests`).
 //! - `xtask autograder-setup` (run by `setup.sh`, as root) prepares a work directory: the
 //!   vendored crates, a toolchain the student's user may run, and a warm build of the handout at
-//!   the fixed path every submission is built at.
+//!   the fixed path every submission is built at, whose test binaries list each lab's tests
+//!   once for all submissions (`tests.json`, root's alone).
 //! - `xtask autograde` (run by `run_autograder`, as root) grades one submission:
 //!   1. it takes, from the submission, only the text between the solution markers of each
 //!      `<lab>/src/lab.rs` and puts it into the grader's copy of that file;
@@ -23,8 +26,8 @@
 //!   `--jobs N` at a time (each job its own user and build directory), into a CSV, and copies
 //!   every student's `lab.rs` into one folder per lab, for a plagiarism checker.
 
-use std::collections::BTreeSet;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -90,10 +93,18 @@ impl Layout {
     fn toolchain(&self) -> PathBuf {
         self.work.join("toolchain")
     }
+    /// Each lab's tests, as [`warm`] listed them.
+    fn tests_file(&self) -> PathBuf {
+        self.work.join("tests.json")
+    }
 }
 
 /// `cargo xtask autograder --out DIR [--hidden PRIVATE]`.
-pub fn autograder_command(root: &Path, out: &Path, hidden: Option<&Path>) -> Result<(), String> {
+pub fn autograder_command(
+    root: &Path,
+    out: &Path,
+    hidden: Option<&Path>,
+) -> Result<Written, String> {
     let out = absolute(out)?;
     let tree = out.join("autograder");
     let summary = write_autograder(root, &tree, hidden)?;
@@ -114,31 +125,46 @@ pub fn autograder_command(root: &Path, out: &Path, hidden: Option<&Path>) -> Res
          solution lines is in it",
         tree.display(),
         zip.display(),
-        summary.0,
-        summary.1,
-        summary.2,
-        summary.3
+        summary.tests,
+        summary.hidden.len(),
+        summary.points,
+        summary.solution_lines
     );
-    Ok(())
+    Ok(summary)
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, String> {
     std::path::absolute(path).map_err(|err| format!("{}: {err}", path.display()))
 }
 
-/// Writes the autograder tree at `tree` from the workspace at `root`; returns the number of
-/// graded tests, of hidden ones, the points, and the number of solution lines checked absent.
+/// What [`write_autograder`] wrote.
+pub struct Written {
+    /// How many graded tests.
+    pub tests: usize,
+    /// The hidden ones: not in the handout, their results shown after the due date.
+    pub hidden: Vec<Entry>,
+    /// The points of all of them.
+    pub points: u32,
+    /// How many solution lines were checked absent.
+    pub solution_lines: usize,
+}
+
+/// Writes the autograder tree at `tree` from the workspace at `root`, and checks that every
+/// graded test is a test that its handout's test binaries (`lab`, the tests students see, and
+/// `lab_full`, with the hidden ones) list. They are compiled to list them, into
+/// `target/autograder-tests` of `root`.
 pub fn write_autograder(
     root: &Path,
     tree: &Path,
     hidden: Option<&Path>,
-) -> Result<(usize, usize, u32, usize), String> {
+) -> Result<Written, String> {
     if tree.exists() {
         std::fs::remove_dir_all(tree).map_err(|err| format!("{}: {err}", tree.display()))?;
     }
     let handout = tree.join("ipc-labs");
+    let target = root.join("target/autograder-tests");
     std::fs::create_dir_all(tree).map_err(|err| format!("{}: {err}", tree.display()))?;
-    let summary = crate::handout::make(root, &handout, false)?;
+    let summary = crate::handout::make(root, &handout, false, &target)?;
     // The handout's own built book and grading workflow are of no use to Gradescope.
     let _ = std::fs::remove_dir_all(handout.join(".github"));
     let points_text = match hidden.map(|dir| dir.join("points.txt")) {
@@ -150,16 +176,15 @@ pub fn write_autograder(
     };
     let entries = points::parse("points.txt", &points_text)?;
     let private = tree.join("private");
-    let mut hidden_count = 0;
     let labs = points::labs(&entries);
-    for lab in labs.clone() {
-        let visible_file = handout.join(&lab).join("tests/lab.rs");
+    for lab in &labs {
+        let visible_file = handout.join(lab).join("tests/lab.rs");
         let visible = std::fs::read_to_string(&visible_file)
             .map_err(|err| format!("{}: {err}", visible_file.display()))?;
-        check_tests_stay_out_of_labs(&lab, &visible, &labs)?;
+        check_tests_stay_out_of_labs(lab, &visible, &labs)?;
         let source = match hidden {
-            Some(dir) => dir.join(&lab).join("tests/lab.rs"),
-            None => root.join(&lab).join("tests/lab.rs"),
+            Some(dir) => dir.join(lab).join("tests/lab.rs"),
+            None => root.join(lab).join("tests/lab.rs"),
         };
         let hidden_text = if source.is_file() {
             let text = std::fs::read_to_string(&source)
@@ -169,22 +194,28 @@ pub fn write_autograder(
             String::new()
         };
         let full = format!("{}\n{hidden_text}", visible.trim_end());
-        check_tests_stay_out_of_labs(&lab, &full, &labs)?;
-        let names = points::test_names(&full);
-        let shown = points::test_names(&visible);
-        for entry in entries.iter().filter(|e| e.lab == lab) {
-            if !names.contains(&entry.test) {
-                return Err(format!(
-                    "{lab} {}: listed in the points but in neither the handout's nor the hidden \
-                     tests",
-                    entry.test
-                ));
-            }
-            if !shown.contains(&entry.test) {
-                hidden_count += 1;
-            }
+        check_tests_stay_out_of_labs(lab, &full, &labs)?;
+        write_file(&private.join(lab).join("lab_full.rs"), &full)?;
+    }
+    println!(
+        "==> listing the autograder's tests (cargo test --no-run, in {})",
+        target.display()
+    );
+    let listed = list_full_tests(&handout, &private, &labs, &target)?;
+    let mut hidden_tests = Vec::new();
+    for entry in &entries {
+        let Some(tests) = listed.get(&entry.lab) else {
+            continue;
+        };
+        if !tests.all.contains(&entry.test) {
+            return Err(format!(
+                "{} {}: listed in the points but in neither the handout's nor the hidden tests",
+                entry.lab, entry.test
+            ));
         }
-        write_file(&private.join(&lab).join("lab_full.rs"), &full)?;
+        if !tests.visible.contains(&entry.test) {
+            hidden_tests.push(entry.clone());
+        }
     }
     write_file(&private.join("points.txt"), &points_text)?;
     let scripts = root.join("grading/gradescope");
@@ -195,13 +226,62 @@ pub fn write_autograder(
             .map_err(|err| format!("{script}: {err}"))?;
     }
     crate::handout::check_no_secrets(tree, &summary.solution_lines)?;
-    let total = entries.iter().map(|e| e.points).sum();
-    Ok((
-        entries.len(),
-        hidden_count,
-        total,
-        summary.solution_lines.len(),
-    ))
+    Ok(Written {
+        tests: entries.len(),
+        hidden: hidden_tests,
+        points: entries.iter().map(|e| e.points).sum(),
+        solution_lines: summary.solution_lines.len(),
+    })
+}
+
+/// A lab's tests as its two test binaries list them.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct LabTests {
+    /// What the `lab` binary lists: the tests students see.
+    pub visible: BTreeSet<String>,
+    /// What the `lab_full` binary lists: those and the hidden ones.
+    pub all: BTreeSet<String>,
+}
+
+/// The tests of `labs` in the autograder's `handout`, each lab's `lab_full.rs` from `private`
+/// put beside its `lab.rs` for the time it takes to compile and list them.
+fn list_full_tests(
+    handout: &Path,
+    private: &Path,
+    labs: &[String],
+    target: &Path,
+) -> Result<BTreeMap<String, LabTests>, String> {
+    let mut copies = Vec::new();
+    let mut listed = Ok(());
+    for lab in labs {
+        let copy = handout.join(lab).join("tests/lab_full.rs");
+        listed = std::fs::copy(private.join(lab).join("lab_full.rs"), &copy)
+            .map(drop)
+            .map_err(|err| format!("{}: {err}", copy.display()));
+        copies.push(copy);
+        if listed.is_err() {
+            break;
+        }
+    }
+    let listed = listed.and_then(|()| {
+        let visible = points::list(handout, Some(target), labs, "lab")?;
+        let all = points::list(handout, Some(target), labs, "lab_full")?;
+        Ok((visible, all))
+    });
+    for copy in copies {
+        let _ = std::fs::remove_file(copy);
+    }
+    let (mut visible, mut all) = listed?;
+    Ok(labs
+        .iter()
+        .map(|lab| {
+            let tests = LabTests {
+                visible: visible.remove(lab).unwrap_or_default(),
+                all: all.remove(lab).unwrap_or_default(),
+            };
+            (lab.clone(), tests)
+        })
+        .collect())
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
@@ -501,7 +581,9 @@ fn warm(layout: &Layout) -> Result<(), String> {
     let slot = layout.slot_dir();
     let stamp = stamp_of(&layout.handout(), &layout.private())?;
     let stamp_file = layout.pristine().join(".stamp");
-    if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str()) {
+    if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str())
+        && layout.tests_file().is_file()
+    {
         return Ok(());
     }
     println!(
@@ -553,7 +635,7 @@ fn warm(layout: &Layout) -> Result<(), String> {
         chown_tree(&slot.join(dir), layout.uid)?;
     }
     let entries = private_entries(layout)?;
-    let mut sandbox = Sandbox::new(layout.clone(), &entries)?;
+    let mut sandbox = Sandbox::new(layout.clone(), &entries, BTreeMap::new());
     for lab in points::labs(&entries) {
         let built = sandbox.build(&lab)?;
         if !built.success {
@@ -563,6 +645,21 @@ fn warm(layout: &Layout) -> Result<(), String> {
             ));
         }
     }
+    // The tests are the grader's, the same for every submission: listed once, here, they are
+    // known even for a submission that does not compile, whose hidden tests stay hidden.
+    let listed = sandbox.list_tests()?;
+    let json = serde_json::to_string_pretty(&listed).map_err(|err| format!("tests: {err}"))?;
+    // Root's alone: the hidden tests' names are not the students' to read.
+    let file = layout.tests_file();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&file)
+        .and_then(|mut out| std::io::Write::write_all(&mut out, json.as_bytes()))
+        .map_err(|err| format!("{}: {err}", file.display()))?;
+    set_mode(&file, 0o600)?;
     sandbox.forget_built_tests()?;
     let _ = std::fs::remove_dir_all(layout.bin());
     if layout.pristine().exists() {
@@ -687,30 +784,42 @@ fn read_submitted(submission: &Path, lab: &str) -> Result<Option<String>, String
 /// tests run as the student's user.
 pub struct Sandbox {
     layout: Layout,
-    visible: std::collections::BTreeMap<String, BTreeSet<String>>,
-    all: std::collections::BTreeMap<String, BTreeSet<String>>,
-    built: std::collections::BTreeMap<String, Build>,
+    labs: Vec<String>,
+    /// Each lab's tests, as [`warm`] listed them (none while it warms).
+    tests: BTreeMap<String, LabTests>,
+    built: BTreeMap<String, Build>,
 }
 
 impl Sandbox {
-    fn new(layout: Layout, entries: &[Entry]) -> Result<Sandbox, String> {
-        let mut visible = std::collections::BTreeMap::new();
-        let mut all = std::collections::BTreeMap::new();
-        for lab in points::labs(entries) {
-            let shown = std::fs::read_to_string(layout.handout().join(&lab).join("tests/lab.rs"))
-                .map_err(|err| format!("{lab}/tests/lab.rs: {err}"))?;
-            let full_file = layout.private().join(&lab).join("lab_full.rs");
-            let full = std::fs::read_to_string(&full_file)
-                .map_err(|err| format!("{}: {err}", full_file.display()))?;
-            visible.insert(lab.clone(), points::test_names(&shown));
-            all.insert(lab, points::test_names(&full));
-        }
-        Ok(Sandbox {
+    fn new(layout: Layout, entries: &[Entry], tests: BTreeMap<String, LabTests>) -> Sandbox {
+        Sandbox {
             layout,
-            visible,
-            all,
-            built: Default::default(),
-        })
+            labs: points::labs(entries),
+            tests,
+            built: BTreeMap::new(),
+        }
+    }
+
+    /// The tests that each lab's two test binaries, just built, list (`--list`, run as the
+    /// student's user like every test binary).
+    fn list_tests(&self) -> Result<BTreeMap<String, LabTests>, String> {
+        let list = |lab: &str, binary: &str| {
+            let mut command = Command::new(self.layout.bin().join(format!("{lab}-{binary}")));
+            as_student(&mut command, &self.layout);
+            command.current_dir(self.layout.tree().join(lab));
+            let names = points::run_list(&mut command);
+            reap::kill_user(self.layout.uid, self.layout.uid)?;
+            names
+        };
+        let mut listed = BTreeMap::new();
+        for lab in &self.labs {
+            let tests = LabTests {
+                visible: list(lab, "lab")?,
+                all: list(lab, "lab_full")?,
+            };
+            listed.insert(lab.clone(), tests);
+        }
+        Ok(listed)
     }
 
     /// Phase 1, as the student's user: the lab's library, binaries and visible tests. Phase 2, as root, with
@@ -823,7 +932,7 @@ impl Harness for Sandbox {
     fn build(&mut self, lab: &str) -> Result<Build, String> {
         if self.built.is_empty() {
             let started = Instant::now();
-            for each in self.all.keys().cloned().collect::<Vec<_>>() {
+            for each in self.labs.clone() {
                 let built = self.compile(&each)?;
                 self.built.insert(each, built);
             }
@@ -843,11 +952,15 @@ impl Harness for Sandbox {
         })
     }
 
-    fn tests(&self, lab: &str) -> (BTreeSet<String>, BTreeSet<String>) {
-        let all = self.all.get(lab).cloned().unwrap_or_default();
-        let shown = self.visible.get(lab).cloned().unwrap_or_default();
-        let hidden = all.difference(&shown).cloned().collect();
-        (all, hidden)
+    /// The tests as [`warm`] listed them, the same whether this submission compiles or not.
+    fn tests(&mut self, lab: &str) -> Result<Option<grade::Tests>, String> {
+        let tests = self.tests.get(lab).ok_or_else(|| {
+            format!("the setup listed no tests of the {lab} lab: run xtask autograder-setup")
+        })?;
+        Ok(Some(grade::Tests {
+            present: tests.all.clone(),
+            hidden: tests.all.difference(&tests.visible).cloned().collect(),
+        }))
     }
 
     fn run_test(&mut self, entry: &Entry, hidden: bool, timeout: Duration) -> Result<Ran, String> {
@@ -993,7 +1106,12 @@ pub fn autograde(
             std::fs::write(&target, graded).map_err(|err| format!("{file}: {err}"))?;
         }
     }
-    let mut sandbox = Sandbox::new(layout.clone(), &entries)?;
+    let file = layout.tests_file();
+    let listed = std::fs::read_to_string(&file)
+        .map_err(|err| format!("{}: {err}: run xtask autograder-setup", file.display()))?;
+    let listed =
+        serde_json::from_str(&listed).map_err(|err| format!("{}: {err}", file.display()))?;
+    let mut sandbox = Sandbox::new(layout.clone(), &entries, listed);
     let outcomes = grade::run(options, &entries, &mut sandbox);
     reap::kill_user(layout.uid, layout.uid)?;
     outcomes

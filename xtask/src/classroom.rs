@@ -9,26 +9,33 @@
 
 use std::path::Path;
 
+use crate::handout;
 use crate::points::{self, Entry};
 
 /// Where the workflow lives in the instructor's repository (the handout puts it in
 /// `.github/workflows/`).
 pub const FILE: &str = "grading/classroom.yml";
 
-/// `cargo xtask classroom`: writes the workflow.
+/// `cargo xtask classroom`: writes the workflow. The graded tests it counts are those the
+/// handout's test binaries list, so a handout is made (in `target/handout-check`, without its
+/// book and its full build) and its labs' tests compiled to list them.
 pub fn write(root: &Path) -> Result<(), String> {
-    let entries = points::load(root)?.ok_or_else(|| format!("no {}", points::FILE))?;
+    if points::load(root)?.is_none() {
+        return Err(format!("no {}", points::FILE));
+    }
+    let dir = root.join(handout::CHECK_DIR);
+    let shown = handout::make(root, &dir, false, &dir.join("target"))?.shown;
     let path = root.join(FILE);
-    std::fs::write(&path, workflow(&points::visible(root, &entries)?))
-        .map_err(|err| format!("{}: {err}", path.display()))?;
+    std::fs::write(&path, workflow(&shown)).map_err(|err| format!("{}: {err}", path.display()))?;
     println!("wrote {FILE}");
     Ok(())
 }
 
-/// Fails when the workflow on disk is not the one the points file gives.
-pub fn check(root: &Path, entries: &[Entry]) -> Result<(), String> {
+/// Fails when the workflow on disk is not the one for `shown`, the graded tests a handout
+/// holds.
+pub fn check(root: &Path, shown: &[Entry]) -> Result<(), String> {
     let found = std::fs::read_to_string(root.join(FILE)).unwrap_or_default();
-    if found == workflow(&points::visible(root, entries)?) {
+    if found == workflow(shown) {
         Ok(())
     } else {
         Err(format!(

@@ -124,13 +124,23 @@ pub struct Ran {
     pub output: String,
 }
 
+/// The tests of a lab that its test binaries list.
+pub struct Tests {
+    /// Every test that can be run.
+    pub present: BTreeSet<String>,
+    /// The ones of them hidden from students.
+    pub hidden: BTreeSet<String>,
+}
+
 /// What compiles a lab and runs one of its tests: cargo in a workspace (`Cargo`), or the
 /// autograder's sandbox.
 pub trait Harness {
     /// Compiles `lab` and its graded tests.
     fn build(&mut self, lab: &str) -> Result<Build, String>;
-    /// The graded tests of `lab` that exist here, and which of them are hidden.
-    fn tests(&self, lab: &str) -> (BTreeSet<String>, BTreeSet<String>);
+    /// The tests of `lab` that exist here, as its compiled test binaries list them, and which
+    /// of them are hidden; `None` when they cannot be listed (the lab did not compile, or was
+    /// not built), and then every graded test of the lab counts.
+    fn tests(&mut self, lab: &str) -> Result<Option<Tests>, String>;
     /// Runs one test with a deadline, then kills whatever it started.
     fn run_test(&mut self, entry: &Entry, hidden: bool, timeout: Duration) -> Result<Ran, String>;
 }
@@ -256,8 +266,9 @@ pub fn totals(outcomes: &[Outcome]) -> (u32, u32) {
 }
 
 /// Grades `entries` with `harness`, printing a row for each (when verbose) and the score at
-/// the end. A listed test that does not exist here is left out of the total, with a line
-/// saying so.
+/// the end. A listed test that does not exist here (that the lab's compiled tests do not list)
+/// is left out of the total, with a line saying so; in a lab that does not compile, each one
+/// counts.
 pub fn run(
     options: &Options,
     entries: &[Entry],
@@ -279,18 +290,6 @@ pub fn run(
     let mut outcomes = Vec::new();
     let mut header = true;
     for lab in points::labs(entries) {
-        let (present, hidden) = harness.tests(&lab);
-        let absent: Vec<&str> = entries
-            .iter()
-            .filter(|e| e.lab == lab && !present.contains(&e.test))
-            .map(|e| e.test.as_str())
-            .collect();
-        if options.verbose && !absent.is_empty() {
-            println!(
-                "{lab}: not counted, not in {lab}/tests/lab.rs here: {}",
-                absent.join(", ")
-            );
-        }
         let build = if Instant::now() < budget_ends {
             if options.verbose {
                 println!("==> compiling the {lab} lab's tests");
@@ -299,6 +298,28 @@ pub fn run(
         } else {
             None
         };
+        let Tests { present, hidden } = match harness.tests(&lab)? {
+            Some(tests) => tests,
+            None => Tests {
+                present: entries
+                    .iter()
+                    .filter(|e| e.lab == lab)
+                    .map(|e| e.test.clone())
+                    .collect(),
+                hidden: BTreeSet::new(),
+            },
+        };
+        let absent: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.lab == lab && !present.contains(&e.test))
+            .map(|e| e.test.as_str())
+            .collect();
+        if options.verbose && !absent.is_empty() {
+            println!(
+                "{lab}: not counted, not a test of {lab}/tests/lab.rs here: {}",
+                absent.join(", ")
+            );
+        }
         if options.verbose && header {
             println!(
                 "{:<lab_width$}  {:<width$}  {:>6}  result",
@@ -443,6 +464,8 @@ pub fn tail(text: &str) -> String {
 pub struct Cargo {
     root: PathBuf,
     target_dir: Option<PathBuf>,
+    /// The labs whose tests compiled.
+    built: BTreeSet<String>,
 }
 
 impl Cargo {
@@ -452,6 +475,7 @@ impl Cargo {
         Cargo {
             root: root.to_path_buf(),
             target_dir,
+            built: BTreeSet::new(),
         }
     }
 
@@ -480,17 +504,29 @@ impl Cargo {
 impl Harness for Cargo {
     fn build(&mut self, lab: &str) -> Result<Build, String> {
         let ran = self.cargo_test(lab, &["--no-run"], None)?;
+        if ran.success {
+            self.built.insert(lab.to_owned());
+        } else {
+            self.built.remove(lab);
+        }
         Ok(Build {
             success: ran.success,
             output: ran.output,
         })
     }
 
-    fn tests(&self, lab: &str) -> (BTreeSet<String>, BTreeSet<String>) {
-        let present = std::fs::read_to_string(self.root.join(lab).join("tests/lab.rs"))
-            .map(|text| points::test_names(&text))
-            .unwrap_or_default();
-        (present, BTreeSet::new())
+    /// The compiled test binary's list (`--list`), once it compiled: a lab that does not
+    /// compile has no list, and each of its graded tests counts, at 0 points.
+    fn tests(&mut self, lab: &str) -> Result<Option<Tests>, String> {
+        if !self.built.contains(lab) {
+            return Ok(None);
+        }
+        let labs = [lab.to_owned()];
+        let mut listed = points::list(&self.root, self.target_dir.as_deref(), &labs, "lab")?;
+        Ok(Some(Tests {
+            present: listed.remove(lab).unwrap_or_default(),
+            hidden: BTreeSet::new(),
+        }))
     }
 
     fn run_test(&mut self, entry: &Entry, _hidden: bool, timeout: Duration) -> Result<Ran, String> {

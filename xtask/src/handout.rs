@@ -4,19 +4,27 @@
 //! checkout) is copied into DIR, with the lab markers stripped from every `.rs` file (solutions
 //! become `todo!` or the prompt, hidden tests go); instructor-only files (`grading/reference/`)
 //! are left out. The handout gets a students' README, the GitHub Classroom workflow in
-//! `.github/workflows/`, and a `.handout` mark. Then the book is built from the stripped sources,
-//! every file of DIR (the built book included) is searched for the solutions' and hidden tests'
-//! lines, and the handout must build (`cargo build --workspace --all-targets`, in DIR/target).
+//! `.github/workflows/`, and a `.handout` mark. Its points file and workflow count the graded
+//! tests that the handout's own test binaries list (`--list`, after `cargo test --no-run` in
+//! DIR/target): the tests left once the hidden ones are stripped. Then the book is built from
+//! the stripped sources, every file of DIR (the built book included) is searched for the
+//! solutions' and hidden tests' lines, and the handout must build (`cargo build --workspace
+//! --all-targets`, in DIR/target).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::markers;
+use crate::points::{self, Entry};
 
 /// The file that marks a directory as a handout: `cargo xtask ci` there skips the graded tests
 /// (they fail until the labs are solved), and `handout --out` may overwrite it.
 pub const MARK: &str = ".handout";
+
+/// Where `cargo xtask ci` makes its handout, and `cargo xtask classroom` the one it lists the
+/// graded tests in, relative to the workspace root.
+pub const CHECK_DIR: &str = "target/handout-check";
 
 /// Files the students never get, relative to the workspace root.
 const INSTRUCTOR_ONLY: &[&str] = &["grading/reference/"];
@@ -34,6 +42,9 @@ pub struct Summary {
     pub secrets: usize,
     /// The solutions' lines among them (file, line number, text): what no autograder may hold.
     pub solution_lines: Vec<(String, usize, String)>,
+    /// The graded tests the handout holds: the points file's entries that its test binaries
+    /// list.
+    pub shown: Vec<Entry>,
 }
 
 /// `cargo xtask handout --out DIR [--no-build]`: writes the handout into `out`; with `build`,
@@ -46,7 +57,7 @@ pub fn command(root: &Path, out: &Path, build: bool) -> Result<(), String> {
             .map_err(|err| format!("current directory: {err}"))?
             .join(out)
     };
-    let summary = make(root, &out, build)?;
+    let summary = make(root, &out, build, &out.join("target"))?;
     println!(
         "handout written to {}: {} files, {} solution regions replaced, {} hidden-test regions \
          removed; none of {} solution and hidden-test lines appears in it",
@@ -60,8 +71,9 @@ pub fn command(root: &Path, out: &Path, build: bool) -> Result<(), String> {
 }
 
 /// Writes the handout of the workspace at `root` into `out` and checks it; with `build`, also
-/// builds its book and compiles it.
-pub fn make(root: &Path, out: &Path, build: bool) -> Result<Summary, String> {
+/// builds its book and compiles it. Its labs' tests are compiled in any case, into `target`,
+/// to list them.
+pub fn make(root: &Path, out: &Path, build: bool, target: &Path) -> Result<Summary, String> {
     if out.starts_with(root) && !out.starts_with(root.join("target")) {
         return Err(format!(
             "{}: a handout inside the workspace must go under target/",
@@ -118,7 +130,7 @@ pub fn make(root: &Path, out: &Path, build: bool) -> Result<Summary, String> {
         }
         summary.files += 1;
     }
-    write_extras(root, out)?;
+    summary.shown = write_extras(root, out, target)?;
     let index = SecretIndex::new(&secrets);
     let in_code = index.find(shown_code.as_bytes());
     let secrets: Vec<(String, usize, String)> = secrets
@@ -138,7 +150,6 @@ pub fn make(root: &Path, out: &Path, build: bool) -> Result<Summary, String> {
     }
     check_no_secrets(out, &secrets)?;
     if build {
-        let target = out.join("target");
         let target = target.to_string_lossy();
         crate::cargo_with(
             out,
@@ -245,8 +256,9 @@ fn walk(root: &Path, relative: &Path, files: &mut Vec<PathBuf>) -> Result<(), St
     Ok(())
 }
 
-/// The students' README, the Classroom workflow where GitHub looks for it, and the mark.
-fn write_extras(root: &Path, out: &Path) -> Result<(), String> {
+/// The students' README, the mark, and the points file and the Classroom workflow (where
+/// GitHub looks for it) for the graded tests that the handout holds, which it returns.
+fn write_extras(root: &Path, out: &Path, target: &Path) -> Result<Vec<Entry>, String> {
     let write = |relative: &str, text: &str| {
         let path = out.join(relative);
         if let Some(parent) = path.parent() {
@@ -263,17 +275,24 @@ fn write_extras(root: &Path, out: &Path) -> Result<(), String> {
     write("README.md", &student_readme(&original))?;
     // The handout counts only the tests it holds: its points file lists no hidden test (a
     // Classroom step earns its points on exit 0 only, and a hidden test cannot pass there), and
-    // its workflow is written from that list.
-    if let Some(entries) = crate::points::load(root)? {
-        let shown = crate::points::visible(root, &entries)?;
-        let text = std::fs::read_to_string(root.join(crate::points::FILE))
-            .map_err(|err| format!("{}: {err}", crate::points::FILE))?;
-        write(crate::points::FILE, &crate::points::filtered(&text, &shown))?;
-        let workflow = crate::classroom::workflow(&shown);
-        write(crate::classroom::FILE, &workflow)?;
-        write(".github/workflows/classroom.yml", &workflow)?;
-    }
-    Ok(())
+    // its workflow is written from that list. The tests it holds are those its compiled test
+    // binaries list: the lab crates compile with their `todo!()` stubs.
+    let Some(entries) = points::load(root)? else {
+        return Ok(Vec::new());
+    };
+    println!(
+        "==> listing the handout's graded tests (cargo test --no-run, in {})",
+        target.display()
+    );
+    let listed = points::list(out, Some(target), &points::labs(&entries), "lab")?;
+    let shown = points::present(&entries, &listed);
+    let text = std::fs::read_to_string(root.join(points::FILE))
+        .map_err(|err| format!("{}: {err}", points::FILE))?;
+    write(points::FILE, &points::filtered(&text, &shown))?;
+    let workflow = crate::classroom::workflow(&shown);
+    write(crate::classroom::FILE, &workflow)?;
+    write(".github/workflows/classroom.yml", &workflow)?;
+    Ok(shown)
 }
 
 /// The students' README: how to do and check the labs, then the project's own README without

@@ -13,7 +13,8 @@
 //! - `autograder --out DIR [--hidden DIR]`: the Gradescope autograder; `grade-all SUBMISSIONS
 //!   --csv FILE`: a whole class, graded the same way (see `autograde.rs`).
 //! - `strip FILE...`: strips the lab markers from files in place, as the handout does.
-//! - `classroom`: writes `grading/classroom.yml` from the points file.
+//! - `classroom`: writes `grading/classroom.yml` from the points file, for the graded tests
+//!   that a handout's test binaries list.
 //! - `bench-book [--write]`: checks (or redraws) the book's benchmark tables and chart against
 //!   the committed run (see `bench_book.rs`).
 
@@ -71,13 +72,15 @@ enum Task {
     /// Writes the students' workspace (the handout) into a directory, and checks it.
     ///
     /// Every file of the workspace is copied, with the solutions replaced by their prompts or
-    /// `todo!()` and the hidden tests removed; then the book is built from it, every file is
-    /// searched for the solutions' lines, and the handout is compiled.
+    /// `todo!()` and the hidden tests removed; its points file and Classroom workflow count the
+    /// graded tests its compiled test binaries list. Then the book is built from it, every file
+    /// is searched for the solutions' lines, and the handout is compiled.
     Handout {
         /// The directory to write (empty, or a handout made before: its .git/ and target/ stay).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Skip the book build and the compile check.
+        /// Skip the book build and the compile check (the labs' tests are still compiled, into
+        /// DIR/target, to list them).
         #[arg(long)]
         no_build: bool,
     },
@@ -156,7 +159,7 @@ fn main() -> ExitCode {
         Task::Grade { labs, json, timing } => grade::command(&root, &labs, json.as_deref(), timing),
         Task::GradeAll(args) => autograde::grade_all_command(&root, &args),
         Task::Autograder { out, hidden } => {
-            autograde::autograder_command(&root, &out, hidden.as_deref())
+            autograde::autograder_command(&root, &out, hidden.as_deref()).map(drop)
         }
         Task::AutograderSetup(args) => autograde::setup_command(&args),
         Task::Autograde(args) => autograde::autograde_command(&args),
@@ -305,16 +308,15 @@ fn handout_check(root: &Path) -> Result<(), String> {
         }
     };
     points::check_workspace(root, &entries)?;
-    classroom::check(root, &entries)?;
     reap::become_subreaper()?;
-    let dir = root.join("target/handout-check");
-    handout::make(root, &dir, true)?;
+    let dir = root.join(handout::CHECK_DIR);
+    let shown = handout::make(root, &dir, true, &dir.join("target"))?.shown;
+    classroom::check(root, &shown)?;
     let options = grade::Options {
         timeout: grade::DEFAULT_TIMEOUT,
         budget: Duration::from_secs(3600),
         verbose: true,
     };
-    let shown = points::visible(root, &entries)?;
     println!("==> grading the handout: every graded test it holds must fail");
     let on_stub = grade::run(
         &options,

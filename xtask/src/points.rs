@@ -1,9 +1,10 @@
 //! The points file, `grading/points.txt`: one graded test a line, `<lab> <test_name> <points>`,
-//! blank lines and `#` comments allowed. A lab is a crate; its graded tests are the `#[test]`
-//! functions of `<lab>/tests/lab.rs`.
+//! blank lines and `#` comments allowed. A lab is a crate; its graded tests are the tests of
+//! its `tests/lab.rs`, by the names its compiled test binary lists ([`list`]).
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// Where the points file lives, relative to the workspace root.
 pub const FILE: &str = "grading/points.txt";
@@ -13,7 +14,7 @@ pub const FILE: &str = "grading/points.txt";
 pub struct Entry {
     /// The lab, which is the crate's name and directory.
     pub lab: String,
-    /// The test function's name in `<lab>/tests/lab.rs`.
+    /// The test's name, as the test binary of `<lab>/tests/lab.rs` lists it.
     pub test: String,
     /// What passing it is worth.
     pub points: u32,
@@ -73,38 +74,124 @@ pub fn labs(entries: &[Entry]) -> Vec<String> {
     labs
 }
 
-/// The names of the `#[test]` functions in a test file's text: a `fn <name>(` after a
-/// `#[test]` line, other attributes and comments allowed between them.
-pub fn test_names(text: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut after_test = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line == "#[test]" {
-            after_test = true;
-            continue;
-        }
-        if !after_test || line.is_empty() || line.starts_with("#[") || line.starts_with("//") {
-            continue;
-        }
-        after_test = false;
-        let line = line.strip_prefix("pub ").unwrap_or(line);
-        if let Some(rest) = line.strip_prefix("fn ")
-            && let Some(open) = rest.find('(')
-        {
-            names.insert(rest[..open].trim().to_owned());
-        }
+/// The test names of each lab's test binary, by lab.
+pub type Listed = BTreeMap<String, BTreeSet<String>>;
+
+/// The tests of the test target `test` (`lab`, or the autograder's `lab_full`) of each of
+/// `labs` in the workspace at `root`, as the compiled test binaries list them (`--list`): the
+/// names that `--exact` runs, whatever macro or attribute made them. Compiles what is not
+/// compiled yet (`cargo test --no-run`), into `target_dir` when given.
+pub fn list(
+    root: &Path,
+    target_dir: Option<&Path>,
+    labs: &[String],
+    test: &str,
+) -> Result<Listed, String> {
+    let mut listed = Listed::new();
+    if labs.is_empty() {
+        return Ok(listed);
     }
-    names
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args([
+            "test",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
+        .args(labs.iter().flat_map(|lab| ["-p", lab.as_str()]))
+        .args(["--test", test])
+        .current_dir(root)
+        .stdin(Stdio::null());
+    if let Some(dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", dir);
+    }
+    let shown = format!("cargo test --no-run -p {} --test {test}", labs.join(" -p "));
+    let output = command
+        .output()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{shown}` in {} failed, so its tests cannot be listed:\n{}",
+            root.display(),
+            crate::grade::tail(&String::from_utf8_lossy(&output.stderr))
+        ));
+    }
+    for (lab, binary) in test_binaries(&String::from_utf8_lossy(&output.stdout), test) {
+        let names = run_list(Command::new(&binary).current_dir(root.join(&lab)))?;
+        listed.insert(lab, names);
+    }
+    if let Some(lab) = labs.iter().find(|lab| !listed.contains_key(*lab)) {
+        return Err(format!("`{shown}` built no test binary for {lab}"));
+    }
+    Ok(listed)
 }
 
-/// Checks that the points file and the test files agree: every listed test exists as a
-/// `#[test] fn` in `<lab>/tests/lab.rs`, and every test there is listed. `tests_of` gives a
-/// lab's test file's text (`None`: the lab has none). Lists every problem.
+/// The test binaries named `test` in cargo's JSON messages, with their lab: the directory of
+/// their package.
+fn test_binaries(messages: &str, test: &str) -> Vec<(String, PathBuf)> {
+    let mut found = Vec::new();
+    for line in messages.lines().filter(|line| line.starts_with('{')) {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let target = &message["target"];
+        let is_test = target["kind"]
+            .as_array()
+            .is_some_and(|kinds| kinds.iter().any(|kind| kind == "test"));
+        let lab = message["manifest_path"]
+            .as_str()
+            .map(Path::new)
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .map(|name| name.to_string_lossy().into_owned());
+        if message["reason"] == "compiler-artifact"
+            && is_test
+            && target["name"] == test
+            && let (Some(lab), Some(binary)) = (lab, message["executable"].as_str())
+        {
+            found.push((lab, PathBuf::from(binary)));
+        }
+    }
+    found
+}
+
+/// Runs a test binary, as `command` sets it up, with `--list --format terse`, and reads the
+/// names it lists.
+pub fn run_list(command: &mut Command) -> Result<BTreeSet<String>, String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command
+        .args(["--list", "--format", "terse"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| format!("cannot run {program}: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{program} --list failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(parse_list(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// The tests in what a test binary prints for `--list --format terse`: a `<name>: test` line
+/// each (benchmarks, `<name>: benchmark`, are not tests).
+pub fn parse_list(output: &str) -> BTreeSet<String> {
+    output
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Checks that the points file and the graded tests agree: every listed test is a test of
+/// `<lab>/tests/lab.rs`, and every test there is listed. `tests_of` gives the names of a lab's
+/// tests (`None`: the lab has no `tests/lab.rs`). Lists every problem.
 pub fn check(
     entries: &[Entry],
     labs: &[String],
-    tests_of: impl Fn(&str) -> Option<String>,
+    tests_of: impl Fn(&str) -> Option<BTreeSet<String>>,
 ) -> Result<(), String> {
     let mut problems = Vec::new();
     for lab in labs {
@@ -113,22 +200,21 @@ pub fn check(
             .filter(|e| &e.lab == lab)
             .map(|e| e.test.as_str())
             .collect();
-        let Some(text) = tests_of(lab) else {
+        let Some(found) = tests_of(lab) else {
             problems.push(format!("lab {lab}: {lab}/tests/lab.rs does not exist"));
             continue;
         };
-        let found = test_names(&text);
         for test in &listed {
             if !found.contains(*test) {
                 problems.push(format!(
-                    "{lab} {test}: listed in {FILE} but {lab}/tests/lab.rs has no #[test] fn {test}"
+                    "{lab} {test}: listed in {FILE} but not a test of {lab}/tests/lab.rs"
                 ));
             }
         }
         for test in &found {
             if !listed.contains(test.as_str()) {
                 problems.push(format!(
-                    "{lab} {test}: a #[test] in {lab}/tests/lab.rs that {FILE} does not list"
+                    "{lab} {test}: a test of {lab}/tests/lab.rs that {FILE} does not list"
                 ));
             }
         }
@@ -143,8 +229,8 @@ pub fn check(
     }
 }
 
-/// [`check`] against the files of the workspace at `root`, for every lab of the points file
-/// and every crate that has a `tests/lab.rs`.
+/// [`check`] against the workspace at `root`, for every lab of the points file and every crate
+/// that has a `tests/lab.rs`: their test binaries are compiled (if they are not) and listed.
 pub fn check_workspace(root: &Path, entries: &[Entry]) -> Result<(), String> {
     let mut all = labs(entries);
     if let Ok(dirs) = std::fs::read_dir(root) {
@@ -160,27 +246,26 @@ pub fn check_workspace(root: &Path, entries: &[Entry]) -> Result<(), String> {
             }
         }
     }
-    check(entries, &all, |lab| {
-        std::fs::read_to_string(root.join(lab).join("tests/lab.rs")).ok()
-    })
+    let with_tests: Vec<String> = all
+        .iter()
+        .filter(|lab| root.join(lab).join("tests/lab.rs").is_file())
+        .cloned()
+        .collect();
+    let listed = list(root, None, &with_tests, "lab")?;
+    check(entries, &all, |lab| listed.get(lab).cloned())
 }
 
-/// The entries whose test is in the students' `<lab>/tests/lab.rs` (the hidden-test regions
-/// stripped) of the workspace at `root`: what a handout counts.
-pub fn visible(root: &Path, entries: &[Entry]) -> Result<Vec<Entry>, String> {
-    let mut shown = Vec::new();
-    for lab in labs(entries) {
-        let file = format!("{lab}/tests/lab.rs");
-        let text = std::fs::read_to_string(root.join(&file)).unwrap_or_default();
-        let names = test_names(&crate::markers::strip(&file, &text, &lab)?.text);
-        shown.extend(
-            entries
-                .iter()
-                .filter(|e| e.lab == lab && names.contains(&e.test))
-                .cloned(),
-        );
-    }
-    Ok(shown)
+/// The entries whose test `listed` holds: in a handout, the tests it has.
+pub fn present(entries: &[Entry], listed: &Listed) -> Vec<Entry> {
+    entries
+        .iter()
+        .filter(|e| {
+            listed
+                .get(&e.lab)
+                .is_some_and(|names| names.contains(&e.test))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The points file's `text` with only the entries `keep` keeps (comments and blank lines stay).
@@ -212,18 +297,17 @@ mod tests {
     const POINTS: &str = "# lab test points\npipe output 10\n\npipe statuses 5  # the exits\n\
                           fifo distinct 20\n";
 
-    const PIPE_TESTS: &str = "use std::x;\n\n#[test]\nfn output() {}\n\n#[test]\n\
-                              #[cfg(target_os = \"linux\")]\n// a comment\nfn statuses() {\n}\n\
-                              fn helper() {}\n";
+    /// What `--list --format terse` prints for the pipe lab of these tests.
+    const PIPE_LIST: &str = "output: test\nstatuses: test\n";
 
     fn entries() -> Vec<Entry> {
         parse("points.txt", POINTS).unwrap()
     }
 
-    fn files(lab: &str) -> Option<String> {
+    fn files(lab: &str) -> Option<BTreeSet<String>> {
         match lab {
-            "pipe" => Some(PIPE_TESTS.to_owned()),
-            "fifo" => Some("#[test]\nfn distinct() {}\n".to_owned()),
+            "pipe" => Some(parse_list(PIPE_LIST)),
+            "fifo" => Some(parse_list("distinct: test\n")),
             _ => None,
         }
     }
@@ -266,9 +350,38 @@ mod tests {
     }
 
     #[test]
-    fn test_names_are_the_test_functions_only() {
-        let names: Vec<String> = test_names(PIPE_TESTS).into_iter().collect();
+    fn a_listing_s_tests_are_its_test_lines_only() {
+        let listed = "statuses: test\noutput: test\nthroughput: benchmark\n\n";
+        let names: Vec<String> = parse_list(listed).into_iter().collect();
         assert_eq!(names, ["output", "statuses"]);
+        assert!(parse_list("0 tests, 0 benchmarks\n").is_empty());
+    }
+
+    #[test]
+    fn test_binaries_come_from_cargo_s_messages() {
+        let messages = r#"{"reason":"compiler-artifact","manifest_path":"/w/pipe/Cargo.toml","target":{"kind":["lib"],"name":"pipe"},"executable":null}
+{"reason":"compiler-artifact","manifest_path":"/w/pipe/Cargo.toml","target":{"kind":["test"],"name":"lab"},"executable":"/t/deps/lab-1"}
+{"reason":"compiler-artifact","manifest_path":"/w/process-states/Cargo.toml","target":{"kind":["test"],"name":"lab"},"executable":"/t/deps/lab-2"}
+{"reason":"compiler-artifact","manifest_path":"/w/shm/Cargo.toml","target":{"kind":["test"],"name":"lab_full"},"executable":"/t/deps/lab_full-3"}
+{"reason":"build-finished","success":true}"#;
+        assert_eq!(
+            test_binaries(messages, "lab"),
+            [
+                ("pipe".to_owned(), PathBuf::from("/t/deps/lab-1")),
+                ("process-states".to_owned(), PathBuf::from("/t/deps/lab-2"))
+            ]
+        );
+        assert_eq!(test_binaries(messages, "lab_full").len(), 1);
+    }
+
+    #[test]
+    fn present_entries_are_the_listed_ones() {
+        let listed: Listed = [("pipe".to_owned(), parse_list("output: test\n"))].into();
+        let shown: Vec<String> = present(&entries(), &listed)
+            .into_iter()
+            .map(|e| e.test)
+            .collect();
+        assert_eq!(shown, ["output"]);
     }
 
     #[test]
@@ -298,7 +411,7 @@ mod tests {
             .filter(|e| e.test != "statuses")
             .collect();
         let problem = check(&entries, &labs(&entries), files).unwrap_err();
-        assert!(problem.contains("pipe statuses: a #[test]"), "{problem}");
+        assert!(problem.contains("pipe statuses: a test of"), "{problem}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The grading tools end to end, on a tiny fixture lab (one crate, a solution region, a visible
 //! and a hidden test): `cargo xtask handout` (markers kept, hidden tests and their points left
 //! out, `.git` kept when made again) and `cargo xtask grade` (failure excerpts, full marks and
-//! exit 0 when solved, a hung test killed with what it started). The Gradescope autograder and
-//! its attacks run in `cargo xtask ci` (see `xtask/src/attacks.rs`): they need root.
+//! exit 0 when solved, a hung test killed with what it started, the tests that the test binary
+//! lists graded). The Gradescope autograder and its attacks run in `cargo xtask ci` (see
+//! `xtask/src/attacks.rs`): they need root.
 
 #![forbid(unsafe_code)]
 
@@ -173,6 +174,51 @@ fn a_handout_keeps_its_git_counts_only_its_tests_and_passes_when_solved() {
     assert_eq!(
         std::fs::read_to_string(handout.join("demo/src/lab.rs")).unwrap(),
         stub
+    );
+}
+
+/// The graded tests are what the test binary lists (`--list`): a test made by a macro counts,
+/// and when the lab does not compile, every graded test of it counts, at 0 points.
+#[test]
+fn the_listed_tests_are_graded_and_a_lab_that_does_not_compile_scores_zero_on_each() {
+    let scratch = Scratch::new("listed");
+    let root = scratch.0.join("instructor");
+    let by_macro = format!(
+        "{TESTS}\nmacro_rules! graded {{\n    ($name:ident) => {{\n        #[test]\n        \
+         fn $name() {{\n            assert_eq!(demo::lab::answer(), 42);\n        }}\n    \
+         }};\n}}\n\ngraded!(answer_by_macro);\n"
+    );
+    fixture(
+        &root,
+        &by_macro,
+        "demo answer_is_42 3\ndemo answer_by_macro 4\n",
+    );
+    let target = scratch.0.join("target");
+    let graded = xtask(&root, &target, &["grade", "demo"]);
+    let shown = text(&graded);
+    assert!(graded.status.success(), "{shown}");
+    assert!(shown.contains("Score 7/7"), "{shown}");
+    assert!(!shown.contains("not counted"), "{shown}");
+
+    std::fs::write(root.join("demo/src/lab.rs"), "pub fn answer() -> u32 {\n").unwrap();
+    let json_file = scratch.0.join("results.json");
+    let graded = xtask(
+        &root,
+        &target,
+        &["grade", "--json", json_file.to_str().unwrap()],
+    );
+    let shown = text(&graded);
+    assert!(!graded.status.success(), "{shown}");
+    assert!(shown.contains("Score 0/7"), "{shown}");
+    assert!(shown.contains("the demo lab does not compile"), "{shown}");
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    assert_eq!(
+        statuses(&results),
+        [
+            ("demo: answer_is_42".to_owned(), "failed".to_owned()),
+            ("demo: answer_by_macro".to_owned(), "failed".to_owned())
+        ]
     );
 }
 

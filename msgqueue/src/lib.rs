@@ -229,15 +229,15 @@ pub fn msgget(key: impl Into<NamedKey>, flags: c_int) -> Result<MessageQueue, Er
         });
     }
     let exclusive = libc::IPC_CREAT | libc::IPC_EXCL;
-    let created = key.key().is_private() || flags & exclusive == exclusive;
+    let created = key.key().is_private() || (flags & exclusive) == exclusive;
     Ok(MessageQueue(Handle::new(Kind::Msg, id, key, created)))
 }
 // ANCHOR_END: msgget
 
 /// A System V message queue this process has opened with [`msgget`].
 ///
-/// Its [`Handle`] (its id, its key, and whether this process created it) is reached through
-/// `Deref`: `queue.id()`. The creator cleans up: dropping the handle that created the queue
+/// Its [`Handle`] holds its id, its key, and whether this process created it; `Deref` lets a
+/// `MessageQueue` call the handle's methods as its own: `queue.id()`. The creator cleans up: dropping the handle that created the queue
 /// removes it (`msgctl(IPC_RMID)`), on every way out, a panic included. Any other handle leaves
 /// the queue alone unless [`MessageQueue::msgctl_rmid`] is called.
 #[derive(Debug)]
@@ -553,8 +553,8 @@ fn receive_error(select: Select, max_len: usize) -> Error {
 }
 
 /// A file that holds a queue's id, the way the course notes share one: the creator writes the
-/// id into a file, and the others read it instead of calling `msgget`. The only way to share a
-/// queue that has no key (`IPC_PRIVATE`) with a process that is not the creator's child.
+/// id into a file, and the others read it instead of calling `msgget`. For a queue that has no
+/// key (`IPC_PRIVATE`), the id is the only way in for a process that is not the creator's child.
 ///
 /// Dropping it removes the file: the id means nothing once its queue is gone.
 #[derive(Debug)]

@@ -72,8 +72,14 @@ fn a_private_queue_is_reached_through_an_id_file_and_by_its_id() {
     let finished = recv.wait();
     assert!(finished.status.success(), "{finished:?}");
     assert!(finished.stdout.contains("type=1 by file\ntype=2 by id\n"));
-    assert!(!queue_exists(id), "recv removes the queue it created");
-    assert!(!id_file.exists(), "recv removes the id file it wrote");
+    assert!(
+        !queue_exists(id),
+        "private_recv removes the queue it created"
+    );
+    assert!(
+        !id_file.exists(),
+        "private_recv removes the id file it wrote"
+    );
 }
 
 #[test]

@@ -309,7 +309,7 @@ pub fn semget(key: impl Into<NamedKey>, nsems: u16, flags: c_int) -> Result<Sema
         });
     }
     let exclusive = libc::IPC_CREAT | libc::IPC_EXCL;
-    let created = key.key().is_private() || flags & exclusive == exclusive;
+    let created = key.key().is_private() || (flags & exclusive) == exclusive;
     Ok(SemaphoreSet(Handle::new(Kind::Sem, id, key, created)))
 }
 // ANCHOR_END: semget
@@ -395,8 +395,8 @@ pub fn create_or_open(
 
 /// A System V semaphore set this process has opened with [`semget`].
 ///
-/// Its [`Handle`] (its id, its key, and whether this process created it) is reached through
-/// `Deref`: `set.id()`. The creator cleans up: dropping the handle that created the set removes
+/// Its [`Handle`] holds its id, its key, and whether this process created it; `Deref` lets a
+/// `SemaphoreSet` call the handle's methods as its own: `set.id()`. The creator cleans up: dropping the handle that created the set removes
 /// it (`semctl(IPC_RMID)`), on every way out, a panic included. Any other handle leaves the set
 /// alone unless [`SemaphoreSet::semctl_rmid`] is called.
 #[derive(Debug)]

@@ -104,7 +104,7 @@ pub fn shmget(key: impl Into<NamedKey>, size: usize, flags: c_int) -> Result<Seg
         });
     }
     let exclusive = libc::IPC_CREAT | libc::IPC_EXCL;
-    let created = key.key().is_private() || flags & exclusive == exclusive;
+    let created = key.key().is_private() || (flags & exclusive) == exclusive;
     Ok(Segment(Handle::new(Kind::Shm, id, key, created)))
 }
 // ANCHOR_END: shmget
@@ -120,8 +120,8 @@ pub enum Access {
 
 /// A System V shared memory segment this process has opened with [`shmget`].
 ///
-/// Its [`Handle`] (its id, its key, and whether this process created it) is reached through
-/// `Deref`: `segment.id()`. The creator cleans up: dropping the handle that created the segment
+/// Its [`Handle`] holds its id, its key, and whether this process created it; `Deref` lets a
+/// `Segment` call the handle's methods as its own: `segment.id()`. The creator cleans up: dropping the handle that created the segment
 /// marks it for removal (`shmctl(IPC_RMID)`), on every way out, a panic included; it goes once
 /// nobody is attached. Any other handle leaves it alone unless [`Segment::shmctl_rmid`] is
 /// called.

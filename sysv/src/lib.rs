@@ -404,7 +404,9 @@ pub fn create_or_open<T>(mode: i32, get: impl Fn(i32) -> Result<T, Error>) -> Re
 /// `SemaphoreSet` and `Segment` each hold one.
 ///
 /// The creator cleans up: dropping the handle that created the object removes it
-/// (`IPC_RMID`), on every way out, a panic included. Any other handle leaves it alone.
+/// (`IPC_RMID`), on every way out, a panic included. Any other handle leaves it alone. A forked
+/// child holds a copy that says "created" too: it must end with `_exit` (`support::run_child`),
+/// which runs no drop, or it would remove its parent's object.
 #[derive(Debug)]
 pub struct Handle {
     kind: Kind,
@@ -416,7 +418,9 @@ pub struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         if self.created {
-            let _ = remove(self.kind, self.id); // gone already (someone removed it): fine
+            // A drop cannot report an error: gone already (someone removed it) is fine, and
+            // any other (EPERM) leaves the object, which `ipcs` and the leak check show.
+            let _ = remove(self.kind, self.id);
         }
     }
 }

@@ -69,5 +69,5 @@ fn bare() -> Result<ExitCode, Failure> {
 
 fn main() -> ExitCode {
     let _: Args = parse_args(); // --help and --version; no other argument
-    run(bare) // an error: one line on stderr, exit 1; a closed terminal: exit 129
+    run(bare) // an error: one line, exit 1; a closed terminal: 129 (128 + SIGHUP)
 }

@@ -54,5 +54,5 @@ fn bare(path: &str) -> Result<ExitCode, Failure> {
 
 fn main() -> ExitCode {
     let Args { path } = parse_args(); // a path, or ./bare_fifo
-    run(|| bare(&path)) // an error: one line on stderr, exit 1; a closed terminal: exit 129
+    run(|| bare(&path)) // an error: one line, exit 1; a closed terminal: 129 (128 + SIGHUP)
 }

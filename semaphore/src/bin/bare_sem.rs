@@ -6,7 +6,7 @@
 //! to 1, `semop` does P (-1: the value goes to 0; a second P would wait) and V (+1: back to 1),
 //! and `semctl(IPC_RMID)` removes the set.
 //!
-//! The set is `IPC_PRIVATE`: no key, no file, nobody else can find it. Nothing is left behind,
+//! The set is `IPC_PRIVATE`: no key, no file, no other process finds it by key. Nothing is left behind,
 //! even when a step fails: the handle `semget` returned created the set, so dropping it on the
 //! way out removes it. For keys, waiting, signals and several processes, see `pv`.
 //!
@@ -47,5 +47,5 @@ struct Args {}
 
 fn main() -> ExitCode {
     let _: Args = parse_args(); // --help and --version; no other argument
-    run(bare) // an error: one line on stderr, exit 1; a closed terminal: exit 129
+    run(bare) // an error: one line, exit 1; a closed terminal: 129 (128 + SIGHUP)
 }

@@ -55,7 +55,7 @@ fn main() -> ExitCode {
     run(|| {
         let stop = Stop::install()?;
         let counter = SharedCounter::new()?;
-        // IPC_PRIVATE: a new set that no other process can find, so no race to guard against.
+        // IPC_PRIVATE: no other process finds the set by key, so none can open it before SETALL.
         let set = semget(Key::PRIVATE, 2, libc::IPC_CREAT | 0o600)?;
         set.semctl_setall(&[1, 1])?; // a new set's values are undefined until set
         println!("mutex: created {set}: lock = 1 (free), start line = 1; I remove it when I stop");

@@ -81,7 +81,7 @@ fn main() -> ExitCode {
     run(|| {
         let stop = Stop::install()?;
         // Turns: A's semaphore 1, B's and C's 0; READY 0.
-        // IPC_PRIVATE: a new set that no other process can find, so no race to guard against.
+        // IPC_PRIVATE: no other process finds the set by key, so none can open it before SETALL.
         let set = semget(Key::PRIVATE, 4, libc::IPC_CREAT | 0o600)?;
         set.semctl_setall(&[1, 0, 0, 0])?; // a new set's values are undefined until set
         println!(

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        // IPC_PRIVATE: a new set that no other process can find, so no race to guard against.
+        // IPC_PRIVATE: no other process finds the set by key, so none can open it before SETALL.
         let set = semget(Key::PRIVATE, 2, libc::IPC_CREAT | 0o600)?;
         set.semctl_setall(&[1, 0])?; // a new set's values are undefined until set
         println!("undo: created {set}: the lock is semaphore 0, 1 = free; I remove it when I stop");

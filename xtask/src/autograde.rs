@@ -1144,7 +1144,7 @@ pub struct GradeAll {
     /// Grade only this lab (again for more labs; every lab by default).
     #[arg(long = "lab", value_name = "LAB")]
     pub labs: Vec<String>,
-    /// Where to copy each student's <lab>/src/lab.rs, as DIR/<lab>/<student>.rs [default:
+    /// Where to copy each student's LAB/src/lab.rs, as DIR/LAB/STUDENT.rs [default:
     /// lab-sources beside the CSV].
     #[arg(long, value_name = "DIR")]
     pub sources: Option<PathBuf>,

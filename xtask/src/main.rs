@@ -104,7 +104,7 @@ enum Task {
     ///
     /// Grades every folder of SUBMISSIONS (one per student) as the Gradescope autograder does,
     /// N at a time, each as a user of its own, into FILE (one row per student, a column per
-    /// lab). Copies each student's <lab>/src/lab.rs to DIR/<lab>/<student>.rs for a plagiarism
+    /// lab). Copies each student's LAB/src/lab.rs to DIR/LAB/STUDENT.rs for a plagiarism
     /// checker. Runs as root.
     GradeAll(autograde::GradeAll),
     /// Writes the Gradescope autograder: DIR/autograder.zip and the same tree in DIR/autograder/.
@@ -112,7 +112,7 @@ enum Task {
         /// Where to write autograder.zip and autograder/.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// A course's private tests: the hidden tests of DIR/<lab>/tests/lab.rs (their
+        /// A course's private tests: the hidden tests of DIR/LAB/tests/lab.rs (their
         /// `// BEGIN HIDDEN TESTS` regions) and, if present, the points of DIR/points.txt,
         /// instead of this repository's.
         #[arg(long, value_name = "DIR")]

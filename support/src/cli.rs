@@ -236,8 +236,8 @@ pub fn terminal_is_gone() -> bool {
 /// Whether stderr is a terminal that was hung up: `tcgetattr` fails with EIO there, where a
 /// live terminal answers and a pipe or file says ENOTTY.
 fn stderr_hung_up() -> bool {
-    let hung_up = nix::sys::termios::tcgetattr(std::io::stderr()) == Err(nix::errno::Errno::EIO);
-    hung_up && terminal_closed(nix::errno::Errno::EIO)
+    use std::os::fd::AsFd;
+    crate::stop::check_hang_up(std::io::stderr().as_fd()).is_err()
 }
 
 /// Whether `errno` from a read of stdin or a write to stdout or stderr means that the terminal

@@ -141,7 +141,7 @@ fn copy(
     // ANCHOR: writer_loop
     loop {
         // While the input has nothing, a reader that dies is noticed within WATCH_EVERY.
-        support::wait_readable(input, stop, || peer.check_still_there(set))?;
+        support::wait_readable(input, stop, || peer.check_still_there(set).map(drop))?;
         let count = stop
             .retry(|| nix::unistd::read(input, &mut chunk))
             .terminal_context("read")?;

@@ -469,10 +469,10 @@ fn finish_saying(
 /// Writes `<who>: got <signal><progress>; stopping` in one write, its error ignored: after
 /// SIGHUP the terminal is gone, and `println!` would panic (EIO).
 fn say_stopped(said: Said, signal: Signal, progress: impl Display) {
+    let (Said::Stdout(who) | Said::Stderr(who)) = &said;
+    let line = format!("{who}: got {signal}{progress}; stopping\n");
     let _ = match said {
-        Said::Stdout(who) => std::io::stdout()
-            .write_all(format!("{who}: got {signal}{progress}; stopping\n").as_bytes()),
-        Said::Stderr(who) => std::io::stderr()
-            .write_all(format!("{who}: got {signal}{progress}; stopping\n").as_bytes()),
+        Said::Stdout(_) => std::io::stdout().write_all(line.as_bytes()),
+        Said::Stderr(_) => std::io::stderr().write_all(line.as_bytes()),
     };
 }

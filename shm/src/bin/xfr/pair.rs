@@ -255,15 +255,13 @@ impl Peer {
             if err.errno() != Some(Errno::EAGAIN) {
                 return Err(self.stopped(err));
             }
-            if let Err(gone) = self.check_still_there(set) {
+            let came = match self.check_still_there(set) {
+                Ok(came) => came,
                 // Done after its last V (then the P below succeeds), or killed.
-                if set.semop(&[SemOp::p(turn, 1).nowait()]).is_ok() {
-                    return Ok(());
-                }
-                return Err(gone);
-            }
-            let (alive, _) = self.claim_of(set)?;
-            if !alive && !self.said_waiting {
+                Err(_) if set.semop(&[SemOp::p(turn, 1).nowait()]).is_ok() => return Ok(()),
+                Err(gone) => return Err(gone),
+            };
+            if !came && !self.said_waiting {
                 self.me.say(format!("waiting for {}", peer.name()));
                 self.said_waiting = true;
             }
@@ -273,10 +271,11 @@ impl Peer {
 
     /// Fails when the peer came and has gone (its claim is free again, by the kernel's undo at
     /// its exit) while this side has not finished: between two turns, that is a peer killed.
-    pub fn check_still_there(&self, set: &SemaphoreSet) -> Result<(), Stopped> {
+    /// Else says whether it has come (true: it holds its claim) or not yet (false).
+    pub fn check_still_there(&self, set: &SemaphoreSet) -> Result<bool, Stopped> {
         let (held, last) = self.claim_of(set)?;
         if held || last == 0 || last == std::process::id() as i32 {
-            return Ok(()); // alive, or not come yet
+            return Ok(held);
         }
         Err(Failure::new(format!(
             "{} (pid {last}) is gone before the end of the transfer: it was killed. Removed the \

@@ -20,6 +20,7 @@ use testkit::{Running, SYS_POLL, signal_row, stop_with, wait_until_blocked_in};
 
 const SEND: &str = env!("CARGO_BIN_EXE_send");
 const RECV: &str = env!("CARGO_BIN_EXE_recv");
+const PRIVATE_RECV: &str = env!("CARGO_BIN_EXE_private_recv");
 const MESH: &str = env!("CARGO_BIN_EXE_mesh");
 
 #[test]
@@ -39,6 +40,33 @@ fn recv_blocked_in_msgrcv() {
         );
         assert!(finished.stdout.contains("removed the queue I created"));
         assert_eq!(key.ids(), [], "a queue is left with the case's key");
+    });
+}
+
+#[test]
+fn private_recv_blocked_in_msgrcv() {
+    signal_row("private_recv blocked in msgrcv", |signal| {
+        let dir = testkit::TempDir::new("mq-sig-private");
+        let id_file = dir.path().join("queue.id");
+        let id_path = id_file.to_str().expect("a UTF-8 path");
+        let mut recv = Running::spawn({
+            let mut command = Command::new(PRIVATE_RECV);
+            command.args(["--id-file", id_path]);
+            command
+        });
+        let id = id_in(&recv.expect_line("private_recv: created queue"));
+        let _cleanup = RemoveOnDrop(id);
+        recv.expect_line("waiting for messages");
+        wait_until_blocked_in(recv.pid(), libc::SYS_msgrcv);
+        let finished = stop_with(recv, signal);
+        assert!(
+            finished
+                .stdout
+                .contains(&format!("private_recv: got {signal} after 0 messages")),
+            "{finished:?}"
+        );
+        assert!(!queue_exists(id), "the queue is left");
+        assert!(!id_file.exists(), "the id file is left");
     });
 }
 

@@ -413,7 +413,7 @@ fn a_peer_killed_while_nobody_types_is_noticed_without_input() {
         peer.expect_line(ready);
         let mut typist = Running::spawn(key.command(typist, &[]));
         typist.expect_line("attached");
-        wait_until_blocked_in(typist.pid(), libc::SYS_poll);
+        wait_until_blocked_in(typist.pid(), testkit::SYS_POLL);
         peer.signal(nix::sys::signal::Signal::SIGKILL);
         drop(peer.wait());
         // Its stdin stays open, and nothing is typed: the peer's death alone ends it.
@@ -429,7 +429,7 @@ fn a_peer_killed_while_nobody_types_is_noticed_without_input() {
     let mut writer = Running::spawn(at(&key, WRITER));
     writer.write_line("the first line").unwrap();
     reader.expect_line("the first line");
-    wait_until_blocked_in(writer.pid(), libc::SYS_poll);
+    wait_until_blocked_in(writer.pid(), testkit::SYS_POLL);
     reader.signal(nix::sys::signal::Signal::SIGKILL);
     drop(reader.wait());
     let done = writer.wait_with_stdin_open();

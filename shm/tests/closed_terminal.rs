@@ -47,7 +47,7 @@ fn shm_client_reading_a_closed_terminal_stops_as_on_sighup() {
     server.expect_line("waiting for shm_client");
     let mut client = OnTerminal::spawn(key.command(CLIENT, &[]));
     client.expect("type lines");
-    wait_until_blocked_in(client.pid(), libc::SYS_poll);
+    wait_until_blocked_in(client.pid(), testkit::SYS_POLL);
     client.close_window();
     client.assert_hung_up();
     server.expect_line("the client detached after 0 messages");
@@ -62,7 +62,7 @@ fn shmwrite_reading_a_closed_terminal_stops_as_on_sighup() {
     reader.expect_line("waiting for shmwrite");
     let mut writer = OnTerminal::spawn(key.command(WRITE, &[]));
     writer.expect("enter some text");
-    wait_until_blocked_in(writer.pid(), libc::SYS_poll);
+    wait_until_blocked_in(writer.pid(), testkit::SYS_POLL);
     writer.close_window();
     writer.assert_hung_up();
     let finished = reader.wait();

@@ -44,7 +44,7 @@ fn shm_client_waiting_for_a_line() {
         let id = id_in(&server.expect_line("created segment id="));
         let mut client = Running::spawn(key.command(CLIENT, &[]));
         client.expect_line("type lines");
-        wait_until_blocked_in(client.pid(), libc::SYS_poll);
+        wait_until_blocked_in(client.pid(), testkit::SYS_POLL);
         stop_with(client, signal);
         server.expect_line("the client detached after 0 messages");
         assert!(server.wait().status.success());
@@ -97,7 +97,7 @@ fn shmwrite_waiting_for_a_line() {
         let id = id_in(&reader.expect_line("created segment id="));
         let mut writer = Running::spawn(key.command(WRITE, &[]));
         writer.expect_line("enter some text");
-        wait_until_blocked_in(writer.pid(), libc::SYS_poll);
+        wait_until_blocked_in(writer.pid(), testkit::SYS_POLL);
         stop_with(writer, signal);
         let finished = reader.wait();
         assert!(

@@ -304,7 +304,7 @@ fn a_stop_signal_while_waiting_for_the_peer_ends_either_side_and_leaves_nothing(
         let reader = Running::spawn(key.command(READER, &[]));
         wait_until_blocked_in(reader.pid(), libc::SYS_semtimedop);
         let writer = Running::spawn(key.command(WRITER, &[]));
-        wait_until_blocked_in(writer.pid(), libc::SYS_poll);
+        wait_until_blocked_in(writer.pid(), testkit::SYS_POLL);
         stop_with(writer, signal);
         let finished = reader.wait();
         assert!(

@@ -578,12 +578,13 @@ impl<'a> Claim<'a> {
 }
 
 impl Claim<'_> {
-    /// The pid left in `word` by a holder that no longer exists: it was killed holding the
-    /// role (one that ends gives it back). `None` while the role is free or its holder lives.
+    /// The pid left in `word` by a holder that has detached: it never gave the role back, so
+    /// it was killed (our programs give it back before they detach, even on an error). Asked
+    /// only after the detach, and not of the pid's state: a killed process loses its mappings
+    /// before it becomes a zombie, so for a moment it has detached but not yet ended.
     pub fn killed_holder(word: &AtomicU32) -> Option<u32> {
         let holder = word.load(Ordering::Acquire);
-        let pid = nix::unistd::Pid::from_raw(holder as i32);
-        (holder != 0 && support::has_ended(pid)).then_some(holder)
+        (holder != 0).then_some(holder)
     }
 }
 

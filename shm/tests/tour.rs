@@ -24,7 +24,7 @@ fn each_printed_nattch_is_what_proc_shows_during_the_pause() {
     let mut tour = Running::spawn(key.command(TOUR, &["--pause", "--children", "3"]));
     let id = id_in(&tour.expect_line("step 1: shmget created segment id="));
     let mut seen = Vec::new();
-    for _ in 0..12 {
+    for _ in 0..13 {
         let stat = tour.expect_line("IPC_STAT: ");
         tour.expect_line("(paused: press Enter to go on)");
         match stat.contains("fails:") {
@@ -37,7 +37,7 @@ fn each_printed_nattch_is_what_proc_shows_during_the_pause() {
         }
         tour.write_line("").unwrap();
     }
-    assert_eq!(seen, [0, 1, 2, 3, 2, 1, 0, 1, 1, 1, 1]);
+    assert_eq!(seen, [0, 1, 2, 3, 2, 1, 0, 1, 1, 1, 1, 1]);
     let finished = tour.wait();
     assert!(finished.status.success(), "{finished:?}");
     assert!(segment_ids(|object| object.id == id).is_empty());
@@ -66,4 +66,44 @@ fn the_tour_reports_what_ipc_rmid_does() {
         key.ids().is_empty(),
         "a segment with the test's key is left"
     );
+}
+
+/// The KiB numbers of a "memory:" line: the segment's rss, and this process's part, if attached.
+fn resident_kib(line: &str) -> (u64, Option<u64>) {
+    let segment = number_after(line, "segment rss ");
+    let mapped = line
+        .contains("in this process's page table")
+        .then(|| number_after(line, "KiB, "));
+    (segment, mapped)
+}
+
+#[test]
+fn memory_becomes_resident_on_the_first_touch_not_at_shmget_or_shmat() {
+    let key = TestKey::new("shm-tour-rss");
+    let finished = run(key.command(TOUR, &["--children", "1"]), "");
+    assert!(finished.status.success(), "{finished:?}");
+    let lines: Vec<&str> = finished
+        .stdout
+        .lines()
+        .filter(|line| line.contains("memory: "))
+        .collect();
+    let [created, after_children, attached, touched] = lines[..] else {
+        panic!("four memory lines in {}", finished.stdout);
+    };
+    const HALF_KIB: u64 = 32 * 1024; // half of the 64 MiB segment
+    assert_eq!(resident_kib(created), (0, None), "after shmget: {created}");
+    let (one_store, _) = resident_kib(after_children);
+    assert!(
+        one_store > 0 && one_store < HALF_KIB,
+        "a child's one store makes one page (or one huge page) resident: {after_children}"
+    );
+    assert_eq!(
+        resident_kib(attached),
+        (one_store, Some(0)),
+        "shmat maps, it makes nothing resident here: {attached}"
+    );
+    let (segment, mapped) = resident_kib(touched);
+    assert!(segment >= HALF_KIB && segment < 2 * HALF_KIB, "{touched}");
+    assert!(mapped.is_some_and(|kib| kib >= HALF_KIB), "{touched}");
+    assert!(key.ids().is_empty());
 }

@@ -14,6 +14,13 @@
 //! after which the segment is gone and `IPC_STAT` and `IPC_RMID` on its id fail (the errno is
 //! printed as the kernel gives it).
 //!
+//! It also shows that memory comes on first touch, not at `shmget` or `shmat` (demand
+//! paging): at four steps it prints the segment's resident size (`rss` in
+//! `/proc/sysvipc/shm`) and this process's resident part of its mapping (`Rss` in
+//! `/proc/self/smaps`). Both are 0 after `shmget`; a child's one store makes one page
+//! resident; `shmat` here maps the segment but makes nothing resident for this process; touching
+//! half the pages makes half resident.
+//!
 //! `--pause` waits for Enter after each step, so that you can look with `ipcs -m` meanwhile.
 //!
 //! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), because
@@ -71,9 +78,31 @@ struct Guide<'a> {
 
 impl Guide<'_> {
     fn say(&mut self, what: &str, segment: &Segment) -> Result<(), Stopped> {
+        self.show(what, segment, None)
+    }
+
+    /// As `say`, and where the segment's memory is (`mapped_at`: our attachment, if any).
+    fn say_with_memory(
+        &mut self,
+        what: &str,
+        segment: &Segment,
+        mapped_at: Option<usize>,
+    ) -> Result<(), Stopped> {
+        self.show(what, segment, Some(resident_line(segment, mapped_at)))
+    }
+
+    fn show(
+        &mut self,
+        what: &str,
+        segment: &Segment,
+        memory: Option<String>,
+    ) -> Result<(), Stopped> {
         self.step += 1;
         println!("step {}: {what}", self.step);
         println!("        IPC_STAT: {}", stat_line(segment));
+        if let Some(memory) = memory {
+            println!("        memory: {memory}");
+        }
         if self.pause {
             println!("        (paused: press Enter to go on)");
             let line = self.input.next_line(std::io::stdin().as_fd(), self.stop)?;
@@ -82,6 +111,38 @@ impl Guide<'_> {
         Ok(())
     }
 }
+
+// ANCHOR: resident
+/// Where the segment's memory is: how much of it the kernel has resident (`rss` in
+/// /proc/sysvipc/shm, counted once whoever touched it), and how much of it this process's
+/// mapping at `mapped_at` has in its page table (`Rss` in /proc/self/smaps).
+fn resident_line(segment: &Segment, mapped_at: Option<usize>) -> String {
+    let rss = sysv::list(sysv::Kind::Shm).ok().and_then(|rows| {
+        let row = rows.into_iter().find(|row| row.id == segment.id())?;
+        row.field("rss")
+    });
+    let segment_part = match rss {
+        Some(bytes) => format!("segment rss {} KiB", bytes / 1024),
+        None => "segment rss unknown (/proc/sysvipc/shm has no row)".to_owned(),
+    };
+    let mapping_part = match mapped_at.map(mapping_rss_kib) {
+        None => "not attached here".to_owned(),
+        Some(Some(kib)) => format!("{kib} KiB of it in this process's page table"),
+        Some(None) => "this mapping is not in /proc/self/smaps".to_owned(),
+    };
+    format!("{segment_part}, {mapping_part}")
+}
+
+/// `Rss:` of the mapping that starts at `addr`, from /proc/self/smaps.
+fn mapping_rss_kib(addr: usize) -> Option<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let mut lines = smaps.lines();
+    let start = format!("{addr:x}-");
+    lines.by_ref().find(|line| line.starts_with(&start))?;
+    let rss = lines.find_map(|line| line.strip_prefix("Rss:"))?;
+    rss.trim().trim_end_matches("kB").trim().parse().ok()
+}
+// ANCHOR_END: resident
 
 // ANCHOR: stat_line
 /// What `shmctl(IPC_STAT)` says, in one line, or the error it gives.
@@ -109,11 +170,9 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     };
     let key = key_or_seed(&args.key, 0x7002, true)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
-    let segment = shmget(key.clone(), 4096, flags)?;
-    guide.say(
-        &format!("shmget created {segment}, 4096 bytes, mode 0600"),
-        &segment,
-    )?;
+    let segment = shmget(key.clone(), SIZE, flags)?;
+    let created = format!("shmget created {segment}, {} MiB, mode 0600", SIZE >> 20);
+    guide.say_with_memory(&created, &segment, None)?;
 
     // ANCHOR: children
     let mut children = Vec::new();
@@ -130,17 +189,35 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         // A byte, not a close: the younger children hold copies of this pipe's write end.
         nix::unistd::write(&go, b"g").context("write the child's pipe")?;
         child.waitpid(stop)?;
-        let how = match number == args.children {
-            true => "exited without calling shmdt: the kernel detached it",
-            false => "called shmdt and exited",
-        };
-        guide.say(&format!("child {number} (pid {pid}) {how}"), &segment)?;
+        match number == args.children {
+            false => guide.say(
+                &format!("child {number} (pid {pid}) called shmdt and exited"),
+                &segment,
+            )?,
+            true => {
+                let how = "exited without calling shmdt: the kernel detached it";
+                let what = format!(
+                    "child {number} (pid {pid}) {how}; each child stored a byte in the first page"
+                );
+                guide.say_with_memory(&what, &segment, None)?;
+            }
+        }
     }
     // ANCHOR_END: children
 
+    // ANCHOR: touch
     let attached = segment.shmat(Access::ReadWrite)?;
+    let mapped_at = Some(attached.addr());
+    guide.say_with_memory("this process called shmat", &segment, mapped_at)?;
+    let page = page_size();
+    for offset in (0..SIZE / 2).step_by(page) {
+        attached.bytes()[offset].store(1, Relaxed); // the first touch of a page faults it in
+    }
     store_bytes(attached.bytes(), b"written before IPC_RMID");
-    guide.say("this process called shmat and stored a message", &segment)?;
+    let pages = SIZE / 2 / page;
+    let what = format!("this process touched the first half: {pages} pages of {page} bytes");
+    guide.say_with_memory(&what, &segment, mapped_at)?;
+    // ANCHOR_END: touch
     segment.shmctl_set_mode(0o640)?;
     guide.say("shmctl(IPC_SET) changed the mode to 0640", &segment)?;
 
@@ -175,6 +252,19 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     );
     let _ = segment.leave_in_kernel(); // gone already: nothing left to remove
     Ok(ExitCode::SUCCESS)
+}
+
+/// The segment's size: large enough that the resident size visibly follows the touches.
+const SIZE: usize = 64 << 20;
+
+/// The size of a page (4096 on x86-64; 16 or 64 KiB on some arm64 kernels).
+fn page_size() -> usize {
+    use nix::unistd::{SysconfVar, sysconf};
+    let size = sysconf(SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096);
+    usize::try_from(size).unwrap_or(4096)
 }
 
 /// Forks a child that attaches the segment, says so through a pipe, and waits for a byte on the

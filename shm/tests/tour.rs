@@ -94,7 +94,7 @@ fn memory_becomes_resident_on_the_first_touch_not_at_shmget_or_shmat() {
     assert_eq!(resident_kib(created), (0, None), "after shmget: {created}");
     let (one_store, _) = resident_kib(after_children);
     assert!(
-        one_store > 0 && one_store < HALF_KIB,
+        (1..HALF_KIB).contains(&one_store),
         "a child's one store makes one page (or one huge page) resident: {after_children}"
     );
     assert_eq!(
@@ -103,7 +103,7 @@ fn memory_becomes_resident_on_the_first_touch_not_at_shmget_or_shmat() {
         "shmat maps, it makes nothing resident here: {attached}"
     );
     let (segment, mapped) = resident_kib(touched);
-    assert!(segment >= HALF_KIB && segment < 2 * HALF_KIB, "{touched}");
+    assert!((HALF_KIB..2 * HALF_KIB).contains(&segment), "{touched}");
     assert!(mapped.is_some_and(|kib| kib >= HALF_KIB), "{touched}");
     assert!(key.ids().is_empty());
 }

@@ -2,8 +2,9 @@
 //!
 //! A pipe is a buffer in the kernel with two file descriptors: bytes written to the write end
 //! come out of the read end, in order, once. It has no name, so normally only processes that
-//! inherit the descriptors across `fork()` can use it. The examples call `pipe2`, `fork`,
-//! `read`, `write`, `waitpid`, `dup2` and `execvp` themselves; `fork()` and the guarded
+//! inherit the descriptors across `fork()` can use it. The examples call `pipe` (`pipeline`:
+//! `pipe2` with `O_CLOEXEC`, as it execs), `fork`, `read`, `write`, `waitpid`, `dup2` and
+//! `execvp` themselves; `fork()` and the guarded
 //! [`support::Child`] are in the `support` crate, with the one way every example stops
 //! ([`support::stop::Stop`]). This file holds what is particular to the pipe examples, and the
 //! crate's only `unsafe` code: changing SIGPIPE's action (back to the default, or to a handler).

@@ -172,6 +172,7 @@ fn talk(
     let stdin = std::io::stdin();
     let mut typed = LineReader::new();
     let mut received = RecordReader::new(record_size);
+    let mut buffer = [0; MAX_RECORD_SIZE * 4];
     while outgoing.is_some() || incoming.is_some() {
         // One poll() (with the stop's self-pipe) over what is still open: the keyboard, once
         // every typed record is written; the outgoing FIFO, for room (POLLOUT) while records
@@ -193,7 +194,7 @@ fn talk(
         if let Some(out) = &mut outgoing {
             let keyboard = out.wants_input() && ready.next() == Some(true);
             // Ready with no POLLOUT asked for: POLLERR, the other side closed its reading end.
-            let reader_gone = ready.next() == Some(true) && out.unsent.is_empty();
+            let mut reader_gone = ready.next() == Some(true) && out.unsent.is_empty();
             if keyboard {
                 match typed.read_from(stdin.as_fd())? {
                     Input::Lines(lines) => out.queue(&lines, record_size),
@@ -202,42 +203,40 @@ fn talk(
                     Input::HungUp => return Err(Stopped::Signal(Signal::SIGHUP)),
                 }
             }
-            if !out.send_what_fits(reader_gone, stop)? {
+            // Each record in one write(2), whole, for as long as the FIFO has room.
+            while !reader_gone && let Some(record) = out.unsent.front() {
+                match stop.retry(|| write(&out.fd, record)) {
+                    Ok(_) => drop(out.unsent.pop_front()),
+                    Err(Stopped::Failed(Errno::EAGAIN)) => break, // full: poll() for POLLOUT
+                    Err(Stopped::Failed(Errno::EPIPE)) => reader_gone = true,
+                    Err(stopped) => return Err(stopped.context("write to the FIFO")),
+                }
+            }
+            if out.is_done(reader_gone) {
                 outgoing = None; // dropping the descriptor closes our direction
             }
         }
+        // ANCHOR_END: ready
+        // ANCHOR: receive
         if let Some(from) = &incoming
             && ready.next() == Some(true)
-            && !receive(from, &mut received, side, stop)?
         {
-            incoming = None;
+            // Returns at once: poll() said that bytes, or end of file, are there.
+            let count = stop
+                .retry(|| read(from, &mut buffer))
+                .context("read from the FIFO")?;
+            for text in received.push(&buffer[..count]) {
+                println!("{other}: {}", String::from_utf8_lossy(&text));
+            }
+            if count == 0 {
+                println!("chat {me}: side {other} closed chat_{other}_to_{me}: it sends no more");
+                incoming = None;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
-// ANCHOR_END: ready
-
-/// `read(2)` of what poll() said has arrived: it returns at once. Prints each whole record;
-/// false at end of file (the other side closed its direction).
-fn receive(
-    from_other: &OwnedFd,
-    received: &mut RecordReader,
-    side: Side,
-    stop: &Stop,
-) -> Result<bool, Stopped> {
-    let (me, other) = side.names();
-    let mut buffer = [0; MAX_RECORD_SIZE * 4];
-    let count = stop
-        .retry(|| read(from_other, &mut buffer))
-        .context("read from the FIFO")?;
-    for text in received.push(&buffer[..count]) {
-        println!("{other}: {}", String::from_utf8_lossy(&text));
-    }
-    if count == 0 {
-        println!("chat {me}: side {other} closed chat_{other}_to_{me}: it sends no more");
-    }
-    Ok(count > 0)
-}
+// ANCHOR_END: receive
 
 /// Our direction: the outgoing FIFO, made non-blocking, and the records typed but not yet
 /// written because the FIFO was full.
@@ -295,22 +294,13 @@ impl Outgoing {
         self.input_ended = true;
     }
 
-    /// `write(2)`s the waiting records while they fit. Returns false once our direction is
-    /// done: the input ended and all of it was written (dropping the descriptor then closes our
-    /// write end, and the other side reads end of file), or the other side stopped reading.
-    // ANCHOR: send
-    fn send_what_fits(&mut self, reader_gone: bool, stop: &Stop) -> Result<bool, Stopped> {
+    /// Whether our direction is done, saying why: the other side stopped reading, or the
+    /// input ended and all of it was written. Dropping the descriptor then closes our write
+    /// end, and the other side reads end of file.
+    // ANCHOR: is_done
+    fn is_done(&self, reader_gone: bool) -> bool {
         let (me, other) = self.names;
-        let mut gone = reader_gone;
-        while !gone && let Some(record) = self.unsent.front() {
-            match stop.retry(|| write(&self.fd, record)) {
-                Ok(_) => drop(self.unsent.pop_front()),
-                Err(Stopped::Failed(Errno::EAGAIN)) => break, // full: poll() for POLLOUT
-                Err(Stopped::Failed(Errno::EPIPE)) => gone = true,
-                Err(stopped) => return Err(stopped.context("write to the FIFO")),
-            }
-        }
-        if gone {
+        if reader_gone {
             let lost = match self.unsent.len() {
                 0 => String::new(),
                 count => format!(" ({count} records not sent)"),
@@ -319,18 +309,18 @@ impl Outgoing {
                 "chat {me}: side {other} closed its end of chat_{me}_to_{other}: nobody reads \
                  what this side types any more{lost}"
             );
-            return Ok(false);
+            return true;
         }
         if self.input_ended && self.unsent.is_empty() {
             println!(
                 "chat {me}: end of input: closing chat_{me}_to_{other}, so side {other} reads end \
                  of file; what it still sends is printed (Ctrl-C quits)"
             );
-            return Ok(false);
+            return true;
         }
-        Ok(true)
+        false
     }
-    // ANCHOR_END: send
+    // ANCHOR_END: is_done
 }
 
 /// How to start the other side so that it meets this one: `--side`, and the flags that must be

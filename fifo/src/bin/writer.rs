@@ -96,59 +96,48 @@ fn send_lines(to_reader: &OwnedFd, stop: &Stop, record_size: usize) -> Result<Ex
     let mut input = LineReader::new();
     // Each line as soon as it is typed, read with read(2), which a stop signal interrupts.
     while let Some(line) = input.next_line(stdin.as_fd(), stop)? {
-        send_line(to_reader, &line, stop, record_size)?;
+        let text = String::from_utf8_lossy(&line);
+        let records = match encode_line(&line, record_size) {
+            Ok(records) => records,
+            Err(refused) => {
+                report_error(format!("{text:?}: {refused}"));
+                continue;
+            }
+        };
+        for record in &records {
+            // ANCHOR: write
+            // At most PIPE_BUF bytes: written whole, or (on EINTR) not at all. Blocks while full.
+            match stop.retry(|| write(to_reader, record)) {
+                Ok(_) => {}
+                // Rust ignores SIGPIPE: a reader that went away gives EPIPE instead of killing us.
+                Err(Stopped::Failed(Errno::EPIPE)) => {
+                    let gone =
+                        format!("write to the FIFO: the reader went away ({})", Errno::EPIPE);
+                    return Err(Failure::new(gone).into());
+                }
+                Err(stopped) => return Err(stopped.context("write to the FIFO")),
+            }
+            // ANCHOR_END: write
+        }
+        println!("writer: {}", sent(&line, records.len(), record_size));
     }
     println!("writer: end of input; closing the FIFO, so the reader sees end of file");
     Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: send_lines
 
-// ANCHOR: send_line
-fn send_line(
-    to_reader: &OwnedFd,
-    line: &[u8],
-    stop: &Stop,
-    record_size: usize,
-) -> Result<(), Stopped> {
+/// What the writer says once `line` went out in `records` records.
+fn sent(line: &[u8], records: usize, record_size: usize) -> String {
     let text = String::from_utf8_lossy(line);
-    let records = match encode_line(line, record_size) {
-        Ok(records) => records,
-        Err(refused) => {
-            report_error(format!("{text:?}: {refused}"));
-            return Ok(());
-        }
-    };
-    for record in &records {
-        write_record(to_reader, record, stop)?;
-    }
-    match records.len() {
-        1 => println!("writer: sent {text:?} as one {record_size}-byte record"),
-        count => println!(
-            "writer: {text:?} has {} bytes, more than one record holds ({}); sent it as \
-             {count} records",
+    match records {
+        1 => format!("sent {text:?} as one {record_size}-byte record"),
+        count => format!(
+            "{text:?} has {} bytes, more than one record holds ({}); sent it as {count} records",
             line.len(),
             record_size - 1
         ),
     }
-    Ok(())
 }
-// ANCHOR_END: send_line
-
-/// `write(2)` of one record into the FIFO, sleeping while the FIFO is full.
-// ANCHOR: write
-fn write_record(to_reader: &OwnedFd, record: &[u8], stop: &Stop) -> Result<(), Stopped> {
-    // At most PIPE_BUF bytes: written whole, or (on EINTR) not at all. Blocks while full.
-    match stop.retry(|| write(to_reader, record)) {
-        Ok(_) => Ok(()),
-        // Rust ignores SIGPIPE: a reader that went away gives EPIPE instead of killing us.
-        Err(Stopped::Failed(Errno::EPIPE)) => {
-            let gone = format!("write to the FIFO: the reader went away ({})", Errno::EPIPE);
-            Err(Failure::new(gone).into())
-        }
-        Err(stopped) => Err(stopped.context("write to the FIFO")),
-    }
-}
-// ANCHOR_END: write
 
 /// How to start a reader that meets this writer: the flags that must be the same on both sides,
 /// when they differ from their defaults.

@@ -16,13 +16,13 @@
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitCode;
 
 use clap::Parser;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::unistd::{pipe2, read, write};
+use nix::unistd::{pipe, read, write};
 use pipe::Lines;
 use support::cli::{Context, Failure, parse_args, report_error, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
@@ -43,36 +43,36 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        finish(if args.one_pipe {
-            one_pipe(&stop)
-        } else {
-            two_pipes(&stop)
-        })
+        if args.one_pipe {
+            return finish(one_pipe(&stop));
+        }
+        // ANCHOR: two_pipes
+        let lines = match lines_to_send(&stop) {
+            Ok(lines) => lines,
+            Err(stopped) => return finish(Err(stopped)),
+        };
+        let (from_parent, to_child) = pipe().context("pipe")?;
+        let (from_child, to_parent) = pipe().context("pipe")?;
+        match fork()? {
+            Forked::Child => {
+                drop((to_child, from_child)); // close(2) the parent's ends
+                // Runs this, then `_exit(status)`: the child never returns into main.
+                run_child(|| answer_in_upper_case(from_parent, to_parent))
+            }
+            Forked::Parent(mut child) => {
+                drop((from_parent, to_parent)); // close(2) the child's ends
+                let talked = converse(&stop, &lines, to_child, from_child);
+                let status = match child.waitpid(&stop) {
+                    Ok(status) => status,
+                    Err(stopped) => return finish(Err(stopped)),
+                };
+                println!("parent: child {} {}", child.pid(), describe(&status));
+                finish(talked.map(|()| ExitCode::SUCCESS))
+            }
+        }
+        // ANCHOR_END: two_pipes
     })
 }
-
-// ANCHOR: two_pipes
-fn two_pipes(stop: &Stop) -> Result<ExitCode, Stopped> {
-    let lines = lines_to_send(stop)?;
-    // O_CLOEXEC: a program that either process might exec does not inherit a stray end.
-    let (from_parent, to_child) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
-    let (from_child, to_parent) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
-    match fork()? {
-        Forked::Child => {
-            drop((to_child, from_child)); // close(2) the parent's ends
-            // Runs this, then `_exit(status)`: the child never returns into main.
-            run_child(|| answer_in_upper_case(from_parent, to_parent))
-        }
-        Forked::Parent(mut child) => {
-            drop((from_parent, to_parent)); // close(2) the child's ends
-            let talked = converse(stop, &lines, to_child, from_child);
-            let status = child.waitpid(stop)?;
-            println!("parent: child {} {}", child.pid(), describe(&status));
-            talked.map(|()| ExitCode::SUCCESS)
-        }
-    }
-}
-// ANCHOR_END: two_pipes
 
 // ANCHOR: converse
 fn converse(
@@ -85,8 +85,16 @@ fn converse(
     let mut answers = Lines::new();
     for line in lines {
         println!("parent: sending  {line:?}");
-        write_all(stop, requests.as_fd(), format!("{line}\n").as_bytes())
-            .context("write to the child")?;
+        // Our signal handler can cut a write of more than PIPE_BUF bytes (4096 on Linux)
+        // short: then the rest follows.
+        let request = format!("{line}\n");
+        let mut unsent = request.as_bytes();
+        while !unsent.is_empty() {
+            let written = stop
+                .retry(|| write(&requests, unsent))
+                .context("write to the child")?;
+            unsent = &unsent[written..];
+        }
         let reply = loop {
             if let Some(reply) = answers.next_line() {
                 break reply;
@@ -106,16 +114,6 @@ fn converse(
     Ok(())
 }
 // ANCHOR_END: converse
-
-/// `write(2)` until every byte is in the pipe: our signal handler can cut a write of more than
-/// PIPE_BUF bytes (4096 on Linux) short, and the rest must follow.
-fn write_all(stop: &Stop, fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Stopped<Errno>> {
-    while !bytes.is_empty() {
-        let written = stop.retry(|| write(fd, bytes))?;
-        bytes = &bytes[written..];
-    }
-    Ok(())
-}
 
 // ANCHOR: child
 fn answer_in_upper_case(requests: OwnedFd, replies: OwnedFd) -> i32 {
@@ -181,8 +179,7 @@ fn lines_to_send(stop: &Stop) -> Result<Vec<String>, Stopped> {
 
 // ANCHOR: one_pipe
 fn one_pipe(stop: &Stop) -> Result<ExitCode, Stopped> {
-    // O_CLOEXEC: a program that either process might exec does not inherit a stray end.
-    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+    let (read_end, write_end) = pipe().context("pipe")?;
     println!("parent: one pipe for both directions: parent and child each hold both ends");
     match fork()? {
         Forked::Child => run_child(|| greet_and_listen(read_end, write_end)),

@@ -18,8 +18,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use nix::fcntl::OFlag;
-use nix::unistd::{pipe2, read, write};
+use nix::unistd::{pipe, read, write};
 use pipe::Lines;
 use support::cli::{Context, parse_args, report_error, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
@@ -42,34 +41,33 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        finish(parent_and_child(&stop, &args))
+        // ANCHOR: fork
+        let (read_end, write_end) = pipe().context("pipe")?;
+        println!("parent: created a pipe; forking a child that inherits both ends");
+        match fork()? {
+            Forked::Child => {
+                // The child only reads. Its copy of the write end must go: end-of-file comes
+                // only when every write end is closed, this one included. Dropping it is close(2).
+                drop(write_end);
+                // Runs this, then `_exit(status)`: the child never returns into main.
+                run_child(|| read_numbers(read_end))
+            }
+            Forked::Parent(mut child) => {
+                drop(read_end); // close(2): the parent only writes
+                let sent = send_numbers(&stop, write_end, &args);
+                // ANCHOR: reap
+                // Even after a failed write: how the child ended tells why the write failed.
+                let status = match child.waitpid(&stop) {
+                    Ok(status) => status,
+                    Err(stopped) => return finish(Err(stopped)),
+                };
+                println!("parent: child {} {}", child.pid(), describe(&status));
+                // ANCHOR_END: reap
+                finish(sent.map(|()| ExitCode::SUCCESS))
+            }
+        }
+        // ANCHOR_END: fork
     })
-}
-
-fn parent_and_child(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
-    // ANCHOR: fork
-    // O_CLOEXEC: a program that either process might exec does not inherit a stray end.
-    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
-    println!("parent: created a pipe; forking a child that inherits both ends");
-    match fork()? {
-        Forked::Child => {
-            // The child only reads. Its copy of the write end must go: end-of-file comes only
-            // when every write end is closed, this one included. Dropping it is close(2).
-            drop(write_end);
-            // Runs this, then `_exit(status)`: the child never returns into main.
-            run_child(|| read_numbers(read_end))
-        }
-        Forked::Parent(mut child) => {
-            drop(read_end); // close(2): the parent only writes
-            let sent = send_numbers(stop, write_end, args);
-            // ANCHOR: reap
-            let status = child.waitpid(stop)?;
-            println!("parent: child {} {}", child.pid(), describe(&status));
-            // ANCHOR_END: reap
-            sent.map(|()| ExitCode::SUCCESS)
-        }
-    }
-    // ANCHOR_END: fork
 }
 
 // ANCHOR: send

@@ -49,45 +49,93 @@ enum Plumbing {
     StdinFromPipe,
 }
 
+impl Args {
+    /// The narration, unless `--quiet` asked for none.
+    fn say(&self, text: String) {
+        if !self.quiet {
+            println!("pipeline: {text}");
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        finish(pipeline(&stop, &args))
+        let first = command_words(&args.first, "first")?;
+        let second = command_words(&args.second, "second")?;
+        args.say(format!("running `{} | {}`", args.first, args.second));
+        // ANCHOR: plumbing
+        // O_CLOEXEC: the commands we exec must hold the pipe only as their stdin or stdout.
+        let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+        let writer = match fork()? {
+            Forked::Child => exec_stage(&first, Plumbing::StdoutIntoPipe, &read_end, &write_end),
+            Forked::Parent(child) => child,
+        };
+        let pid = writer.pid();
+        args.say(format!(
+            "started `{}` as pid {pid}; its stdout is the pipe",
+            args.first
+        ));
+        // If this fork fails, `writer`'s guard kills and reaps the first stage.
+        let reader = match fork()? {
+            Forked::Child => exec_stage(&second, Plumbing::StdinFromPipe, &read_end, &write_end),
+            Forked::Parent(child) => child,
+        };
+        let pid = reader.pid();
+        args.say(format!(
+            "started `{}` as pid {pid}; its stdin is the pipe",
+            args.second
+        ));
+        // The parent's copies must go too (drop is close(2)): while any write end is open, `wc`
+        // never sees end-of-file and the pipeline never ends.
+        drop(read_end);
+        drop(write_end);
+        // ANCHOR_END: plumbing
+        finish(wait_for_both(&stop, &args, writer, reader))
     })
 }
 
-fn pipeline(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
-    let say = |text: String| {
-        if !args.quiet {
-            println!("pipeline: {text}");
-        }
+// ANCHOR: stage
+/// The child's side of a `fork`: `dup2` and `execvp`. It never returns.
+fn exec_stage(words: &[CString], plumbing: Plumbing, read_end: &OwnedFd, write_end: &OwnedFd) -> ! {
+    // The pipe's end becomes this process's stdout (1) or stdin (0).
+    let redirected = match plumbing {
+        Plumbing::StdoutIntoPipe => dup2_stdout(write_end),
+        Plumbing::StdinFromPipe => dup2_stdin(read_end),
     };
-    let first = command_words(&args.first, "first")?;
-    let second = command_words(&args.second, "second")?;
-    say(format!("running `{} | {}`", args.first, args.second));
-    // ANCHOR: plumbing
-    // O_CLOEXEC: the commands we exec must hold the pipe only as their stdin or stdout.
-    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
-    let mut writer = start_stage(&first, Plumbing::StdoutIntoPipe, &read_end, &write_end)?;
-    say(format!(
-        "started `{}` as pid {}; its stdout is the pipe",
-        args.first,
-        writer.pid()
+    if let Err(errno) = redirected {
+        report_error(format!("dup2: {errno}"));
+        exit_child(126);
+    }
+    // signal(SIGPIPE, SIG_DFL): back to the default action a C program starts with
+    // (exec keeps Rust's "ignore"). Without it, `yes` would get EPIPE once `head` is
+    // done and exit with an error, not die quietly of SIGPIPE as under a shell.
+    if let Err(failure) = signal_sigpipe_default() {
+        report_error(failure);
+        exit_child(126);
+    }
+    // The pipe's own descriptors are close-on-exec: after exec, the command holds the
+    // pipe only as its stdin or stdout. support::fork's PR_SET_PDEATHSIG survives exec.
+    // execvp returns only when it failed.
+    let Err(errno) = execvp(&words[0], words);
+    report_error(format!(
+        "cannot run `{}`: {errno}",
+        words[0].to_string_lossy()
     ));
-    // If this fork fails, `writer`'s guard kills and reaps the first stage.
-    let mut reader = start_stage(&second, Plumbing::StdinFromPipe, &read_end, &write_end)?;
-    say(format!(
-        "started `{}` as pid {}; its stdin is the pipe",
-        args.second,
-        reader.pid()
-    ));
-    // The parent's copies must go too (drop is close(2)): while any write end is open, `wc`
-    // never sees end-of-file and the pipeline never ends.
-    drop(read_end);
-    drop(write_end);
-    // ANCHOR_END: plumbing
-    // ANCHOR: wait
+    // The shells' convention: 127 for a command not found, 126 for one found but not
+    // runnable (no permission, not an executable).
+    exit_child(if errno == Errno::ENOENT { 127 } else { 126 })
+}
+// ANCHOR_END: stage
+
+// ANCHOR: wait
+fn wait_for_both(
+    stop: &Stop,
+    args: &Args,
+    mut writer: Child,
+    mut reader: Child,
+) -> Result<ExitCode, Stopped> {
     // A stop signal ends either wait; the guards then kill and reap both stages.
     let statuses = [writer.waitpid(stop)?, reader.waitpid(stop)?];
     let reader_done = matches!(statuses[1], WaitStatus::Exited(_, 0));
@@ -108,7 +156,7 @@ fn pipeline(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
             _ => (false, ""),
         };
         let pid = stage.pid();
-        say(format!(
+        args.say(format!(
             "`{command}` (pid {pid}) {}{note}",
             describe(&status)
         ));
@@ -119,50 +167,8 @@ fn pipeline(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
     } else {
         ExitCode::FAILURE
     })
-    // ANCHOR_END: wait
 }
-
-// ANCHOR: stage
-fn start_stage(
-    words: &[CString],
-    plumbing: Plumbing,
-    read_end: &OwnedFd,
-    write_end: &OwnedFd,
-) -> Result<Child, Failure> {
-    match fork()? {
-        Forked::Parent(child) => Ok(child),
-        Forked::Child => {
-            // The pipe's end becomes this process's stdout (1) or stdin (0).
-            let redirected = match plumbing {
-                Plumbing::StdoutIntoPipe => dup2_stdout(write_end),
-                Plumbing::StdinFromPipe => dup2_stdin(read_end),
-            };
-            if let Err(errno) = redirected {
-                report_error(format!("dup2: {errno}"));
-                exit_child(126);
-            }
-            // signal(SIGPIPE, SIG_DFL): back to the default action a C program starts with
-            // (exec keeps Rust's "ignore"). Without it, `yes` would get EPIPE once `head` is
-            // done and exit with an error, not die quietly of SIGPIPE as under a shell.
-            if let Err(failure) = signal_sigpipe_default() {
-                report_error(failure);
-                exit_child(126);
-            }
-            // The pipe's own descriptors are close-on-exec: after exec, the command holds the
-            // pipe only as its stdin or stdout. support::fork's PR_SET_PDEATHSIG survives exec.
-            // execvp returns only when it failed.
-            let Err(errno) = execvp(&words[0], words);
-            report_error(format!(
-                "cannot run `{}`: {errno}",
-                words[0].to_string_lossy()
-            ));
-            // The shells' convention: 127 for a command not found, 126 for one found but not
-            // runnable (no permission, not an executable).
-            exit_child(if errno == Errno::ENOENT { 127 } else { 126 })
-        }
-    }
-}
-// ANCHOR_END: stage
+// ANCHOR_END: wait
 
 fn command_words(command: &str, which: &str) -> Result<Vec<CString>, Failure> {
     let words: Vec<CString> = command

@@ -30,10 +30,9 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Parser};
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::wait::WaitStatus;
-use nix::unistd::{pipe2, read, write};
+use nix::unistd::{pipe, read, write};
 use pipe::{Lines, catch_sigpipe, signal_sigpipe_default, sigpipe_caught, sigpipe_pending};
 use support::cli::{Context, Failure, parse_args, report_error, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
@@ -62,6 +61,37 @@ struct Args {
     interval_ms: u64,
 }
 
+fn main() -> ExitCode {
+    let args: Args = parse_args();
+    run(|| {
+        let stop = Stop::install()?;
+        // ANCHOR: main
+        let (read_end, write_end) = pipe().context("pipe")?;
+        match fork()? {
+            Forked::Child => {
+                drop(read_end); // close(2): else this process itself would still be a reader
+                // Runs this, then `_exit(status)`: the child never returns into main.
+                let pause = Duration::from_millis(args.interval_ms);
+                run_child(|| writer(write_end, args.action(), pause))
+            }
+            Forked::Parent(mut child) => {
+                drop(write_end); // close(2): the parent only reads
+                let read = read_then_hang_up(&stop, read_end, args.reads);
+                // waitpid(2) first: a failed read is reported once the writer is reaped.
+                let status = match child.waitpid(&stop) {
+                    Ok(status) => status,
+                    Err(stopped) => return finish(Err(stopped)),
+                };
+                if let Err(stopped) = read {
+                    return finish(Err(stopped));
+                }
+                report(&status, args.action())
+            }
+        }
+        // ANCHOR_END: main
+    })
+}
+
 /// What the writer does with SIGPIPE before its first write.
 #[derive(Clone, Copy, PartialEq)]
 enum Action {
@@ -78,34 +108,6 @@ impl Args {
             (_, true, _) => Action::Catch,
             (_, _, true) => Action::Block,
             _ => Action::Default,
-        }
-    }
-}
-
-fn main() -> ExitCode {
-    let args: Args = parse_args();
-    run(|| {
-        let stop = Stop::install()?;
-        finish(writer_and_reader(&stop, &args))
-    })
-}
-
-fn writer_and_reader(stop: &Stop, args: &Args) -> Result<ExitCode, Stopped> {
-    // O_CLOEXEC: a program that either process might exec does not inherit a stray end.
-    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
-    match fork()? {
-        Forked::Child => {
-            drop(read_end); // close(2): else this process itself would still be a reader
-            // Runs this, then `_exit(status)`: the child never returns into main.
-            let pause = Duration::from_millis(args.interval_ms);
-            run_child(|| writer(write_end, args.action(), pause))
-        }
-        Forked::Parent(mut child) => {
-            drop(write_end); // close(2): the parent only reads
-            let read = read_then_hang_up(stop, read_end, args.reads);
-            let status = child.waitpid(stop)?;
-            read?;
-            Ok(report(&status, args.action())?)
         }
     }
 }

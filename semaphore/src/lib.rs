@@ -18,7 +18,8 @@
 //! Creation is race-free ([`create`], [`open_initialised`]): a new set's values are
 //! indeterminate until someone sets them, so the creator uses `IPC_EXCL`, sets the values, and
 //! then performs one `semop` that changes nothing, which makes `sem_otime` non-zero; every other
-//! opener waits, with a bound, until `sem_otime != 0`.
+//! opener waits, with a bound, until `sem_otime != 0`
+//! ([`wait_until_initialised`](SemaphoreSet::wait_until_initialised)).
 //!
 //! The wrappers turn -1 and errno into an [`Error`] that says what went wrong in words (EIDRM:
 //! "the set was removed", ERANGE: "over SEMVMX (32767)", EFBIG: "no such semaphore in the
@@ -49,7 +50,8 @@ pub mod lab;
 /// The largest value a semaphore may hold on Linux (`SEMVMX`); going over fails with ERANGE.
 pub const SEMVMX: u16 = 32767;
 
-/// How long [`open_initialised`] waits for the creator to set the values before giving up.
+/// How long [`SemaphoreSet::wait_until_initialised`] waits for the creator to set the values
+/// before giving up.
 pub const INIT_WAIT: Duration = Duration::from_secs(2);
 
 /// One operation of a `semop` call: C's `struct sembuf`.
@@ -287,7 +289,7 @@ pub struct Stat {
 /// and the mode bits of a new set (`0o600`); `nsems` may be 0 when opening an existing set.
 ///
 /// A new set's values are indeterminate (Linux happens to start them at 0; POSIX says
-/// nothing). Use [`create`], which sets them, rather than calling this with `IPC_CREAT`.
+/// nothing): set them before anyone uses the set. [`create`] does, race-free.
 ///
 /// The handle removes the set when it is dropped if this call certainly created it: with
 /// `IPC_CREAT | IPC_EXCL`, or with [`Key::PRIVATE`].
@@ -314,13 +316,13 @@ pub fn semget(key: impl Into<NamedKey>, nsems: u16, flags: c_int) -> Result<Sema
 }
 // ANCHOR_END: semget
 
-// ANCHOR: create
 /// Creates a NEW set with `values.len()` semaphores set to `values`, mode 0600, race-free:
 ///
 /// 1. `semget(IPC_CREAT | IPC_EXCL)`: a new set or EEXIST, never somebody else's;
 /// 2. `semctl(SETALL)`: the values;
 /// 3. one `semop` that changes nothing (+1 then -1 on semaphore 0, in one call), so that
-///    `sem_otime` becomes non-zero: the sign, for [`open_initialised`], that the values are set.
+///    `sem_otime` becomes non-zero: the sign, for [`SemaphoreSet::wait_until_initialised`],
+///    that the values are set.
 pub fn create(key: impl Into<NamedKey>, values: &[u16]) -> Result<SemaphoreSet, Error> {
     let nsems = u16::try_from(values.len())
         .ok()
@@ -328,69 +330,34 @@ pub fn create(key: impl Into<NamedKey>, values: &[u16]) -> Result<SemaphoreSet, 
         .ok_or_else(|| Error::refused("semget", "a set has 1 to 65535 semaphores"))?;
     let set = semget(key, nsems, libc::IPC_CREAT | libc::IPC_EXCL | 0o600)?;
     set.semctl_setall(values)?;
-    // At SEMVMX, +1 first would fail with ERANGE: then -1 first (the value is not 0).
-    let touch = if values[0] == SEMVMX {
+    set.semop(&changes_nothing(values[0]))?;
+    Ok(set)
+}
+
+// ANCHOR: changes_nothing
+/// Two operations on semaphore 0 that change nothing when one `semop` does both: +1 then -1.
+/// Their only effect is that `sem_otime` becomes non-zero, the creator's sign that the values
+/// are set. `value` is semaphore 0's value now: at SEMVMX, +1 would fail with ERANGE, so -1
+/// comes first (the value is not 0).
+pub const fn changes_nothing(value: u16) -> [SemOp; 2] {
+    if value == SEMVMX {
         [SemOp::p(0, 1), SemOp::v(0, 1)]
     } else {
         [SemOp::v(0, 1), SemOp::p(0, 1)]
-    };
-    set.semop(&touch)?;
-    Ok(set)
+    }
 }
-// ANCHOR_END: create
+// ANCHOR_END: changes_nothing
 
-// ANCHOR: open_initialised
-/// Opens the EXISTING set with `key` and waits, at most [`INIT_WAIT`], until its creator has
-/// set its values (`sem_otime != 0`, see [`create`]). A stop signal ends the wait. Returns the
-/// set and how long it waited. A set you may not read is returned at once: whether it is
-/// initialised cannot be seen, and [`SemaphoreSet::check_owner`] refuses it by default.
+/// Opens the EXISTING set with `key` (`semget(key, 0, 0)`) and waits until its creator has set
+/// its values ([`SemaphoreSet::wait_until_initialised`]). Returns the set and how long it
+/// waited.
 pub fn open_initialised(
     key: impl Into<NamedKey>,
     stop: &Stop,
 ) -> Result<(SemaphoreSet, Duration), Stopped<Error>> {
     let set = semget(key, 0, 0)?;
-    let started = Instant::now();
-    loop {
-        match set.semctl_stat() {
-            Ok(stat) if stat.otime != 0 => break,
-            Err(err) if err.errno() == Some(Errno::EACCES) => break,
-            Ok(_) => {}
-            Err(err) => return Err(err.into()),
-        }
-        stop.check()?;
-        if started.elapsed() > INIT_WAIT {
-            return Err(Stopped::Failed(Error::refused(
-                format!("open {set}"),
-                format!(
-                    "its creator has not set its values after {INIT_WAIT:?} (sem_otime is \
-                     still 0); it may have died between semget and semctl"
-                ),
-            )));
-        }
-        // No event says "initialised": poll, briefly, for at most INIT_WAIT.
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok((set, started.elapsed()))
-}
-// ANCHOR_END: open_initialised
-
-/// [`create`] if no set has `key`, else [`open_initialised`]: exactly one of several processes
-/// that call this at once creates and initialises the set. Returns the set, whether this call
-/// created it, and how long it waited for the creator.
-pub fn create_or_open(
-    key: impl Into<NamedKey>,
-    values: &[u16],
-    stop: &Stop,
-) -> Result<(SemaphoreSet, bool, Duration), Stopped<Error>> {
-    let key = key.into();
-    match create(key.clone(), values) {
-        Ok(set) => Ok((set, true, Duration::ZERO)),
-        Err(err) if err.errno() == Some(Errno::EEXIST) => {
-            let (set, waited) = open_initialised(key, stop)?;
-            Ok((set, false, waited))
-        }
-        Err(err) => Err(Stopped::Failed(err)),
-    }
+    let waited = set.wait_until_initialised(stop)?;
+    Ok((set, waited))
 }
 
 /// A System V semaphore set this process has opened with [`semget`].
@@ -431,6 +398,37 @@ impl SemaphoreSet {
         let owner = || self.semctl_stat().map(|stat| stat.owner);
         self.0.check_owner(owner, accept_foreign)
     }
+
+    // ANCHOR: wait_until_initialised
+    /// Waits, at most [`INIT_WAIT`], until the creator of this set has set its values: until
+    /// `sem_otime != 0` (see [`create`]). A stop signal ends the wait. Returns how long it
+    /// waited. A set you may not read returns at once: whether it is initialised cannot be
+    /// seen, and [`SemaphoreSet::check_owner`] refuses it by default.
+    pub fn wait_until_initialised(&self, stop: &Stop) -> Result<Duration, Stopped<Error>> {
+        let started = Instant::now();
+        loop {
+            match self.semctl_stat() {
+                Ok(stat) if stat.otime != 0 => break,
+                Err(err) if err.errno() == Some(Errno::EACCES) => break,
+                Ok(_) => {}
+                Err(err) => return Err(err.into()),
+            }
+            stop.check()?;
+            if started.elapsed() > INIT_WAIT {
+                return Err(Stopped::Failed(Error::refused(
+                    format!("open {self}"),
+                    format!(
+                        "its creator has not set its values after {INIT_WAIT:?} (sem_otime is \
+                         still 0); it may have died between semget and semctl"
+                    ),
+                )));
+            }
+            // No event says "initialised": poll, briefly, for at most INIT_WAIT.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(started.elapsed())
+    }
+    // ANCHOR_END: wait_until_initialised
 
     // ANCHOR: semop
     /// `semop(2)`: does all of `ops` at once, atomically, or waits until it can (unless one of

@@ -3,8 +3,8 @@
 //! Ports seed `004_0b92104986517c26.txt`, section 5 (semaphores: P and V are atomic, take or
 //! give any amount, and semaphores come in sets). Four subcommands:
 //!
-//! - `pv create --values 1,0` makes a set of two semaphores set to 1 and 0 (race-free: see the
-//!   library's `create`) and leaves it in the kernel for the others;
+//! - `pv create --values 1,0` makes a set of two semaphores set to 1 and 0, race-free (see
+//!   `create_set`), and leaves it in the kernel for the others;
 //! - `pv op 0-1,1+2u` does one atomic `semop`: P by 1 on semaphore 0 and V by 2 on semaphore 1.
 //!   If it has to wait, it says what for ("waiting for semaphore 0 to reach 1"); `--hold` keeps
 //!   it running afterwards, so that a SEM_UNDO operation lasts until Ctrl-C; `--init 1,0`
@@ -24,10 +24,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use libc::{IPC_CREAT, IPC_EXCL};
 use nix::errno::Errno;
 use semaphore::{
-    Error, KeyArgs, NamedKey, SEMVMX, SemOp, SemaphoreSet, create, create_or_open,
-    open_initialised, parse_ops,
+    Error, KeyArgs, NamedKey, SEMVMX, SemOp, SemaphoreSet, changes_nothing, parse_ops, semget,
 };
 use support::cli::{Failure, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
@@ -126,25 +126,32 @@ fn key_of(args: &KeyArgs, may_create: bool) -> Result<NamedKey, Failure> {
     Ok(args.ftok_or_key()?)
 }
 
+// ANCHOR: create
 fn create_set(args: &KeyArgs, values: &[u16]) -> Result<ExitCode, Stopped> {
-    // create: semget(IPC_CREAT | IPC_EXCL, 0600), semctl(SETALL), then one semop, race-free
-    let set = create(key_of(args, true)?, values)?;
+    let nsems = values.len() as u16; // 1 to 64: parse_values says so
+    // IPC_EXCL: a new set or EEXIST, never one that another process is still setting up.
+    let set = semget(key_of(args, true)?, nsems, IPC_CREAT | IPC_EXCL | 0o600)?;
+    set.semctl_setall(values)?;
+    // Until this semop, sem_otime is 0, and every other opener waits for the values.
+    set.semop(&changes_nothing(values[0]))?;
     println!("pv: created {set}, mode 0600, values {values:?}");
     println!("pv: it stays in the kernel; next: `pv op 0-1` (P), `pv op 0+1` (V), `pv rm`");
     let _ = set.leave_in_kernel();
     Ok(ExitCode::SUCCESS)
 }
+// ANCHOR_END: create
 
-/// Opens an existing set, waiting (briefly) for its creator to initialise it, then checks who
-/// owns it.
+// ANCHOR: open
+/// An existing set, once its creator has set the values, if its owner passes the check.
 fn open(args: &KeyArgs, stop: &Stop) -> Result<SemaphoreSet, Stopped> {
-    // open_initialised: semget(key, 0, 0), then wait (bounded) until semctl IPC_STAT shows sem_otime != 0
-    let (set, _) = open_initialised(key_of(args, false)?, stop)?;
+    let set = semget(key_of(args, false)?, 0, 0)?;
+    set.wait_until_initialised(stop)?;
     if let Some(warning) = set.check_owner(args.accept_foreign)? {
         println!("pv: {warning}");
     }
     Ok(set)
 }
+// ANCHOR_END: open
 
 fn operate(
     args: &KeyArgs,
@@ -205,13 +212,25 @@ fn semop_saying_why(set: &SemaphoreSet, ops: &[SemOp], stop: &Stop) -> Result<()
 }
 // ANCHOR_END: op
 
+/// `--init`: of several pv started at once, exactly one creates the set, as `pv create` does;
+/// the others get EEXIST and open it as `open` does.
 fn init_set(args: &KeyArgs, values: &[u16], stop: &Stop) -> Result<SemaphoreSet, Stopped> {
-    // create_or_open: semget(IPC_CREAT | IPC_EXCL) + semctl(SETALL) + one semop, or on EEXIST semget and wait for sem_otime
-    let (set, created, waited) = create_or_open(key_of(args, true)?, values, stop)?;
-    if created {
-        println!("pv: created {set}, mode 0600, values {values:?}; it stays in the kernel");
-        return Ok(set.leave_in_kernel());
-    }
+    let key = key_of(args, true)?;
+    let set = match semget(
+        key.clone(),
+        values.len() as u16,
+        IPC_CREAT | IPC_EXCL | 0o600,
+    ) {
+        Ok(set) => {
+            set.semctl_setall(values)?;
+            set.semop(&changes_nothing(values[0]))?;
+            println!("pv: created {set}, mode 0600, values {values:?}; it stays in the kernel");
+            return Ok(set.leave_in_kernel());
+        }
+        Err(err) if err.errno() == Some(Errno::EEXIST) => semget(key, 0, 0)?,
+        Err(err) => return Err(err.into()),
+    };
+    let waited = set.wait_until_initialised(stop)?;
     println!("pv: opened {set}, which another process created (waited {waited:?} for its values)");
     if let Some(warning) = set.check_owner(args.accept_foreign)? {
         println!("pv: {warning}");
@@ -256,16 +275,18 @@ fn show_if_there(args: &KeyArgs, stop: &Stop) -> Result<ExitCode, Stopped> {
         }
         key => key?,
     };
-    match open_initialised(key.clone(), stop) {
-        Err(Stopped::Failed(err)) if err.errno() == Some(Errno::ENOENT) => {
+    let set = match semget(key.clone(), 0, 0) {
+        Err(err) if err.errno() == Some(Errno::ENOENT) => {
             println!(
                 "pv: no semaphore set has {key} yet; `pv create --values 1` makes one (`pv \
                  --help` says more)"
             );
-            Ok(ExitCode::SUCCESS)
+            return Ok(ExitCode::SUCCESS);
         }
-        opened => show(&opened?.0),
-    }
+        set => set?,
+    };
+    set.wait_until_initialised(stop)?;
+    show(&set)
 }
 
 fn remove(args: &KeyArgs, stop: &Stop) -> Result<ExitCode, Stopped> {

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use nix::errno::Errno;
-use semaphore::{Error, KeyArgs, SemState, SemaphoreSet, open_initialised};
+use semaphore::{Error, KeyArgs, SemState, SemaphoreSet, semget};
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
@@ -51,8 +51,8 @@ fn main() -> ExitCode {
 
 // ANCHOR: watch
 fn watch(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    // open_initialised: semget(key, 0, 0), then wait (bounded) until sem_otime != 0
-    let (set, _) = open_initialised(args.key.ftok_or_key()?, stop)?;
+    let set = semget(args.key.ftok_or_key()?, 0, 0)?;
+    set.wait_until_initialised(stop)?;
     if let Some(warning) = set.check_owner(args.key.accept_foreign)? {
         println!("sem_watch: {warning}");
     }

@@ -5,14 +5,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use libc::{IPC_CREAT, IPC_NOWAIT};
-use msgqueue::{Key, MessageQueue, Select, Tally, msgget};
+use msgqueue::{Key, Select, Tally, msgget};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitStatus;
 use support::cli::Failure;
-use support::stop::{Stop, Stopped, finish};
+use support::stop::{Stop, Stopped, child_status, finish};
 use support::{Child, Forked, describe, first_to_end, fork, run_child};
 
-use crate::node::run_node;
+use crate::node::greet_and_tally;
 use crate::{COORDINATOR, NAMES};
 
 /// A forked node: dropping it unreaped kills and reaps it (support's `Child` guard).
@@ -33,7 +33,10 @@ pub fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
     for (index, &name) in NAMES.iter().enumerate() {
         match fork()? {
             // run_child ends the child with _exit: its copy of `queue` never removes the queue.
-            Forked::Child => run_child(|| run_node(&queue, index, interval)),
+            Forked::Child => run_child(|| {
+                let outcome = greet_and_tally(&queue, index, interval);
+                child_status(format!("node {name}"), outcome)
+            }),
             Forked::Parent(child) => {
                 println!("mesh: started node {name} as pid {}", child.pid());
                 nodes.push(Node { name, child });
@@ -41,18 +44,46 @@ pub fn coordinate(interval: Duration) -> Result<ExitCode, Failure> {
         }
     }
     println!("mesh: waiting for the four nodes to finish; Ctrl-C stops everything");
-    let outcome = wait_for_nodes(&mut nodes, &stop);
-    if matches!(outcome, Err(Stopped::Signal(_))) {
-        stop_nodes(&mut nodes)?; // SIGTERM to each node still running, then reap it
+    if let Err(stopped) = wait_for_nodes(&mut nodes, &stop) {
+        if matches!(stopped, Stopped::Signal(_)) {
+            stop_nodes(&mut nodes)?; // SIGTERM to each node still running, then reap it
+        }
+        // After a failure, the nodes still running are killed and reaped as `nodes` is dropped.
+        return finish(Err(stopped));
     }
-    // After a failure, the nodes still running are killed and reaped as `nodes` is dropped.
-    match outcome {
-        Ok(()) => summarize(&queue),
-        Err(stopped) => finish(Err(stopped)),
+    // ANCHOR_END: coordinate
+    // ANCHOR: tallies
+    let mut heard = [[0u32; 4]; 4]; // heard[from][to]
+    for _ in NAMES {
+        // Each node sent its tally before it exited with status 0: it waits in the queue.
+        let (_, tally) = queue.msgrcv_typed::<Tally>(Select::Exact(COORDINATOR), IPC_NOWAIT)?;
+        let to = tally.node as usize;
+        if to >= NAMES.len() {
+            return Err(Failure::new(format!(
+                "a tally from node {to}, which does not exist: someone else writes to {queue}"
+            )));
+        }
+        for (from, count) in tally.from.iter().enumerate() {
+            heard[from][to] += count;
+        }
     }
+    print_table(&heard);
+    let delivered: u32 = heard.iter().flatten().sum();
+    let exactly_once = (0..4).all(|f| (0..4).all(|t| heard[f][t] == u32::from(f != t)));
+    let left = queue.msgctl_stat()?.messages;
+    if !exactly_once || left != 0 {
+        return Err(Failure::new(format!(
+            "{delivered} greetings delivered, {left} left in the queue: expected 12, each once"
+        )));
+    }
+    println!(
+        "mesh: summary: 12 messages sent, {delivered} delivered, each exactly once; 0 left in \
+         {queue}, which I now remove"
+    );
+    Ok(ExitCode::SUCCESS)
     // `queue` is dropped last: the coordinator created it, so it removes it.
+    // ANCHOR_END: tallies
 }
-// ANCHOR_END: coordinate
 
 // ANCHOR: wait
 /// Reaps the nodes in the order they end. `waitid(P_ALL, WEXITED | WNOWAIT)` says which child
@@ -108,40 +139,12 @@ fn stop_nodes(nodes: &mut [Node]) -> Result<(), Failure> {
     Ok(())
 }
 
-// ANCHOR: summarize
-fn summarize(queue: &MessageQueue) -> Result<ExitCode, Failure> {
-    let mut heard = [[0u32; 4]; 4]; // heard[from][to]
-    for _ in NAMES {
-        // Each node sent its tally before it exited with status 0: it waits in the queue.
-        let (_, tally) = queue.msgrcv_typed::<Tally>(Select::Exact(COORDINATOR), IPC_NOWAIT)?;
-        let to = tally.node as usize;
-        if to >= NAMES.len() {
-            return Err(Failure::new(format!(
-                "a tally from node {to}, which does not exist: someone else writes to {queue}"
-            )));
-        }
-        for (from, count) in tally.from.iter().enumerate() {
-            heard[from][to] += count;
-        }
-    }
+/// The greetings delivered, sender by receiver.
+fn print_table(heard: &[[u32; 4]; 4]) {
     println!("mesh: greetings delivered (row: sender, column: receiver):");
     println!("         to A  to B  to C  to D");
     for (from, row) in heard.iter().enumerate() {
         let cells: Vec<String> = row.iter().map(|n| format!("{n:>6}")).collect();
         println!("  from {}{}", NAMES[from], cells.concat());
     }
-    let delivered: u32 = heard.iter().flatten().sum();
-    let exactly_once = (0..4).all(|f| (0..4).all(|t| heard[f][t] == u32::from(f != t)));
-    let left = queue.msgctl_stat()?.messages;
-    if !exactly_once || left != 0 {
-        return Err(Failure::new(format!(
-            "{delivered} greetings delivered, {left} left in the queue: expected 12, each once"
-        )));
-    }
-    println!(
-        "mesh: summary: 12 messages sent, {delivered} delivered, each exactly once; 0 left in \
-         {queue}, which I now remove"
-    );
-    Ok(ExitCode::SUCCESS)
 }
-// ANCHOR_END: summarize

@@ -4,19 +4,11 @@
 use std::time::Duration;
 
 use msgqueue::{Limits, MessageQueue, Select, Tally, with_nul};
-use support::stop::{Stop, Stopped, child_status};
+use support::stop::{Stop, Stopped};
 
 use crate::{COORDINATOR, NAMES, mtype};
 
-// ANCHOR: node
-pub fn run_node(queue: &MessageQueue, me: usize, interval: Duration) -> i32 {
-    let outcome = greet_and_tally(queue, me, interval);
-    child_status(format!("node {}", NAMES[me]), outcome)
-}
-
-// ANCHOR_END: node
-
-fn greet_and_tally(queue: &MessageQueue, me: usize, interval: Duration) -> Result<(), Stopped> {
+pub fn greet_and_tally(queue: &MessageQueue, me: usize, interval: Duration) -> Result<(), Stopped> {
     let name = NAMES[me];
     // The child's own stop handling: until this line, a signal would kill it (it owns nothing).
     let stop = Stop::install()?;
@@ -42,7 +34,9 @@ fn greet_and_tally(queue: &MessageQueue, me: usize, interval: Duration) -> Resul
         }
     }
     // ANCHOR_END: heart
+    // ANCHOR: tally
     stop.retry(|| queue.msgsnd_typed(COORDINATOR, &tally, 0))?;
     println!("{name}: got my 3 greetings; sent my tally to the coordinator (type 5)");
     Ok(())
+    // ANCHOR_END: tally
 }

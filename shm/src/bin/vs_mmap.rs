@@ -59,29 +59,44 @@ fn main() -> ExitCode {
     let _: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        finish(compare(&stop))
+        println!("vs_mmap: three ways to share memory between processes, measured here");
+        let template = std::env::temp_dir().join("ipc-labs-vs-mmap-XXXXXX");
+        let dir = TempDir(nix::unistd::mkdtemp(&template).context("mkdtemp")?);
+        println!("temp directory for the mapped files: {}", dir.0.display());
+        let compared = sysv(&stop)
+            .and_then(|()| file(&stop, &dir.0))
+            .and_then(|()| posix(&stop));
+        if compared.is_ok() {
+            println!();
+            println!("done: each object was removed above, and the temp directory goes now");
+        }
+        finish(compared.map(|()| ExitCode::SUCCESS))
     })
 }
 
-/// A mapping of one of the three kinds, in this process.
-enum Mapped {
-    Sysv(Attached),
-    Mmap(Mapping),
+/// What [`share`] reads of a mapping, whichever call made it: its bytes and its address.
+trait Mapped {
+    fn bytes(&self) -> &[AtomicU8];
+    fn addr(&self) -> usize;
 }
 
-impl Mapped {
+impl Mapped for Attached {
     fn bytes(&self) -> &[AtomicU8] {
-        match self {
-            Mapped::Sysv(attached) => attached.bytes(),
-            Mapped::Mmap(mapping) => mapping.bytes(),
-        }
+        Attached::bytes(self)
     }
 
     fn addr(&self) -> usize {
-        match self {
-            Mapped::Sysv(attached) => attached.addr(),
-            Mapped::Mmap(mapping) => mapping.addr(),
-        }
+        Attached::addr(self)
+    }
+}
+
+impl Mapped for Mapping {
+    fn bytes(&self) -> &[AtomicU8] {
+        Mapping::bytes(self)
+    }
+
+    fn addr(&self) -> usize {
+        Mapping::addr(self)
     }
 }
 
@@ -110,19 +125,6 @@ impl PosixName {
     }
 }
 
-fn compare(stop: &Stop) -> Result<ExitCode, Stopped> {
-    println!("vs_mmap: three ways to share memory between processes, measured here");
-    let template = std::env::temp_dir().join("ipc-labs-vs-mmap-XXXXXX");
-    let dir = TempDir(nix::unistd::mkdtemp(&template).context("mkdtemp")?);
-    println!("temp directory for the mapped files: {}", dir.0.display());
-    sysv(stop)?;
-    file(stop, &dir.0)?;
-    posix(stop)?;
-    println!();
-    println!("done: each object was removed above, and the temp directory goes now");
-    Ok(ExitCode::SUCCESS)
-}
-
 fn sysv(stop: &Stop) -> Result<(), Stopped> {
     stop.check()?;
     println!();
@@ -131,17 +133,19 @@ fn sysv(stop: &Stop) -> Result<(), Stopped> {
     let id = segment.id();
     println!("named:    by a number: shmget returned id={id}; `ipcs -m` lists it");
     println!("removed:  by shmctl(IPC_RMID), or `ipcrm -m {id}`");
-    let mine = Mapped::Sysv(segment.shmat(Access::ReadWrite)?);
-    share(stop, "System V shm", &mine, || {
-        Ok(Mapped::Sysv(Segment::from_id(id).shmat(Access::ReadWrite)?))
+    let attached = segment.shmat(Access::ReadWrite)?;
+    share(stop, "System V shm", &attached, || {
+        Ok(Segment::from_id(id).shmat(Access::ReadWrite)?)
     })?;
-    drop(mine);
+    attached.shmdt()?;
     segment.shmctl_rmid()?;
 
     // ANCHOR: sysv_lifetime
     let (text, pid) = in_child(stop, |text| {
         let segment = shmget(Key::PRIVATE, PAGE, libc::IPC_CREAT | 0o600)?;
-        store_bytes(segment.shmat(Access::ReadWrite)?.bytes(), text.as_bytes());
+        let attached = segment.shmat(Access::ReadWrite)?;
+        store_bytes(attached.bytes(), text.as_bytes());
+        attached.shmdt()?;
         let created = format!("created segment id={}", segment.id());
         let _ = segment.leave_in_kernel(); // exit without IPC_RMID
         Ok(created)
@@ -158,20 +162,19 @@ fn sysv(stop: &Stop) -> Result<(), Stopped> {
             )
         })
         .collect();
-    for (segment, nattch) in &left {
+    if left.is_empty() {
+        println!("          /proc/sysvipc/shm lists no segment created by pid {pid}");
+    }
+    for (segment, nattch) in left {
         let attached = segment.shmat(Access::ReadOnly)?;
         let held = String::from_utf8_lossy(&load_bytes(attached.bytes())).into_owned();
+        attached.shmdt()?;
         let nattch = nattch.map_or("?".to_owned(), |n| n.to_string());
         println!("          /proc/sysvipc/shm still lists {segment}: nattch={nattch}");
         println!(
             "          it still holds {held:?}: {}",
             what_child_stored(&held, &text)
         );
-    }
-    if left.is_empty() {
-        println!("          /proc/sysvipc/shm lists no segment created by pid {pid}");
-    }
-    for (segment, _) in left {
         let id = segment.id();
         segment.shmctl_rmid()?;
         let gone = sysv::list(sysv::Kind::Shm)?;
@@ -200,12 +203,12 @@ fn file(stop: &Stop, dir: &Path) -> Result<(), Stopped> {
     let created = create_file(&path).context(format!("create {}", path.display()))?;
     println!("named:    by a path: {}", path.display());
     println!("removed:  by unlink(2) (`rm`); the pages live on while still mapped");
-    let mine = Mapped::Mmap(mmap_shared(created.as_fd(), PAGE)?);
+    let mine = mmap_shared(created.as_fd(), PAGE)?;
     share(stop, "a mapped file", &mine, || {
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        Ok(Mapped::Mmap(mmap_shared(file.as_fd(), PAGE)?))
+        Ok(mmap_shared(file.as_fd(), PAGE)?)
     })?;
-    drop(mine);
+    drop(mine); // munmap
     std::fs::remove_file(&path).context(format!("unlink {}", path.display()))?;
 
     let path = dir.join("lifetime.bin");
@@ -252,12 +255,12 @@ fn posix(stop: &Stop) -> Result<(), Stopped> {
         "removed:  by shm_unlink(3) (`rm {}`)",
         name.dev_shm().display()
     );
-    let mine = Mapped::Mmap(mmap_shared(fd.as_fd(), PAGE)?);
+    let mine = mmap_shared(fd.as_fd(), PAGE)?;
     share(stop, "POSIX shm", &mine, || {
         let fd = open_posix(&name.0, OFlag::empty())?;
-        Ok(Mapped::Mmap(mmap_shared(fd.as_fd(), PAGE)?))
+        Ok(mmap_shared(fd.as_fd(), PAGE)?)
     })?;
-    drop(mine);
+    drop(mine); // munmap
     shm_unlink(name.0.as_str()).context(format!("shm_unlink {}", name.0))?;
 
     let lifetime = PosixName(format!("{}-exit", name.0));
@@ -267,7 +270,7 @@ fn posix(stop: &Stop) -> Result<(), Stopped> {
         Ok(format!("shm_open created {}", lifetime.0))
     })?;
     look_and_remove(&lifetime.dev_shm(), &text, "shm_unlink", |_| {
-        shm_unlink(lifetime.0.as_str()).map_err(std::io::Error::from)
+        Ok(shm_unlink(lifetime.0.as_str())?)
     })?;
     println!("reboot:   gone: /dev/shm is a tmpfs, a file system in memory");
     Ok(())
@@ -315,11 +318,11 @@ fn look_and_remove(
 
 /// Two processes, one object: a child maps it by its name (`open_in_child`) and stores a text,
 /// the parent waits for it and reads its own mapping `mine`; both read their page's frame.
-fn share(
+fn share<M: Mapped>(
     stop: &Stop,
     what: &str,
-    mine: &Mapped,
-    open_in_child: impl FnOnce() -> Result<Mapped, Box<dyn std::error::Error>>,
+    mine: &impl Mapped,
+    open_in_child: impl FnOnce() -> Result<M, Box<dyn std::error::Error>>,
 ) -> Result<(), Stopped> {
     let frames = Pipe::new()?;
     // ANCHOR: share

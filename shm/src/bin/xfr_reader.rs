@@ -39,8 +39,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU8, Ordering, fence};
 
 use clap::Parser;
-use pair::{HEADER, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
-use semaphore::SemaphoreSet;
+use pair::{HEADER, LIVENESS, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
+use semaphore::{SemOp, SemaphoreSet};
 use shm::{Access, KeyArgs, Segment};
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, TerminalContext, finish_on_stderr};
@@ -76,26 +76,24 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        finish_on_stderr(receive(&args, &stop)) // stdout carries the data: the stop line goes to stderr
+        if let Some(made) = args.key.make_default_key_file()? {
+            say(format!("created the key file {}", made.display()));
+        }
+        let key = args.key.ftok_or_key()?;
+        let size = HEADER + args.buffer_size as usize;
+        // shmget, semget and this side's claim (a semop): see xfr/pair.rs.
+        let joined = join(Role::Reader, key, size, args.key.accept_foreign, &stop);
+        let outcome = joined.and_then(|(segment, set, first)| {
+            receive(&segment, &set, first, &stop).inspect_err(|_| {
+                remove_both(&set, &segment); // the writer's semop fails with EIDRM: it stops too
+            })
+        });
+        finish_on_stderr(outcome) // stdout carries the data: the stop line goes to stderr
     })
 }
 
-fn receive(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    if let Some(made) = args.key.make_default_key_file()? {
-        say(format!("created the key file {}", made.display()));
-    }
-    let key = args.key.ftok_or_key()?;
-    let size = HEADER + args.buffer_size as usize;
-    // shmget and semget: the segment, the set, and this side's claim (see xfr/pair.rs).
-    let (segment, set, first) = join(Role::Reader, key, size, args.key.accept_foreign, stop)?;
-    let outcome = copy(&segment, &set, first, stop);
-    if outcome.is_err() {
-        remove_both(&set, &segment); // the peer's semop fails with EIDRM: it stops too
-    }
-    outcome
-}
-
-fn copy(
+/// Attaches the segment and writes what each turn brings to stdout, up to the end mark.
+fn receive(
     segment: &Segment,
     set: &SemaphoreSet,
     first: bool,
@@ -103,7 +101,6 @@ fn copy(
 ) -> Result<ExitCode, Stopped> {
     let attached = segment.shmat(Access::ReadWrite)?;
     let bytes = attached.bytes();
-    let mut peer = Peer::of(Role::Reader);
     say(format!(
         "{set}: 0 = the writer's turn, 1 = the reader's turn"
     ));
@@ -111,17 +108,23 @@ fn copy(
     if first {
         say("start xfr_writer in another terminal, in this directory, to send it");
     }
+    let mut peer = Peer::of(Role::Reader);
+    let p_reader_turn = [SemOp::p(READER_TURN, 1)];
+    let v_writer_turn = [SemOp::v(WRITER_TURN, 1)];
     let stdout = std::io::stdout();
     let mut chunk = Vec::with_capacity(bytes.len() - HEADER);
     let (mut received, mut turns) = (0u64, 0u64);
     // ANCHOR: reader_loop
     loop {
-        // semop P(reader's turn): wait until the writer has filled the buffer.
-        peer.take_turn(set, READER_TURN, stop)?;
-        fence(Ordering::Acquire); // the semop above made the writer's stores visible
+        // semtimedop P(reader's turn), 100 ms at a time, until the writer has filled the
+        // buffer; after each timeout, is the writer still there?
+        while let Err(ended) = stop.retry(|| set.semtimedop(&p_reader_turn, LIVENESS)) {
+            peer.after_timeout(ended, set, READER_TURN)?;
+        }
+        fence(Ordering::Acquire); // the semtimedop above made the writer's stores visible
         take_out(bytes, &mut chunk)?; // the length word, then that many bytes
         // semop V(writer's turn): the writer refills while we write stdout.
-        peer.give_turn(set, WRITER_TURN)?;
+        set.semop(&v_writer_turn).map_err(|err| peer.stopped(err))?;
         if chunk.is_empty() {
             break; // the end mark; the V above was our last use of the set
         }

@@ -48,8 +48,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU8, Ordering, fence};
 
 use clap::Parser;
-use pair::{HEADER, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
-use semaphore::SemaphoreSet;
+use pair::{HEADER, LIVENESS, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
+use semaphore::{SemOp, SemaphoreSet};
 use shm::{Access, KeyArgs, Segment};
 use support::cli::{Context, parse_args, run};
 use support::stop::{Stop, Stopped, TerminalContext, check_hang_up, finish_on_stderr};
@@ -87,35 +87,33 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        finish_on_stderr(send(&args, &stop)) // the narration's stream
+        let file = match &args.input {
+            Some(path) => Some(File::open(path).context(format!("open {}", path.display()))?),
+            None => None,
+        };
+        let stdin = std::io::stdin();
+        let input = match &file {
+            Some(file) => file.as_fd(),
+            None => stdin.as_fd(),
+        };
+        if let Some(made) = args.key.make_default_key_file()? {
+            say(format!("created the key file {}", made.display()));
+        }
+        let key = args.key.ftok_or_key()?;
+        let size = HEADER + args.buffer_size as usize;
+        // shmget, semget and this side's claim (a semop): see xfr/pair.rs.
+        let joined = join(Role::Writer, key, size, args.key.accept_foreign, &stop);
+        let outcome = joined.and_then(|(segment, set, first)| {
+            send(input, &segment, &set, first, &args, &stop).inspect_err(|_| {
+                remove_both(&set, &segment); // the reader's semop fails with EIDRM: it stops too
+            })
+        });
+        finish_on_stderr(outcome) // the narration's stream
     })
 }
 
-fn send(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let file = match &args.input {
-        Some(path) => Some(File::open(path).context(format!("open {}", path.display()))?),
-        None => None,
-    };
-    let stdin = std::io::stdin();
-    let input = match &file {
-        Some(file) => file.as_fd(),
-        None => stdin.as_fd(),
-    };
-    if let Some(made) = args.key.make_default_key_file()? {
-        say(format!("created the key file {}", made.display()));
-    }
-    let key = args.key.ftok_or_key()?;
-    let size = HEADER + args.buffer_size as usize;
-    // shmget and semget: the segment, the set, and this side's claim (see xfr/pair.rs).
-    let (segment, set, first) = join(Role::Writer, key, size, args.key.accept_foreign, stop)?;
-    let outcome = copy(input, &segment, &set, first, args, stop);
-    if outcome.is_err() {
-        remove_both(&set, &segment); // the peer's semop fails with EIDRM: it stops too
-    }
-    outcome
-}
-
-fn copy(
+/// Attaches the segment, sends the input one buffer at a time, then removes both objects.
+fn send(
     input: BorrowedFd<'_>,
     segment: &Segment,
     set: &SemaphoreSet,
@@ -125,7 +123,6 @@ fn copy(
 ) -> Result<ExitCode, Stopped> {
     let attached = segment.shmat(Access::ReadWrite)?;
     let bytes = attached.bytes();
-    let mut peer = Peer::of(Role::Writer);
     say(format!(
         "{set}: 0 = the writer's turn, 1 = the reader's turn"
     ));
@@ -136,6 +133,9 @@ fn copy(
     if first {
         say("start xfr_reader in another terminal, in this directory, to receive it");
     }
+    let mut peer = Peer::of(Role::Writer);
+    let p_writer_turn = [SemOp::p(WRITER_TURN, 1)];
+    let v_reader_turn = [SemOp::v(READER_TURN, 1)];
     let mut chunk = vec![0u8; bytes.len() - HEADER];
     let (mut sent, mut turns) = (0u64, 0u64);
     // ANCHOR: writer_loop
@@ -148,19 +148,24 @@ fn copy(
         if count == 0 {
             check_hang_up(input)?; // a closed terminal may read as end of file: not the end
         }
-        // semop P(writer's turn): wait until the reader has emptied the buffer.
-        peer.take_turn(set, WRITER_TURN, stop)?;
+        // semtimedop P(writer's turn), 100 ms at a time, until the reader has emptied the
+        // buffer; after each timeout, is the reader still there?
+        while let Err(ended) = stop.retry(|| set.semtimedop(&p_writer_turn, LIVENESS)) {
+            peer.after_timeout(ended, set, WRITER_TURN)?;
+        }
         fill(bytes, &chunk[..count]); // the bytes, then the length word; 0 marks the end
         fence(Ordering::Release); // the semop below publishes them (it is a full barrier)
         // semop V(reader's turn): the buffer is the reader's now.
-        peer.give_turn(set, READER_TURN)?;
+        set.semop(&v_reader_turn).map_err(|err| peer.stopped(err))?;
         if count == 0 {
             break;
         }
         (sent, turns) = (sent + count as u64, turns + 1);
     }
     // The teardown handshake: the reader gives the turn back after its last look.
-    peer.take_turn(set, WRITER_TURN, stop)?;
+    while let Err(ended) = stop.retry(|| set.semtimedop(&p_writer_turn, LIVENESS)) {
+        peer.after_timeout(ended, set, WRITER_TURN)?;
+    }
     // ANCHOR_END: writer_loop
     attached.shmdt()?;
     say(format!(

@@ -1,5 +1,6 @@
-//! What xfr_writer and xfr_reader share: the segment's layout, the semaphore set, each side's
-//! claim on its role, and the wait for a turn that notices a peer that died.
+//! What xfr_writer and xfr_reader share: joining the pair (the segment, the semaphore set, each
+//! side's claim on its role) and what a side knows of its peer while it waits for its turn.
+//! The turns themselves, P and V, are in each side's own loop.
 //!
 //! The set has four semaphores. 0 and 1 are the turns (the writer's, the reader's). 2 and 3 are
 //! the claims of the writer and of the reader: 1 while free, 0 while a live process holds it.
@@ -9,8 +10,8 @@
 use std::time::Duration;
 
 use nix::errno::Errno;
-use semaphore::{SemOp, SemaphoreSet, create, open_initialised};
-use shm::{Error, NamedKey, Segment, shmget};
+use semaphore::{SemOp, SemaphoreSet, open_initialised, semget};
+use shm::{Error, NamedKey, Segment, Stat, shmget};
 use support::cli::Failure;
 use support::stop::{Stop, Stopped};
 
@@ -20,15 +21,15 @@ pub const HEADER: usize = 4;
 pub const WRITER_TURN: u16 = 0;
 /// See [`WRITER_TURN`].
 pub const READER_TURN: u16 = 1;
+/// How long one wait for a turn lasts before it looks whether the peer is still there.
+pub const LIVENESS: Duration = Duration::from_millis(100);
+/// xfr's own project id for ftok: `pv` and the other semaphore examples use the course notes'
+/// 'a' with the same ./file, and a pair must never take their set for its own.
+pub const PROJ: &str = "x";
 /// The set as its creator makes it: the writer's turn, and both claims free.
 const START: [u16; 4] = [1, 0, 1, 1];
 /// How long the side that opens the segment waits for its creator to make the set.
 const SET_WAIT: Duration = Duration::from_secs(1);
-/// How long a wait lasts before it looks whether the peer is still there.
-const LIVENESS: Duration = Duration::from_millis(100);
-/// xfr's own project id for ftok: `pv` and the other semaphore examples use the course notes'
-/// 'a' with the same ./file, and a pair must never take their set for its own.
-pub const PROJ: &str = "x";
 
 /// Which side of the pair this process is.
 #[derive(Clone, Copy, PartialEq)]
@@ -75,28 +76,56 @@ impl Role {
     }
 }
 
-/// `shmget`: creates the segment (0600) if this side is first, else opens the peer's, which
-/// must have room for a buffer and a creator still alive (or a peer attached).
-fn open_segment(
+/// Joins the pair as `me`, whichever side comes first. Returns the segment, the set, and
+/// whether this side created them. Until the claim is taken, a step that fails removes only
+/// what this side created (the handles that created them do, when dropped): a foreign set or
+/// another process's claim is refused and left as it was.
+// ANCHOR: join
+pub fn join(
     me: Role,
     key: NamedKey,
     size: usize,
     accept_foreign: bool,
-) -> Result<(Segment, bool), Stopped> {
-    let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
-    let segment = match shmget(key.clone(), size, flags) {
-        Ok(segment) => {
-            me.say(format!("created {segment}, {size} bytes, mode 0600"));
-            return Ok((segment.leave_in_kernel(), true)); // removed by hand: `remove_both`
-        }
-        Err(err) if err.errno() == Some(Errno::EEXIST) => shmget(key.clone(), 0, 0),
-        Err(err) => Err(err),
+    stop: &Stop,
+) -> Result<(Segment, SemaphoreSet, bool), Stopped> {
+    // shmget: the first side creates the segment; the other opens the one it made.
+    let new = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
+    let (segment, first) = match shmget(key.clone(), size, new) {
+        Ok(segment) => (segment, true),
+        Err(err) if err.errno() == Some(Errno::EEXIST) => (shmget(key.clone(), 0, 0)?, false),
+        Err(err) => return Err(err.into()),
     };
-    let segment = segment?;
-    if let Some(warning) = segment.check_owner(accept_foreign)? {
-        me.say(warning);
+    if first {
+        me.say(format!("created {segment}, {size} bytes, mode 0600"));
+    } else {
+        if let Some(warning) = segment.check_owner(accept_foreign)? {
+            me.say(warning);
+        }
+        // shmctl(IPC_STAT): who made it, who is attached, how big it is.
+        check_opened(me, &segment, &segment.shmctl_stat()?, &key)?;
     }
-    let stat = segment.shmctl_stat()?;
+    // semget: the segment's creator creates the set too, and semctl(SETALL) sets it. The
+    // other side waits until the set's first semop (the creator's claim, below) says so.
+    let set = if first {
+        let set = semget(key.clone(), START.len() as u16, new).map_err(|e| foreign(e, &key))?;
+        set.semctl_setall(&START)?;
+        set
+    } else {
+        open_set(key, stop)? // semget(key, 0, 0) once the set is ready; then its shape
+    };
+    // semop: this side's claim, P with IPC_NOWAIT and SEM_UNDO. Taken already: another live
+    // process has this role.
+    if let Err(err) = set.semop(&[SemOp::p(me.claim(), 1).nowait().undo()]) {
+        return Err(claim_refused(me, err, &set));
+    }
+    // From here on, the writer removes both at the end; either side, on any other way out.
+    Ok((segment.leave_in_kernel(), set.leave_in_kernel(), first))
+}
+// ANCHOR_END: join
+
+/// Refuses a segment that is not a live pair's: left by a killed run (nobody attached, its
+/// creator gone), or with no room for a buffer. Else says what it holds.
+fn check_opened(me: Role, segment: &Segment, stat: &Stat, key: &NamedKey) -> Result<(), Stopped> {
     let creator_gone = support::has_ended(nix::unistd::Pid::from_raw(stat.cpid));
     if stat.nattch == 0 && creator_gone {
         let k = key.key();
@@ -119,26 +148,27 @@ fn open_segment(
         me.other().name(),
         stat.size - HEADER
     ));
-    Ok((segment, false))
+    Ok(())
 }
 
-/// The pair's semaphore set. The side that created the segment creates the set too, with
-/// `IPC_EXCL`: a set already at the key was made by something else (`pv`, a killed run) and is
-/// refused, never used. The other side opens it and checks its shape.
-fn open_set(key: NamedKey, first: bool, stop: &Stop) -> Result<SemaphoreSet, Stopped> {
-    if first {
-        return match create(key.clone(), &START) {
-            Ok(set) => Ok(set.leave_in_kernel()), // removed by hand: see `remove_both`
-            Err(err) if err.errno() == Some(Errno::EEXIST) => Err(Failure::new(format!(
-                "{key} already has a semaphore set that this pair did not make (pv's, or one a \
-                 killed run left); it was left alone: `ipcrm -S {}` removes it, or choose another \
-                 key with --proj",
-                key.key()
-            ))
-            .into()),
-            Err(err) => Err(Failure::from(err).into()),
-        };
+/// The creator's `semget` with `IPC_EXCL` found a set at the key: something else made it (`pv`,
+/// a killed run), and it is refused, never used.
+fn foreign(err: Error, key: &NamedKey) -> Failure {
+    if err.errno() != Some(Errno::EEXIST) {
+        return Failure::from(err);
     }
+    Failure::new(format!(
+        "{key} already has a semaphore set that this pair did not make (pv's, or one a killed \
+         run left); it was left alone: `ipcrm -S {}` removes it, or choose another key with \
+         --proj",
+        key.key()
+    ))
+}
+
+/// The set of the side that came second: `semget(key, 0, 0)`, again while the creator has not
+/// made it yet, and then until its first `semop` (`sem_otime != 0`, see `open_initialised`);
+/// then its shape, which must be a pair's.
+fn open_set(key: NamedKey, stop: &Stop) -> Result<SemaphoreSet, Stopped> {
     // The creator makes the segment, then the set: a moment may pass between the two.
     let started = std::time::Instant::now();
     let set = loop {
@@ -153,7 +183,6 @@ fn open_set(key: NamedKey, first: bool, stop: &Stop) -> Result<SemaphoreSet, Sto
             opened => break opened?.0,
         }
     };
-    let set = set.leave_in_kernel();
     let values = set.semctl_getall()?;
     let turns_ok = values.len() == START.len() && values[0] + values[1] <= 1;
     if !turns_ok || values.iter().any(|&value| value > 1) {
@@ -167,56 +196,22 @@ fn open_set(key: NamedKey, first: bool, stop: &Stop) -> Result<SemaphoreSet, Sto
     Ok(set)
 }
 
-/// Takes this side's claim: `semop` P on its semaphore with `IPC_NOWAIT` and `SEM_UNDO`. Taken
-/// already means another live process of this role: refused, and nothing is changed.
-fn claim(me: Role, set: &SemaphoreSet) -> Result<(), Stopped> {
-    match set.semop(&[SemOp::p(me.claim(), 1).nowait().undo()]) {
-        Ok(()) => Ok(()),
-        Err(err) if err.errno() == Some(Errno::EAGAIN) => {
-            let holder = set.semctl_getpid(me.claim()).unwrap_or(0);
-            Err(Failure::new(format!(
-                "another {} (pid {holder}) is already using {set}: a pair has one {}; this one \
-                 changed nothing",
-                me.name(),
-                match me {
-                    Role::Writer => "writer",
-                    Role::Reader => "reader",
-                }
-            ))
-            .into())
-        }
-        Err(err) => Err(Failure::from(err).into()),
+/// The claim's `semop` failed. EAGAIN: another process holds this role, and is named.
+fn claim_refused(me: Role, err: Error, set: &SemaphoreSet) -> Stopped {
+    if err.errno() != Some(Errno::EAGAIN) {
+        return Failure::from(err).into();
     }
-}
-
-/// Joins the pair as `me`: the segment ([`open_segment`]), the set ([`open_set`]) and this
-/// side's claim ([`claim`]). Returns them and whether this side created them. When it cannot
-/// join, it removes only what it created itself: a foreign set, or another process's claim,
-/// is refused and left as it was.
-pub fn join(
-    me: Role,
-    key: NamedKey,
-    size: usize,
-    accept_foreign: bool,
-    stop: &Stop,
-) -> Result<(Segment, SemaphoreSet, bool), Stopped> {
-    let (segment, first) = open_segment(me, key.clone(), size, accept_foreign)?;
-    let set = match open_set(key, first, stop) {
-        Ok(set) => set,
-        Err(err) => {
-            if first {
-                let _ = segment.mark_for_removal();
-            }
-            return Err(err);
-        }
+    let holder = set.semctl_getpid(me.claim()).unwrap_or(0);
+    let role = match me {
+        Role::Writer => "writer",
+        Role::Reader => "reader",
     };
-    if let Err(err) = claim(me, &set) {
-        if first {
-            remove_both(&set, &segment);
-        }
-        return Err(err);
-    }
-    Ok((segment, set, first))
+    Failure::new(format!(
+        "another {} (pid {holder}) is already using {set}: a pair has one {role}; this one \
+         changed nothing",
+        me.name()
+    ))
+    .into()
 }
 
 /// Removes the semaphore set first (a peer waiting in semop wakes with EIDRM at once), then
@@ -241,33 +236,35 @@ impl Peer {
         }
     }
 
-    // ANCHOR: take_turn
-    /// P on `turn`, in waits of [`LIVENESS`]; between them, the peer's claim says whether it
-    /// is alive (0), has not come yet, or has exited (back to 1, by the kernel's undo).
-    pub fn take_turn(&mut self, set: &SemaphoreSet, turn: u16, stop: &Stop) -> Result<(), Stopped> {
-        let peer = self.me.other();
-        loop {
-            let err = match stop.retry(|| set.semtimedop(&[SemOp::p(turn, 1)], LIVENESS)) {
-                Ok(()) => return Ok(()),
-                Err(Stopped::Failed(err)) => err,
-                Err(signal) => return Err(signal.into()),
-            };
-            if err.errno() != Some(Errno::EAGAIN) {
-                return Err(self.stopped(err));
-            }
-            let came = match self.check_still_there(set) {
-                Ok(came) => came,
-                // Done after its last V (then the P below succeeds), or killed.
-                Err(_) if set.semop(&[SemOp::p(turn, 1).nowait()]).is_ok() => return Ok(()),
-                Err(gone) => return Err(gone),
-            };
-            if !came && !self.said_waiting {
-                self.me.say(format!("waiting for {}", peer.name()));
-                self.said_waiting = true;
-            }
+    // ANCHOR: after_timeout
+    /// Why a wait for `turn` ended without it. A stop signal or an error ends the transfer. A
+    /// timeout: the peer's claim says whether it is alive (0), has not come yet, or has exited
+    /// (back to 1, by the kernel's undo). One that exited may have given the turn first (its
+    /// last V): then the turn is there, and the next wait takes it at once.
+    pub fn after_timeout(
+        &mut self,
+        ended: Stopped<Error>,
+        set: &SemaphoreSet,
+        turn: u16,
+    ) -> Result<(), Stopped> {
+        match ended {
+            Stopped::Failed(err) if err.errno() == Some(Errno::EAGAIN) => {}
+            Stopped::Failed(err) => return Err(self.stopped(err)),
+            signal => return Err(signal.into()),
         }
+        let came = match self.check_still_there(set) {
+            Ok(came) => came,
+            Err(_) if set.semctl_getval(turn).is_ok_and(|value| value > 0) => return Ok(()),
+            Err(gone) => return Err(gone),
+        };
+        if !came && !self.said_waiting {
+            let peer = self.me.other().name();
+            self.me.say(format!("waiting for {peer}"));
+            self.said_waiting = true;
+        }
+        Ok(())
     }
-    // ANCHOR_END: take_turn
+    // ANCHOR_END: after_timeout
 
     /// Fails when the peer came and has gone (its claim is free again, by the kernel's undo at
     /// its exit) while this side has not finished: between two turns, that is a peer killed.
@@ -294,14 +291,9 @@ impl Peer {
         Ok((value == 0, last))
     }
 
-    /// V on `turn`.
-    pub fn give_turn(&self, set: &SemaphoreSet, turn: u16) -> Result<(), Stopped> {
-        set.semop(&[SemOp::v(turn, 1)])
-            .map_err(|err| self.stopped(err))
-    }
-
-    /// EIDRM or EINVAL: the peer stopped (a signal, an error) and removed the objects.
-    fn stopped(&self, err: Error) -> Stopped {
+    /// A `semop` on the set failed. EIDRM or EINVAL: the peer stopped (a signal, an error) and
+    /// removed the objects.
+    pub fn stopped(&self, err: Error) -> Stopped {
         match err.errno() {
             Some(Errno::EIDRM | Errno::EINVAL) => Failure::new(format!(
                 "{} stopped and removed the objects: {err}",

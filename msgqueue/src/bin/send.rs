@@ -78,7 +78,15 @@ fn main() -> ExitCode {
     let args: Args = parse_args();
     run(|| {
         let stop = Stop::install()?;
-        let queue = open(&args)?;
+        // ANCHOR: open
+        let queue = match (args.id, &args.id_file) {
+            // An id needs no msgget: it names the queue in every process.
+            (Some(id), _) => MessageQueue::from_id(id),
+            (None, Some(path)) => MessageQueue::from_id(read_id_file(path)?),
+            (None, None) => open_by_key(&args)?, // ftok, then msgget
+        };
+        // ANCHOR_END: open
+        say_opened(&queue, &args)?;
         let mut sent = 0;
         let outcome = send_all(&queue, &args, &mut sent, &stop);
         if queue.created() {
@@ -88,15 +96,10 @@ fn main() -> ExitCode {
     })
 }
 
-// ANCHOR: open
-fn open(args: &Args) -> Result<MessageQueue, Failure> {
-    let queue = match (args.id, &args.id_file) {
-        // An id needs no msgget: it names the queue in every process.
-        (Some(id), _) => MessageQueue::from_id(id),
-        (None, Some(path)) => MessageQueue::from_id(read_id_file(path)?),
-        (None, None) => open_by_key(args)?,
-    };
-    // The owner check: another user's queue is refused unless --accept-foreign.
+// ANCHOR: say_opened
+/// The owner check (another user's queue is refused unless --accept-foreign), and what was
+/// opened.
+fn say_opened(queue: &MessageQueue, args: &Args) -> Result<(), Failure> {
     let warning = queue.check_owner(args.queue.accept_foreign)?;
     if queue.created() {
         println!("send: created {queue} (a NEW queue: only a receiver with this key reads it)");
@@ -106,9 +109,9 @@ fn open(args: &Args) -> Result<MessageQueue, Failure> {
     if let Some(warning) = warning {
         println!("send: {warning}");
     }
-    Ok(queue)
+    Ok(())
 }
-// ANCHOR_END: open
+// ANCHOR_END: say_opened
 
 // ANCHOR: open_by_key
 fn open_by_key(args: &Args) -> Result<MessageQueue, Failure> {

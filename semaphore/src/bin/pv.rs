@@ -166,13 +166,26 @@ fn operate(
     };
     let list: Vec<String> = ops.iter().map(SemOp::to_string).collect();
     let list = list.join(",");
-    match semop_saying_why(&set, ops, stop) {
+    // ANCHOR: op
+    // Would it wait? Ask the kernel with IPC_NOWAIT first, so that pv can say what for.
+    let try_now: Vec<SemOp> = ops.iter().map(|op| op.nowait()).collect();
+    let done = match set.semop(&try_now) {
+        Ok(()) => Ok(()),
+        Err(err) if err.errno() == Some(Errno::EAGAIN) && !ops.iter().any(|op| op.has_nowait()) => {
+            say_what_it_waits_for(&set, ops)?;
+            stop.retry(|| set.semop(ops)) // P sleeps here until a V makes room; Ctrl-C ends it
+        }
+        // Any other error: the operations themselves give it again, without the n added here.
+        Err(_) => stop.retry(|| set.semop(ops)),
+    };
+    match done {
         Err(Stopped::Failed(err)) if matches!(err.errno(), Some(Errno::EIDRM | Errno::EINVAL)) => {
             let why = format!("{err}, while I waited; {list} was not done");
             return Err(Stopped::Failed(Failure::new(why)));
         }
         done => done?,
     }
+    // ANCHOR_END: op
     let values = set.semctl_getall()?;
     println!("pv: semop {list} done; values now {values:?}");
     if ops.iter().any(|op| op.has_undo()) {
@@ -187,30 +200,18 @@ fn operate(
     Ok(ExitCode::SUCCESS)
 }
 
-// ANCHOR: op
-/// `semop` with all of `ops`; if it would wait, first says what for. A stop signal ends the
-/// wait (semop fails with EINTR, `Stop::retry` sees the stop).
-fn semop_saying_why(set: &SemaphoreSet, ops: &[SemOp], stop: &Stop) -> Result<(), Stopped<Error>> {
-    // Would it wait? Ask the kernel with IPC_NOWAIT first, so that pv can say what for.
-    let try_now: Vec<SemOp> = ops.iter().map(|op| op.nowait()).collect();
-    match set.semop(&try_now) {
-        Ok(()) => Ok(()),
-        Err(err) if err.errno() == Some(Errno::EAGAIN) && !ops.iter().any(|op| op.has_nowait()) => {
-            let values = set.semctl_getall()?;
-            let waits: Vec<String> = ops
-                .iter()
-                .filter(|op| op.would_wait(values.get(usize::from(op.num)).copied().unwrap_or(0)))
-                .map(|op| op.waits_for())
-                .collect();
-            let what = waits.join(" and ");
-            println!("pv: waiting for {what} (values now {values:?}); Ctrl-C to stop");
-            stop.retry(|| set.semop(ops)) // P sleeps here until a V makes room
-        }
-        // Any other error: the operations themselves give it again, without the n added here.
-        Err(_) => stop.retry(|| set.semop(ops)),
-    }
+/// Names each operation of `ops` that cannot go ahead with the values the set has now.
+fn say_what_it_waits_for(set: &SemaphoreSet, ops: &[SemOp]) -> Result<(), Error> {
+    let values = set.semctl_getall()?;
+    let waits: Vec<String> = ops
+        .iter()
+        .filter(|op| op.would_wait(values.get(usize::from(op.num)).copied().unwrap_or(0)))
+        .map(|op| op.waits_for())
+        .collect();
+    let what = waits.join(" and ");
+    println!("pv: waiting for {what} (values now {values:?}); Ctrl-C to stop");
+    Ok(())
 }
-// ANCHOR_END: op
 
 /// `--init`: of several pv started at once, exactly one creates the set, as `pv create` does;
 /// the others get EEXIST and open it as `open` does.

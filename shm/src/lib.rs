@@ -504,7 +504,8 @@ pub enum Woke {
 
 // ANCHOR: futex
 /// `futex(2)` with `FUTEX_WAIT` (the shared form, not `_PRIVATE`: the kernel finds the word by
-/// its page, so processes that map the same page meet): sleeps while `word` holds `expected`,
+/// the object mapped there and its offset in it, so processes that map the same segment meet,
+/// at whatever address; a private futex is found by address space and address): sleeps while `word` holds `expected`,
 /// at most `timeout`. Always look at the word again afterwards, whatever the answer. A signal
 /// ends the wait with EINTR.
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) -> Result<Woke, Error> {

@@ -36,7 +36,7 @@ mod pair;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicU8, Ordering, fence};
+use std::sync::atomic::AtomicU8;
 
 use clap::Parser;
 use pair::{HEADER, LIVENESS, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
@@ -121,7 +121,8 @@ fn receive(
         while let Err(ended) = stop.retry(|| set.semtimedop(&p_reader_turn, LIVENESS)) {
             peer.after_timeout(ended, set, READER_TURN)?;
         }
-        fence(Ordering::Acquire); // the semtimedop above made the writer's stores visible
+        // The P above went through after the writer's V, through the kernel's lock on the set:
+        // the writer's stores come before these loads.
         take_out(bytes, &mut chunk)?; // the length word, then that many bytes
         // semop V(writer's turn): the writer refills while we write stdout.
         set.semop(&v_writer_turn).map_err(|err| peer.stopped(err))?;

@@ -45,7 +45,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicU8, Ordering, fence};
+use std::sync::atomic::AtomicU8;
 
 use clap::Parser;
 use pair::{HEADER, LIVENESS, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};
@@ -154,7 +154,8 @@ fn send(
             peer.after_timeout(ended, set, WRITER_TURN)?;
         }
         fill(bytes, &chunk[..count]); // the bytes, then the length word; 0 marks the end
-        fence(Ordering::Release); // the semop below publishes them (it is a full barrier)
+        // No fence: what orders these stores before the reader's loads is the V below and the
+        // P it lets through, which take the kernel's lock on the set (release, then acquire).
         // semop V(reader's turn): the buffer is the reader's now.
         set.semop(&v_reader_turn).map_err(|err| peer.stopped(err))?;
         if count == 0 {

@@ -23,6 +23,7 @@ fn every_semaphore_example_on_a_closed_terminal_stops_as_on_sighup() {
             (env!("CARGO_BIN_EXE_mutex"), &[]),
             (env!("CARGO_BIN_EXE_order"), &[]),
             (env!("CARGO_BIN_EXE_undo"), &[]),
+            (env!("CARGO_BIN_EXE_ctrl_z"), &[]),
         ],
     );
     // pv create leaves its set on purpose, for the others: only until the test key goes.

@@ -20,6 +20,7 @@ const WATCH: &str = env!("CARGO_BIN_EXE_sem_watch");
 const MUTEX: &str = env!("CARGO_BIN_EXE_mutex");
 const ORDER: &str = env!("CARGO_BIN_EXE_order");
 const UNDO: &str = env!("CARGO_BIN_EXE_undo");
+const CTRL_Z: &str = env!("CARGO_BIN_EXE_ctrl_z");
 
 #[test]
 fn pv_op_blocked_in_semop() {
@@ -147,5 +148,24 @@ fn undo_waiting_in_semtimedop() {
             "{finished:?}"
         );
         assert!(!set_exists(id), "the creator removed set id={id}");
+    });
+}
+
+#[test]
+fn ctrl_z_waiting_in_semtimedop() {
+    signal_row("ctrl_z's P in semtimedop", |signal| {
+        let (mut ctrl_z, id) = start(CTRL_Z, &[]);
+        let _cleanup = RemoveOnDrop(id);
+        ctrl_z.expect_line("press Ctrl-Z");
+        wait_until_blocked_in(ctrl_z.pid(), libc::SYS_semtimedop);
+        let finished = stop_with(ctrl_z, signal);
+        assert!(
+            finished
+                .stdout
+                .contains(&format!("ctrl_z: got {signal}; stopping")),
+            "{finished:?}"
+        );
+        assert!(!finished.stdout.contains("EINTR"), "{finished:?}");
+        assert!(!set_exists(id), "ctrl_z removed its set id={id}");
     });
 }

@@ -35,8 +35,8 @@ mod pair;
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::AtomicU8;
+use std::sync::atomic::Ordering::Relaxed;
 
 use clap::Parser;
 use pair::{HEADER, LIVENESS, Peer, READER_TURN, Role, WRITER_TURN, join, remove_both};

@@ -1,7 +1,8 @@
 //! # bench: which IPC is fastest here, next to what this machine allows
 //!
-//! Every seed says that shared memory is the fastest IPC, and seed `002_b86b31b4906bcfc4.txt`
-//! says that it beats a memory-mapped file. This program measures both claims, on this machine:
+//! Every document of the course notes says that shared memory is the fastest IPC, and
+//! `002_b86b31b4906bcfc4.txt` says that it beats a memory-mapped file. This program measures both
+//! claims, on this machine:
 //!
 //! - round trips (ping-pong between two processes) over pipes, FIFOs, a Unix socket, System V
 //!   and POSIX message queues, and shared memory handed over by semaphores, by a futex or by a

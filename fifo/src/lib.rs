@@ -7,8 +7,8 @@
 //! - [`Fifo::mkfifo_or_use`]: the creation rule. `mkfifo` the FIFO (mode 0600) if nothing is at
 //!   the path, use it if a FIFO is already there, refuse anything else (a regular file, a
 //!   symlink), and remove it at the end only if this process made it.
-//! - [`encode_line`] and [`RecordReader`]: the seed's wire format, fixed-size records holding
-//!   NUL-terminated, NUL-padded text.
+//! - [`encode_line`] and [`RecordReader`]: the course notes' wire format, fixed-size records
+//!   holding NUL-terminated, NUL-padded text.
 //!
 //! The examples stop on SIGINT, SIGTERM and SIGHUP with `support::stop::Stop`, whose handlers
 //! make a blocking `open()`, `read()` or `write()` fail with EINTR. The crate has no `unsafe`
@@ -29,11 +29,11 @@ use nix::fcntl::{OFlag, open};
 use nix::sys::stat::{Mode, SFlag, fchmod, fstat};
 use support::cli::{Context, Failure, explain};
 
-/// The seed's FIFO: `./mfifo` in the current directory.
+/// The course notes' FIFO: `./mfifo` in the current directory.
 pub const DEFAULT_PATH: &str = "./mfifo";
 
-/// The seed's record size, `sizeof(char buff[100])`.
-pub const SEED_RECORD_SIZE: usize = 100;
+/// The course notes' record size, `sizeof(char buff[100])`.
+pub const NOTES_RECORD_SIZE: usize = 100;
 
 /// The largest record: a write of at most `PIPE_BUF` bytes to a pipe is atomic, so records from
 /// several writers never interleave.
@@ -58,7 +58,7 @@ pub struct Fifo {
 const OWNER_ONLY: Mode = Mode::S_IRUSR.union(Mode::S_IWUSR);
 
 impl Fifo {
-    /// `mkfifo(3)`, with the seed's creation rule made safe: whoever comes first makes the FIFO,
+    /// `mkfifo(3)`, with the notes' creation rule made safe: whoever comes first makes the FIFO,
     /// the other side uses it.
     ///
     /// `mkfifo` fails with EEXIST when anything is at the path, even a dangling symlink; then
@@ -232,7 +232,7 @@ pub fn cargo_run_command(bin: &str, flags: &[(&str, String)]) -> String {
 
 /// Cuts a line into records of `record_size` bytes, ready to write one by one.
 ///
-/// Each record is the text, a NUL, and NULs up to `record_size`: what the seed's `read.c`
+/// Each record is the text, a NUL, and NULs up to `record_size`: what the notes' `read.c`
 /// expects (its `write.c` sends whatever follows the NUL in its buffer; we send zeros). A line
 /// longer than `record_size - 1` bytes is split into several records, cut between UTF-8
 /// characters. A line holding a NUL byte is refused: the reader would stop at it.
@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_short_line_is_one_record_padded_with_nuls() {
-        let records = encode_line(b"hello", SEED_RECORD_SIZE).unwrap();
+        let records = encode_line(b"hello", NOTES_RECORD_SIZE).unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].len(), 100);
         assert_eq!(&records[0][..5], b"hello");
@@ -366,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_line_with_a_nul_is_refused() {
-        assert!(encode_line(b"a\0b", SEED_RECORD_SIZE).is_err());
+        assert!(encode_line(b"a\0b", NOTES_RECORD_SIZE).is_err());
     }
 
     #[test]

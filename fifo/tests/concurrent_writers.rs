@@ -2,7 +2,7 @@
 //! reader whole: a write of at most PIPE_BUF bytes is atomic, so records never interleave. The
 //! test also checks that the records of the two writers did arrive mixed, one writer's between
 //! two of the other's: otherwise nothing was shown.
-//! Checked with the seed's 100-byte records and with records of PIPE_BUF (4096) bytes.
+//! Checked with the course notes' 100-byte records and with records of PIPE_BUF (4096) bytes.
 
 #![forbid(unsafe_code)]
 

@@ -1,6 +1,6 @@
 //! The writer and the reader exchange lines through a FIFO in a test's own directory: in
-//! order, in the seed's 100-byte records, ending cleanly at end of input, and leaving no FIFO
-//! behind. Also: the FIFO is 0600 whatever the umask, a FIFO made by someone else is used and
+//! order, in the course notes' 100-byte records, ending cleanly at end of input, and leaving no
+//! FIFO behind. Also: the FIFO is 0600 whatever the umask, a FIFO made by someone else is used and
 //! left in place, long lines are split, and a writer whose reader dies reports EPIPE.
 
 #![forbid(unsafe_code)]
@@ -109,7 +109,7 @@ fn the_reader_stops_at_the_nul_of_a_record_with_garbage_after_it() {
     reader.expect_line("waiting in open()");
     // Blocked in its open, the reader counts as a reader: our non-blocking open then succeeds.
     wait_until_blocked_in(reader.pid(), libc::SYS_openat);
-    // What the seed's write.c sends: the word, its NUL, then whatever the buffer held.
+    // What the notes' write.c sends: the word, its NUL, then whatever the buffer held.
     let mut record = [b'#'; 100];
     record[..3].copy_from_slice(b"hi\0");
     let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;

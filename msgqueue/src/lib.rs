@@ -260,7 +260,7 @@ impl MessageQueue {
 
     /// The safety check for a queue this process did not create: asks `IPC_STAT` who owns it.
     /// A queue of your own passes, with a warning if its mode lets others write to it (the
-    /// seeds' 0664); another user's is refused, and so is one that `IPC_STAT` may not read
+    /// course notes' 0664); another user's is refused, and so is one that `IPC_STAT` may not read
     /// (EACCES), unless `accept_foreign`, which uses it with a note. See `sysv::check_owner`.
     /// A queue this handle created passes. `Ok(Some(line))`: a line for the example to print.
     pub fn check_owner(&self, accept_foreign: bool) -> Result<Option<String>, Error> {

@@ -182,7 +182,7 @@ fn a_full_queue_with_nowait_says_queue_full() {
 #[test]
 fn a_queue_of_your_own_that_others_may_write_to_is_used_with_a_one_line_warning() {
     let key = TestKey::new("mq-0666");
-    // As a C program of yours makes it: mode 0666 (the seed's 0664 is in permissions.rs). The
+    // As a C program of yours makes it: mode 0666 (the notes' 0664 is in permissions.rs). The
     // test's handle created it, so it removes it on drop.
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o666;
     let queue = msgget(key.key(), flags).unwrap();

@@ -19,7 +19,7 @@ use nix::sys::stat::{Mode, umask};
 fn msgget_ignores_its_mode_and_ipc_creat_when_the_queue_exists() {
     let key = TestKey::new("mq-msgflg");
     let first = msgget(key.key(), libc::IPC_CREAT | libc::IPC_EXCL | 0o600).expect("create");
-    // The seed's call, asking for 0664 and "create if missing": the key has a queue already.
+    // The notes' call, asking for 0664 and "create if missing": the key has a queue already.
     let second = msgget(key.key(), libc::IPC_CREAT | 0o664).expect("open");
     assert_eq!(second.id(), first.id(), "the same queue");
     assert!(

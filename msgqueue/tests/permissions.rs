@@ -5,7 +5,7 @@
 //! - another user's queue is refused by default, and the refusal says what to type;
 //! - a queue nobody may write but not read (0622): IPC_STAT fails with EACCES, so its owner
 //!   cannot be checked: refused by default, used with `--accept-foreign`;
-//! - a queue of your own with the seed's mode 0664 is used, with a one-line warning;
+//! - a queue of your own with the course notes' mode 0664 is used, with a one-line warning;
 //! - `msg_rm --id` on a queue of yours that you may not read.
 
 #![forbid(unsafe_code)]
@@ -116,13 +116,13 @@ fn a_queue_you_may_write_but_not_read_needs_accept_foreign_and_then_takes_messag
 }
 
 #[test]
-fn a_queue_of_your_own_with_the_seeds_mode_0664_is_used_with_a_warning() {
+fn a_queue_of_your_own_with_the_notes_mode_0664_is_used_with_a_warning() {
     let Some(nobody) = Nobody::new("mq-perm-0664") else {
         return;
     };
     let key = TestKey::new("mq-perm-0664");
     let k = key.key().to_string();
-    // nobody makes the queue, as a C program of nobody's would; the seed's mode is 0664.
+    // nobody makes the queue, as a C program of nobody's would; the notes' mode is 0664.
     let created = run(
         nobody.command(SEND, &["--key", &k, "--create", "1", "from C"]),
         "",

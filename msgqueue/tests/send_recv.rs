@@ -110,7 +110,7 @@ fn sigterm_ends_recv_with_status_143() {
 }
 
 #[test]
-fn with_no_arguments_the_seeds_key_file_is_created_in_the_current_directory() {
+fn with_no_arguments_the_notes_key_file_is_created_in_the_current_directory() {
     let dir = TempDir::new("mq-default");
     let mut recv = Command::new(RECV);
     recv.current_dir(dir.path()).arg("--nowait");

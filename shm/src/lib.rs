@@ -33,7 +33,7 @@ use libc::c_int;
 use nix::errno::Errno;
 use support::stop::{Stop, Stopped};
 
-pub use support::keys::{KeyArgs, SeedKeyArgs};
+pub use support::keys::{KeyArgs, NotesKeyArgs};
 use sysv::Kind;
 pub use sysv::{Error, Handle, Key, NamedKey, ftok};
 
@@ -314,8 +314,8 @@ fn explain(err: Error) -> Error {
 pub unsafe trait Layout: Sized + Sync {}
 
 // ANCHOR: shm_entry
-/// Seed 000's `struct ShmEntry { bool can_read; char msg[2048]; }`, byte for byte (2049
-/// bytes: `can_read` at offset 0, `msg` at 1), as atomics.
+/// The notes' first pair's `struct ShmEntry { bool can_read; char msg[2048]; }`, byte for byte
+/// (2049 bytes: `can_read` at offset 0, `msg` at 1), as atomics.
 #[derive(Debug)]
 #[repr(C)]
 pub struct ShmEntry {
@@ -326,8 +326,8 @@ pub struct ShmEntry {
 }
 // ANCHOR_END: shm_entry
 
-/// Where the Rust pair of seed 000 keeps its futex word: in the page's slack right after
-/// [`ShmEntry`], where the C programs never look.
+/// Where the ports of the notes' first pair keep their futex word: in the page's slack right
+/// after [`ShmEntry`], where the C programs never look.
 pub const ENTRY_WAKE_AT: usize = size_of::<ShmEntry>();
 
 /// Where shm_client claims its role (see [`Claim`]): the word after [`ENTRY_WAKE_AT`].
@@ -336,8 +336,8 @@ pub const ENTRY_CLAIM_AT: usize = ENTRY_WAKE_AT + 4;
 // SAFETY: repr(C), only atomics, alignment 1.
 unsafe impl Layout for ShmEntry {}
 
-/// Seed 001's `struct shared_use_st { int written; char text[2048]; }` (2052 bytes), as
-/// atomics. `written` is C's `int`: the same 4 bytes as a `u32`, and a futex word.
+/// The notes' second pair's `struct shared_use_st { int written; char text[2048]; }` (2052
+/// bytes), as atomics. `written` is C's `int`: the same 4 bytes as a `u32`, and a futex word.
 #[derive(Debug)]
 #[repr(C)]
 pub struct SharedUse {
@@ -429,7 +429,7 @@ impl Attached {
     }
 
     /// A 32-bit word in the page slack after the first `after` bytes: at `after` rounded up to
-    /// 4, inside the mapped pages but beyond what the struct uses. Seed 000's `ShmEntry` (2049
+    /// 4, inside the mapped pages but beyond what the struct uses. The notes' `ShmEntry` (2049
     /// bytes) has no 4-byte field to wait on; its ports keep a wake-up counter here, where the
     /// C program never looks. `None` if the last page has no room left.
     pub fn slack_word(&self, after: usize) -> Option<&AtomicU32> {
@@ -505,9 +505,9 @@ pub enum Woke {
 // ANCHOR: futex
 /// `futex(2)` with `FUTEX_WAIT` (the shared form, not `_PRIVATE`: the kernel finds the word by
 /// the object mapped there and its offset in it, so processes that map the same segment meet,
-/// at whatever address; a private futex is found by address space and address): sleeps while `word` holds `expected`,
-/// at most `timeout`. Always look at the word again afterwards, whatever the answer. A signal
-/// ends the wait with EINTR.
+/// at whatever address; a private futex is found by address space and address): sleeps while
+/// `word` holds `expected`, at most `timeout`. Always look at the word again afterwards,
+/// whatever the answer. A signal ends the wait with EINTR.
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) -> Result<Woke, Error> {
     let limit = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,
@@ -632,24 +632,27 @@ pub fn bump_and_wake(wake: &AtomicU32) -> Result<(), Error> {
     futex_wake(wake, u32::MAX).map(drop)
 }
 
-/// The key of the first two seed pairs: the flags' key, or the course notes' number `seed`
-/// (1111 or 1234). `may_create`: see [`SeedKeyArgs::key_or`].
-pub fn key_or_seed(
-    args: &SeedKeyArgs,
-    seed: libc::key_t,
+/// The key of the notes' first two pairs: the flags' key, or the course notes' number
+/// `notes_key` (1111 or 1234). `may_create`: see [`NotesKeyArgs::key_or`].
+pub fn key_or_notes(
+    args: &NotesKeyArgs,
+    notes_key: libc::key_t,
     may_create: bool,
 ) -> Result<NamedKey, Error> {
-    args.key_or(|| Ok(NamedKey::from(Key::from_number(seed))), may_create)
+    args.key_or(
+        || Ok(NamedKey::from(Key::from_number(notes_key))),
+        may_create,
+    )
 }
 
-/// The key the notes' third pair (seed 003) uses: `ftok("/tmp", 0x666)`. ftok keeps only the
+/// The key the notes' third pair uses: `ftok("/tmp", 0x666)`. ftok keeps only the
 /// low 8 bits of its project id, so the 0x666 is 0x66 (`'f'`): [`COMM_PROJ`].
 pub const COMM_PATH: &str = "/tmp";
 
-/// `0x666 & 0xff`: what ftok makes of seed 003's project id 0x666.
+/// `0x666 & 0xff`: what ftok makes of the notes' project id 0x666.
 pub const COMM_PROJ: u8 = 0x66;
 
-/// Seed 003's segment: 4096 bytes, one page, holding a C string of `'A'`s.
+/// The notes' third pair's segment: 4096 bytes, one page, holding a C string of `'A'`s.
 pub const COMM_SIZE: usize = 4096;
 
 /// Where the Rust comm pair keeps its futex word: the last 4 bytes of the page, which the
@@ -661,8 +664,8 @@ pub const COMM_WAKE_AT: usize = COMM_SIZE - 4;
 pub const COMM_MAX_LENGTH: usize = COMM_WAKE_AT - 1;
 
 /// The key of the comm pair: the flags' key, or the course notes' `ftok("/tmp", 0x666)`,
-/// which is `ftok("/tmp", 0x66)`. `may_create`: see [`SeedKeyArgs::key_or`].
-pub fn key_or_comm(args: &SeedKeyArgs, may_create: bool) -> Result<NamedKey, Error> {
+/// which is `ftok("/tmp", 0x66)`. `may_create`: see [`NotesKeyArgs::key_or`].
+pub fn key_or_comm(args: &NotesKeyArgs, may_create: bool) -> Result<NamedKey, Error> {
     args.key_or(
         || NamedKey::ftok(std::path::Path::new(COMM_PATH), COMM_PROJ),
         may_create,
@@ -817,7 +820,7 @@ mod tests {
     }
 
     #[test]
-    fn the_wire_layouts_are_the_seeds() {
+    fn the_wire_layouts_are_the_notes() {
         assert_eq!(size_of::<ShmEntry>(), 2049);
         assert_eq!(std::mem::offset_of!(ShmEntry, msg), 1);
         assert_eq!(size_of::<SharedUse>(), 2052);

@@ -335,7 +335,7 @@ fn comm_server_refuses_a_mode_it_could_not_attach_and_shm_server_makes_its_key_f
 }
 
 #[test]
-fn every_seed_port_states_its_real_default_key_in_its_help() {
+fn every_port_of_the_notes_states_its_real_default_key_in_its_help() {
     let programs = [
         (env!("CARGO_BIN_EXE_shm_server"), "1111"),
         (env!("CARGO_BIN_EXE_shm_client"), "1111"),

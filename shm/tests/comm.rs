@@ -1,5 +1,5 @@
-//! `comm_server` and `comm_client` (seed 003): the string grows and the client prints each
-//! length it sees; either side notices the other's end; bad flags are refused. No segment is
+//! `comm_server` and `comm_client` (the notes' third pair): the string grows and the client prints
+//! each length it sees; either side notices the other's end; bad flags are refused. No segment is
 //! left behind.
 
 #![forbid(unsafe_code)]
@@ -158,7 +158,7 @@ fn out_of_range_flags_are_refused_and_help_names_the_key() {
 /// The notes' C server, as a thread of this test: it creates the segment, then writes one more
 /// 'A' (and the NUL behind it) every 20 ms with plain stores, waking nobody, as the C program
 /// does; after `length` of them it marks the segment for removal and detaches.
-fn seed003_server(key: shm::Key, length: usize) -> std::thread::JoinHandle<()> {
+fn notes_comm_server(key: shm::Key, length: usize) -> std::thread::JoinHandle<()> {
     use std::sync::atomic::Ordering::Release;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
     let segment = shmget(key, COMM_SIZE, flags).expect("shmget");
@@ -182,11 +182,11 @@ fn seed003_server(key: shm::Key, length: usize) -> std::thread::JoinHandle<()> {
 }
 
 #[test]
-fn the_client_follows_a_seed_server_that_never_wakes_it() {
-    let key = TestKey::new("shm-comm-seed-server");
-    let server = seed003_server(key.key(), 8);
+fn the_client_follows_a_c_style_server_that_never_wakes_it() {
+    let key = TestKey::new("shm-comm-c-server");
+    let server = notes_comm_server(key.key(), 8);
     let finished = run(key.command(CLIENT, &[]), "");
-    server.join().expect("the seed server");
+    server.join().expect("the C-style server");
     assert!(finished.status.success(), "{finished:?}");
     let seen = lengths(&finished.stdout);
     assert!(seen.windows(2).all(|pair| pair[0] < pair[1]), "{seen:?}");
@@ -199,10 +199,10 @@ fn the_client_follows_a_seed_server_that_never_wakes_it() {
 }
 
 #[test]
-fn the_server_serves_a_seed_client_that_only_reads() {
+fn the_server_serves_a_c_style_client_that_only_reads() {
     // The notes' C client attaches and reads the string now and then; it never wakes anyone
     // and never writes. The server must still grow the string and end by itself.
-    let key = TestKey::new("shm-comm-seed-client");
+    let key = TestKey::new("shm-comm-c-client");
     let (server, id) = start_server(&key, &["--every", "10", "--length", "6"]);
     let segment = shm::Segment::from_id(id);
     let attached = segment.shmat(shm::Access::ReadOnly).expect("shmat");

@@ -1,5 +1,6 @@
-//! `shm_tour` (seed 002): with `--pause`, at each step the nattch it prints is what
-//! /proc/sysvipc/shm shows for the segment meanwhile; the answers it prints are the kernel's.
+//! `shm_tour` (the notes' shmctl walk-through): with `--pause`, at each step the nattch it prints
+//! is what /proc/sysvipc/shm shows for the segment meanwhile; the answers it prints are the
+//! kernel's.
 
 #![forbid(unsafe_code)]
 

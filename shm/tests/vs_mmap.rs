@@ -1,4 +1,4 @@
-//! `vs_mmap` (seed 002's comparison): the three kinds share bytes, share physical pages (as
+//! `vs_mmap` (the notes' comparison): the three kinds share bytes, share physical pages (as
 //! root with CAP_SYS_ADMIN; otherwise the run says the frames are hidden), and nothing is left.
 
 #![forbid(unsafe_code)]

@@ -3,7 +3,7 @@
 //!
 //! - [`KeyArgs`]: `--key-path`, `--proj`, `--key` and `--accept-foreign`, one struct flattened
 //!   into every binary of `msgqueue`, `semaphore` and xfr, so that all take the same flags.
-//! - [`SeedKeyArgs`]: the same key flags without defaults, for the ports of the course notes'
+//! - [`NotesKeyArgs`]: the same key flags without defaults, for the ports of the course notes'
 //!   programs that use one fixed key (1111, 1234, `ftok("/tmp", 0x666)`).
 
 use std::path::{Path, PathBuf};
@@ -12,15 +12,15 @@ use sysv::{Error, Key, NamedKey};
 
 use crate::cli::{Context, Failure};
 
-/// The seed's key file: `ftok("./file", 'a')`.
+/// The course notes' key file: `ftok("./file", 'a')`.
 pub const DEFAULT_KEY_PATH: &str = "./file";
 
-/// The seed's project id, `'a'`.
+/// The course notes' project id, `'a'`.
 pub const DEFAULT_PROJ: u8 = b'a';
 
 // ANCHOR: key_args
 /// How the binaries find their object (a queue, a semaphore set): `ftok(--key-path, --proj)`
-/// as in the seed, or `--key`. One clap struct, flattened into every binary of `msgqueue` and
+/// as in the notes, or `--key`. One clap struct, flattened into every binary of `msgqueue` and
 /// `semaphore`, so that all of them take the same flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct KeyArgs {
@@ -43,7 +43,7 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
-    /// Creates the seed's `./file` if it is the key file in use and is missing: ftok needs an
+    /// Creates the notes' `./file` if it is the key file in use and is missing: ftok needs an
     /// existing file. Any other path must exist (a typo should fail, not make a new key).
     /// Returns the absolute path of the file it created, for the example to say so.
     pub fn make_default_key_file(&self) -> Result<Option<PathBuf>, Failure> {
@@ -135,11 +135,11 @@ pub fn parse_key(text: &str) -> Result<Key, String> {
     }
 }
 
-/// The key flags of the seed ports, whose C programs use one fixed key (1111, 1234,
-/// `ftok("/tmp", 0x666)`): with none of these flags, that key. Unlike [`KeyArgs`], no flag has
-/// a default of its own, so that `--proj a` is told apart from no flag at all.
+/// The key flags of the ports of the notes' shared memory pairs, whose C programs use one fixed key
+/// (1111, 1234, `ftok("/tmp", 0x666)`): with none of these flags, that key. Unlike [`KeyArgs`], no
+/// flag has a default of its own, so that `--proj a` is told apart from no flag at all.
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct SeedKeyArgs {
+pub struct NotesKeyArgs {
     /// Use ftok(PATH, --proj) instead of the default key (below); --proj defaults to 'a'. The
     /// file must exist.
     #[arg(long, value_name = "PATH")]
@@ -154,7 +154,7 @@ pub struct SeedKeyArgs {
     pub key: Option<Key>,
 }
 
-impl SeedKeyArgs {
+impl NotesKeyArgs {
     /// The key these flags name, or `course_notes` when none is given. With `may_create` (the
     /// side that creates the segment), a missing `./file` is made for `--proj` alone, as pv does.
     pub fn key_or(

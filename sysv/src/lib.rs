@@ -110,7 +110,7 @@ impl Key {
     /// own children, which inherit the identifier.
     pub const PRIVATE: Key = Key(libc::IPC_PRIVATE);
 
-    /// An explicit key, such as the seeds' 1234. Easy to remember, and just as easy for an
+    /// An explicit key, such as the course notes' 1234. Easy to remember, and just as easy for an
     /// unrelated program to pick too.
     pub const fn from_number(key: libc::key_t) -> Key {
         Key(key)
@@ -286,9 +286,10 @@ pub const ACCEPT_FOREIGN_HINT: &str = "pass --accept-foreign to use it anyway";
 /// `IPC_STAT` said about it (`stat`). `what` names the object in messages; `me` is this
 /// process's effective user id; `accept_foreign` is the binaries' `--accept-foreign` flag.
 ///
-/// - Yours (you own it and created it): used whatever its mode, so that the seeds' C programs,
-///   which create their queues 0664, and the ports can talk. If its mode lets your group or other
-///   users write to it, the answer is a one-line warning for the example to print.
+/// - Yours (you own it and created it): used whatever its mode, so that the course notes' C
+///   programs, which create their queues 0664, and the ports can talk. If its mode lets your
+///   group or other users write to it, the answer is a one-line warning for the example to
+///   print.
 /// - Another user's: refused, unless `accept_foreign`; then used, with a one-line note.
 /// - `IPC_STAT` refused with EACCES (it needs read permission, which a writer-only user lacks):
 ///   who owns it cannot be checked. Refused, unless `accept_foreign`; then used, with a note.
@@ -718,12 +719,12 @@ mod tests {
     fn your_own_object_is_used_whatever_its_mode_with_a_warning_if_others_may_write() {
         assert_eq!(check_owner("queue 3", mine(0o600), ME, false), Ok(None));
         assert_eq!(check_owner("queue 3", mine(0o640), ME, false), Ok(None));
-        // The seeds create their queues 0664: theirs and ours must talk.
-        let seed = check_owner("queue 3", mine(0o664), ME, false)
+        // The notes' C programs create their queues 0664: theirs and ours must talk.
+        let notes_mode = check_owner("queue 3", mine(0o664), ME, false)
             .unwrap()
             .unwrap();
         assert_eq!(
-            seed,
+            notes_mode,
             "warning: queue 3 has mode 0664, which lets your group write to it; the programs \
              here create theirs with 0600"
         );

@@ -9,6 +9,8 @@
 //! - raw `{{#` text (an mdBook directive that was not expanded);
 //! - an empty code block;
 //! - a page with no heading;
+//! - the word "seed" or "seeds" in the page's visible text or title, or "seed" in its file name:
+//!   students know the C originals as the course notes (see [`words_seed`]);
 //! - a search for "SIGPIPE" that finds nothing.
 //!
 //! Three screenshots are kept in `target/book-screenshots/` for people to look at.
@@ -27,7 +29,8 @@ const SCREENSHOTS: [&str; 3] = [
 ];
 
 /// Runs in every page of the copy. Waits for the page's own scripts (highlighting, search),
-/// then writes one `IPC-CHECK` line per finding, and the page's figures, into a `<pre>`.
+/// then writes one `IPC-CHECK` line per finding, the page's figures, and its title and visible
+/// text (`innerText`: what is rendered, sidebar included) as `TEXT` lines, into a `<pre>`.
 const CHECKER: &str = r#"(function () {
   function check() {
     var lines = [];
@@ -53,6 +56,10 @@ const CHECKER: &str = r#"(function () {
     });
     if (main.textContent.indexOf('{{#') >= 0) lines.push('PROBLEM raw {{# text on the page');
     if (!main.querySelector('h1, h2')) lines.push('PROBLEM the page has no heading');
+    var text = [document.title].concat(document.body.innerText.split('\n'));
+    text.forEach(function (line) {
+      if (line.trim() !== '') lines.push('TEXT ' + line.trim());
+    });
     lines.push('BLOCKS ' + blocks.length);
     lines.push('LONGEST ' + longest);
     if (new URLSearchParams(location.search).has('search')) {
@@ -77,6 +84,8 @@ struct Page {
     longest: usize,
     search_hits: Option<usize>,
     checked: bool,
+    /// The page's title and visible text, a line each.
+    text: Vec<String>,
 }
 
 /// Checks every page of the built book (`book/book`, made by `mdbook build book`).
@@ -108,6 +117,12 @@ pub fn check(root: &Path) -> Result<(), String> {
             problems.push(format!("{name}: the checker did not run"));
         }
         problems.extend(found.problems.iter().map(|p| format!("{name}: {p}")));
+        if name.to_lowercase().contains("seed") {
+            problems.push(format!("{name}: \"seed\" in the page's file name"));
+        }
+        for line in words_seed(&found.text.join("\n")) {
+            problems.push(format!("{name}: the word \"seed\" on the page: {line}"));
+        }
         blocks += found.blocks;
         if found.longest > longest.0 {
             longest = (found.longest, name);
@@ -196,9 +211,37 @@ fn load(chromium: &Path, url: &str) -> Result<Page, String> {
             page.longest = n.parse().unwrap_or(0);
         } else if let Some(n) = finding.strip_prefix("SEARCH ") {
             page.search_hits = n.parse().ok();
+        } else if let Some(text) = finding.strip_prefix("TEXT ") {
+            page.text.push(text.to_owned());
         }
     }
     Ok(page)
+}
+
+/// The lines of `text` where the word "seed" or "seeds" stands on its own, in any case (the
+/// regex `(?i)\bseeds?\b`): "the seed's C" and "Seeds" are found, `key_or_seed`, `SeedKeyArgs`
+/// and `seed000` are not. The project once called the course notes "seeds"; students never
+/// heard the word, so no page may show it.
+pub fn words_seed(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|line| has_word_seed(line))
+        .map(str::trim)
+        .collect()
+}
+
+fn has_word_seed(line: &str) -> bool {
+    let chars: Vec<char> = line.chars().collect();
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let lower = |i: usize| chars.get(i).map(|c| c.to_ascii_lowercase());
+    (0..chars.len()).any(|start| {
+        let word = (0..4).all(|k| lower(start + k) == "seed".chars().nth(k));
+        let mut end = start + 4;
+        if lower(end) == Some('s') {
+            end += 1;
+        }
+        word && (start == 0 || !is_word(chars[start - 1]))
+            && chars.get(end).is_none_or(|&c| !is_word(c))
+    })
 }
 
 fn screenshots(chromium: &Path, root: &Path, copy: &Path) -> Result<(), String> {
@@ -287,4 +330,37 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words_seed;
+
+    #[test]
+    fn the_word_seed_is_found_alone_in_any_case_and_not_inside_identifiers() {
+        assert_eq!(words_seed("seed"), ["seed"]);
+        assert_eq!(
+            words_seed("  Seeds of the course.  "),
+            ["Seeds of the course."]
+        );
+        assert_eq!(
+            words_seed("as the seed's C client does"),
+            ["as the seed's C client does"]
+        );
+        assert_eq!(words_seed("(SEED 000)"), ["(SEED 000)"]);
+        for clean in [
+            "key_or_seed(&args.key, 1111, false)?",
+            "pub struct SeedKeyArgs {",
+            "shm/seed000.html",
+            "seedling, aseed, seeded, seeds_",
+            "the course notes",
+        ] {
+            assert!(words_seed(clean).is_empty(), "{clean}");
+        }
+        let page = "Shared memory\nThe seeds hand one message over\nkey_or_seed\nthe seed";
+        assert_eq!(
+            words_seed(page),
+            ["The seeds hand one message over", "the seed"]
+        );
+    }
 }

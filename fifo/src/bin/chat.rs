@@ -1,6 +1,7 @@
 //! # chat: a two-way conversation over two named pipes
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 2.4.3 (two-way communication with FIFOs).
+//! Ports section 2.4.3 of the course notes (`004_0b92104986517c26.txt`; two-way communication with
+//! FIFOs).
 //! A FIFO carries bytes one way, and a process that both writes and reads one FIFO can read
 //! back its own words. So side `a` writes into `chat_a_to_b` and reads `chat_b_to_a`, and side
 //! `b` the other way round. Each line typed on one side appears on the other, as `b: hello`.
@@ -33,7 +34,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use fifo::{
-    Fifo, MAX_RECORD_SIZE, RecordReader, SEED_RECORD_SIZE, cargo_run_command, encode_line,
+    Fifo, MAX_RECORD_SIZE, NOTES_RECORD_SIZE, RecordReader, cargo_run_command, encode_line,
     parse_record_size,
 };
 use nix::errno::Errno;
@@ -57,7 +58,7 @@ struct Args {
     #[arg(long, default_value = ".")]
     dir: PathBuf,
     /// Bytes per record, 2 to 4096 (PIPE_BUF); both sides must use the same.
-    #[arg(long, default_value_t = SEED_RECORD_SIZE, value_parser = parse_record_size)]
+    #[arg(long, default_value_t = NOTES_RECORD_SIZE, value_parser = parse_record_size)]
     record_size: usize,
 }
 
@@ -331,7 +332,7 @@ fn other_side_command(args: &Args) -> String {
     if args.dir != Path::new(".") {
         flags.push(("--dir", args.dir.display().to_string()));
     }
-    if args.record_size != SEED_RECORD_SIZE {
+    if args.record_size != NOTES_RECORD_SIZE {
         flags.push(("--record-size", args.record_size.to_string()));
     }
     cargo_run_command("chat", &flags)

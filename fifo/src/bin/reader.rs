@@ -1,11 +1,12 @@
 //! # reader: prints what arrives through a named pipe
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 2.4.2, `read.c`. Makes the FIFO `./mfifo`
-//! with `mkfifo` (mode 0600) unless it exists, then `open`s it for reading: that `open` blocks
-//! until a writer opens the FIFO too. Then it `read`s, and prints every 100-byte record as it
-//! arrives, as `recv:<text>` like the seed, so that it reads what the seed's `write.c` sends.
+//! Ports `read.c` of the course notes (section 2.4.2 of `004_0b92104986517c26.txt`). Makes the FIFO
+//! `./mfifo` with `mkfifo` (mode 0600) unless it exists, then `open`s it for reading: that `open`
+//! blocks until a writer opens the FIFO too. Then it `read`s, and prints every 100-byte record as
+//! it arrives, as `recv:<text>` like the notes' C, so that it reads what the notes' `write.c`
+//! sends.
 //!
-//! Unlike the seed, it ends: when every writer has closed the FIFO (`read` returns 0, end of
+//! Unlike the notes' C, it ends: when every writer has closed the FIFO (`read` returns 0, end of
 //! file, status 0), and on SIGINT (Ctrl-C), SIGTERM or SIGHUP at any moment, even while it
 //! waits for a writer (status 128 + the signal's number). It removes the FIFO if it created it.
 //!
@@ -24,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fifo::{
-    DEFAULT_PATH, Fifo, MAX_RECORD_SIZE, RecordReader, SEED_RECORD_SIZE, cargo_run_command,
+    DEFAULT_PATH, Fifo, MAX_RECORD_SIZE, NOTES_RECORD_SIZE, RecordReader, cargo_run_command,
     parse_record_size,
 };
 use nix::fcntl::{OFlag, open};
@@ -41,7 +42,7 @@ struct Args {
     #[arg(long, default_value = DEFAULT_PATH)]
     path: PathBuf,
     /// Bytes per record, 2 to 4096 (PIPE_BUF); the writer must use the same.
-    #[arg(long, default_value_t = SEED_RECORD_SIZE, value_parser = parse_record_size)]
+    #[arg(long, default_value_t = NOTES_RECORD_SIZE, value_parser = parse_record_size)]
     record_size: usize,
 }
 
@@ -131,7 +132,7 @@ fn writer_command(args: &Args) -> String {
     if args.path != Path::new(DEFAULT_PATH) {
         flags.push(("--path", args.path.display().to_string()));
     }
-    if args.record_size != SEED_RECORD_SIZE {
+    if args.record_size != NOTES_RECORD_SIZE {
         flags.push(("--record-size", args.record_size.to_string()));
     }
     cargo_run_command("writer", &flags)

@@ -1,10 +1,10 @@
 //! # writer: sends the lines you type through a named pipe
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 2.4.2, `write.c`. Makes the FIFO `./mfifo`
-//! with `mkfifo` (mode 0600) unless it exists, then `open`s it for writing: that `open` blocks
-//! until a reader opens the FIFO too, which is how the two processes meet. Then it sends each
-//! line of stdin with one `write` per 100-byte record: the text, a NUL, and NULs up to 100
-//! bytes, so that the seed's `read.c` reads it. A longer line goes as several records.
+//! Ports `write.c` of the course notes (section 2.4.2 of `004_0b92104986517c26.txt`). Makes the
+//! FIFO `./mfifo` with `mkfifo` (mode 0600) unless it exists, then `open`s it for writing: that
+//! `open` blocks until a reader opens the FIFO too, which is how the two processes meet. Then it
+//! sends each line of stdin with one `write` per 100-byte record: the text, a NUL, and NULs up to
+//! 100 bytes, so that the notes' `read.c` reads it. A longer line goes as several records.
 //!
 //! It ends at the end of its input (Ctrl-D), when the reader goes away (EPIPE, status 1), or on
 //! SIGINT (Ctrl-C), SIGTERM or SIGHUP at any moment, even while it waits for a reader
@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fifo::{
-    DEFAULT_PATH, Fifo, SEED_RECORD_SIZE, cargo_run_command, encode_line, parse_record_size,
+    DEFAULT_PATH, Fifo, NOTES_RECORD_SIZE, cargo_run_command, encode_line, parse_record_size,
 };
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
@@ -43,7 +43,7 @@ struct Args {
     #[arg(long, default_value = DEFAULT_PATH)]
     path: PathBuf,
     /// Bytes per record (text, NUL, padding): 2 to 4096 (PIPE_BUF); the reader must use the same.
-    #[arg(long, default_value_t = SEED_RECORD_SIZE, value_parser = parse_record_size)]
+    #[arg(long, default_value_t = NOTES_RECORD_SIZE, value_parser = parse_record_size)]
     record_size: usize,
 }
 
@@ -146,7 +146,7 @@ fn reader_command(args: &Args) -> String {
     if args.path != Path::new(DEFAULT_PATH) {
         flags.push(("--path", args.path.display().to_string()));
     }
-    if args.record_size != SEED_RECORD_SIZE {
+    if args.record_size != NOTES_RECORD_SIZE {
         flags.push(("--record-size", args.record_size.to_string()));
     }
     cargo_run_command("reader", &flags)

@@ -1,7 +1,7 @@
 //! # bare_queue: the whole of a System V message queue in one short program
 //!
-//! The five calls of the course notes on System V message queues (seed
-//! `004_0b92104986517c26.txt`, section 3), one after the other, with nothing around them:
+//! The five calls of the course notes on System V message queues (section 3
+//! of `004_0b92104986517c26.txt`), one after the other, with nothing around them:
 //! `ftok` makes a key, `msgget` creates a queue with it, `msgsnd` puts two messages of two
 //! types into it, `msgrcv` takes them back by type (the type-1 message first, although the
 //! type-2 one is older: the type selects), and `msgctl(IPC_RMID)` removes the queue.

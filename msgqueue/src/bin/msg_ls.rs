@@ -1,11 +1,11 @@
 //! # msg_ls: the message queues on this machine, like `ipcs -q`, explained
 //!
-//! Part of the port of seed `004_0b92104986517c26.txt`, section 3 (System V message queues):
-//! the seed's queues outlive their programs, so students need a way to see them. msg_ls reads
-//! `/proc/sysvipc/msg` (the table `ipcs -q` prints) and shows each queue's key, id, owner, mode,
-//! and how many messages and bytes wait in it, with a note where something deserves a look: a
-//! queue others may write to, a private queue, the queue of the default key `ftok("./file",
-//! 'a')`. Named msg_ls, not ls, so that target/debug on PATH does not hide coreutils.
+//! Part of the port of section 3 of the course notes (`004_0b92104986517c26.txt`; System V message
+//! queues): the notes' queues outlive their programs, so students need a way to see them. msg_ls
+//! reads `/proc/sysvipc/msg` (the table `ipcs -q` prints) and shows each queue's key, id, owner,
+//! mode, and how many messages and bytes wait in it, with a note where something deserves a look: a
+//! queue others may write to, a private queue, the queue of the default key `ftok("./file", 'a')`.
+//! Named msg_ls, not ls, so that target/debug on PATH does not hide coreutils.
 //!
 //! Signals: none handled; msg_ls never waits, so the default action (the end) is right.
 //!

@@ -1,8 +1,8 @@
 //! # msg_rm: remove a message queue, like `ipcrm -q`, explained
 //!
-//! Part of the port of seed `004_0b92104986517c26.txt`, section 3 (System V message queues),
-//! whose last step, `msgctl(id, IPC_RMID, NULL)`, its programs never reach. msg_rm finds the
-//! queue by the same key flags as send and recv (`ftok("./file", 'a')` by default), or by the id
+//! Part of the port of section 3 of the course notes (`004_0b92104986517c26.txt`; System V message
+//! queues), whose last step, `msgctl(id, IPC_RMID, NULL)`, its programs never reach. msg_rm finds
+//! the queue by the same key flags as send and recv (`ftok("./file", 'a')` by default), or by the id
 //! that msg_ls shows, says what is discarded with it, and removes it. Processes blocked on the
 //! queue wake up with EIDRM. A queue of another user, or one whose owner cannot be checked
 //! (IPC_STAT needs read permission), is refused unless `--accept-foreign`. Named msg_rm, not

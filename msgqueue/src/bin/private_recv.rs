@@ -1,12 +1,12 @@
 //! # private_recv: a queue with no key, reached by its id
 //!
-//! The other way that seed `004_0b92104986517c26.txt` (section 3) gives to share a queue: the
-//! creator writes the queue's id into a file, and the others use the id and never call
-//! `msgget`. This port goes one step further: the queue has no key at all.
-//! `msgget(IPC_PRIVATE, ...)` makes a new queue every time, which no process can find by key;
-//! so private_recv tells its id, on stdout and in a new file (`--id-file`, by default
-//! `./queue.id`) that `send --id-file PATH` reads. An id is valid in every process: whoever
-//! learns it, and has the permission, can use the queue.
+//! The other way that the course notes (`004_0b92104986517c26.txt`, section 3) give to share a
+//! queue: the creator writes the queue's id into a file, and the others use the id and never call
+//! `msgget`. This port goes one step further: the queue has no key at all. `msgget(IPC_PRIVATE,
+//! ...)` makes a new queue every time, which no process can find by key; so private_recv tells its
+//! id, on stdout and in a new file (`--id-file`, by default `./queue.id`) that `send --id-file
+//! PATH` reads. An id is valid in every process: whoever learns it, and has the permission, can use
+//! the queue.
 //!
 //! It prints `type=<n> <text>` for each message until Ctrl-C (or `--count N`); then it removes
 //! the file first (nobody should read the id of a queue about to go), and the queue after.

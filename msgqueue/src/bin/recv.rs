@@ -1,16 +1,16 @@
 //! # recv: take messages from a System V message queue, chosen by type
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 3 (System V message queues): the key comes
-//! from `ftok("./file", 'a')`, the queue from `msgget`, the messages from `msgrcv`. recv prints
-//! `type=<n> <text>` for each message and blocks for the next, until Ctrl-C. `--type N` takes
-//! only type N; `--below N` takes the lowest type first among 1..=N (a negative `msgtyp`).
+//! Ports section 3 of the course notes (`004_0b92104986517c26.txt`; System V message queues): the
+//! key comes from `ftok("./file", 'a')`, the queue from `msgget`, the messages from `msgrcv`. recv
+//! prints `type=<n> <text>` for each message and blocks for the next, until Ctrl-C. `--type N`
+//! takes only type N; `--below N` takes the lowest type first among 1..=N (a negative `msgtyp`).
 //!
 //! Who owns the queue: recv opens it, or creates it (mode 0600) if it does not exist yet. If it
 //! created the queue, it removes it (`msgctl(IPC_RMID)`) when it stops, so a demo leaves nothing
 //! behind. A failure (a message too big for the buffer, say) never discards messages: then recv
 //! leaves a non-empty queue in place and says how to remove it.
 //!
-//! Sharing an id instead of a key, the other way the seed describes, is `private_recv`.
+//! Sharing an id instead of a key, the other way the notes describe, is `private_recv`.
 //!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), whose
 //! handler makes `msgrcv` fail with EINTR; see the book's "Programs that stop cleanly".
@@ -80,7 +80,7 @@ fn open(args: &Args) -> Result<MessageQueue, Failure> {
         );
     }
     let key = args.queue.ftok_or_key()?; // ftok(--key-path, --proj), or --key
-    // msgget with IPC_EXCL, then a plain one (the seed's IPC_CREAT alone hides who created it).
+    // msgget with IPC_EXCL, then a plain one (the notes' IPC_CREAT alone hides who created it).
     let queue = create_or_open(0o600, |flags| msgget(key.clone(), flags))?;
     if queue.created() {
         println!("recv: created {queue} and mode 0600; I remove it when I stop");

@@ -1,11 +1,11 @@
 //! # send: put typed messages into a System V message queue
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 3 (System V message queues): a message is a
-//! type (1 or more) and a text, appended with `msgsnd` to the queue that `msgget` finds by the
-//! key `ftok("./file", 'a')`. `send 3 hello` sends one message of type 3. Without a text, each
-//! line of stdin becomes one message of the type (1 by default), sent as soon as it arrives:
-//! at a terminal, each line you type goes when you press Enter, until Ctrl-D. The text goes
-//! with a final NUL byte, as a C program sends a string. A line that is not UTF-8 is sent as
+//! Ports section 3 of the course notes (`004_0b92104986517c26.txt`; System V message queues): a
+//! message is a type (1 or more) and a text, appended with `msgsnd` to the queue that `msgget`
+//! finds by the key `ftok("./file", 'a')`. `send 3 hello` sends one message of type 3. Without a
+//! text, each line of stdin becomes one message of the type (1 by default), sent as soon as it
+//! arrives: at a terminal, each line you type goes when you press Enter, until Ctrl-D. The text
+//! goes with a final NUL byte, as a C program sends a string. A line that is not UTF-8 is sent as
 //! its bytes.
 //!
 //! Who owns the queue: `recv` creates it and removes it when it stops, so start `recv` first.

@@ -1,9 +1,9 @@
 //! # duplex: parent and child talk both ways over two pipes
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 1.2.3 (two-way communication). A pipe carries
-//! bytes one way, so a conversation needs two: one from parent to child, one back. The parent
-//! sends each line of its stdin to the child (a few built-in lines when stdin is a terminal or
-//! empty); the child answers with the line in upper case; the parent prints both.
+//! Ports section 1.2.3 of the course notes (`004_0b92104986517c26.txt`; two-way communication). A
+//! pipe carries bytes one way, so a conversation needs two: one from parent to child, one back. The
+//! parent sends each line of its stdin to the child (a few built-in lines when stdin is a terminal
+//! or empty); the child answers with the line in upper case; the parent prints both.
 //!
 //! With `--one-pipe` it shows why one pipe is not enough: the child sends a greeting and then
 //! reads its own greeting back, because a pipe does not know who wrote what.

@@ -1,6 +1,7 @@
 //! # parent_child: a parent sends numbers to its child through a pipe
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 1.2.2 (one-way parent/child communication).
+//! Ports section 1.2.2 of the course notes (`004_0b92104986517c26.txt`; one-way parent/child
+//! communication).
 //! The parent creates a pipe, forks, and writes a counter into the write end; the child prints
 //! every number it reads from the read end. Unlike the original, the run ends: after `--count`
 //! numbers the parent closes its write end, the child reads end-of-file and exits, and the

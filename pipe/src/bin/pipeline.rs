@@ -1,6 +1,6 @@
 //! # pipeline: `ls | wc -l` built by hand with pipe, fork, dup2 and exec
 //!
-//! What a shell does for `ls | wc -l`, the lesson the seed (`004_0b92104986517c26.txt`,
+//! What a shell does for `ls | wc -l`, the lesson the course notes (`004_0b92104986517c26.txt`,
 //! section 1) stops short of: create a pipe, fork one child per command, make the first child's
 //! stdout the write end and the second child's stdin the read end (dup2), exec the commands,
 //! close every end in the parent, and wait for both. The exit status of each stage is reported.

@@ -1,9 +1,9 @@
 //! # sigpipe: what happens to a writer when its reader goes away
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 1.2.2 (the SIGPIPE signal). The child writes
-//! numbered messages into a pipe; the parent reads a few, then closes its read end. The child's
-//! next write finds no reader left, and the kernel sends it SIGPIPE. What happens then depends
-//! on what the writer did with SIGPIPE, the four choices the seed names:
+//! Ports section 1.2.2 of the course notes (`004_0b92104986517c26.txt`; the SIGPIPE signal). The
+//! child writes numbered messages into a pipe; the parent reads a few, then closes its read end.
+//! The child's next write finds no reader left, and the kernel sends it SIGPIPE. What happens then
+//! depends on what the writer did with SIGPIPE, the four choices the notes name:
 //!
 //! - by default it restores SIGPIPE's default action, as a C program has it, and the signal
 //!   kills it;

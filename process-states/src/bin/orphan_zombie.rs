@@ -1,10 +1,10 @@
 //! # orphan_zombie: a zombie and an orphan, made on purpose, watched, and cleaned up
 //!
-//! Ports seed `004_0b92104986517c26.txt`, the part before section 1 (the terminated state, and
-//! the parent/child relation the seed points to). A zombie: a child exits while its parent does
-//! not wait; `/proc` shows `Z` until `waitpid` reaps it. An orphan: a child whose parent exits
-//! first; the kernel gives it a new parent (pid 1, or the nearest "subreaper"), whose pid
-//! `/proc/<pid>/stat` shows in its ppid field. With `--subreaper` this program makes itself
+//! Ports the part of the course notes before section 1 (`004_0b92104986517c26.txt`; the terminated
+//! state, and the parent/child relation the notes point to). A zombie: a child exits while its
+//! parent does not wait; `/proc` shows `Z` until `waitpid` reaps it. An orphan: a child whose
+//! parent exits first; the kernel gives it a new parent (pid 1, or the nearest "subreaper"), whose
+//! pid `/proc/<pid>/stat` shows in its ppid field. With `--subreaper` this program makes itself
 //! that subreaper, adopts the orphan and reaps it; without, it ends the orphan and leaves the
 //! reaping to the new parent. Nothing of ours outlives it, Ctrl-C included.
 //!

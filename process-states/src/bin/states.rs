@@ -1,11 +1,11 @@
 //! # states: one child process walked through the textbook's life cycle, seen from /proc
 //!
-//! Ports seed `004_0b92104986517c26.txt`, the part before section 1 (CPU time slices; the
-//! created, ready, running, blocked and terminated states; suspend and activate). The parent
-//! forks a child and drives it: a busy loop (`R`), a `read()` on an empty pipe (`S`), SIGSTOP
-//! (`T`), SIGCONT (back to `S`), data in the pipe (`R` again), exit (`Z`, a zombie) and
-//! `waitpid` (gone). After each step it samples `/proc/<child>/stat` until the letter changes,
-//! and prints the textbook name, the Linux letter and the cause; `waitpid` with `WUNTRACED` and
+//! Ports the part of the course notes before section 1 (`004_0b92104986517c26.txt`; CPU time
+//! slices; the created, ready, running, blocked and terminated states; suspend and activate). The
+//! parent forks a child and drives it: a busy loop (`R`), a `read()` on an empty pipe (`S`),
+//! SIGSTOP (`T`), SIGCONT (back to `S`), data in the pipe (`R` again), exit (`Z`, a zombie) and
+//! `waitpid` (gone). After each step it samples `/proc/<child>/stat` until the letter changes, and
+//! prints the textbook name, the Linux letter and the cause; `waitpid` with `WUNTRACED` and
 //! `WCONTINUED`, woken by SIGCHLD, prints the parent's own view next to it.
 //!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because

@@ -1,11 +1,11 @@
 //! # timeslice: CPU-bound processes sharing one CPU, a slice each in turn
 //!
-//! Ports seed `004_0b92104986517c26.txt`, the part before section 1 (CPU time slices: one CPU
-//! runs one process at a time; each gets a little in turn, and loses the CPU when its slice is
-//! used up). The parent forks children that only compute, pins them all to one CPU, and every
-//! interval prints from /proc what each got: CPU time, time spent ready (waiting for the CPU),
-//! and its voluntary and involuntary context switches. Then it does the same with the children
-//! free to use every CPU, for contrast.
+//! Ports the part of the course notes before section 1 (`004_0b92104986517c26.txt`; CPU time
+//! slices: one CPU runs one process at a time; each gets a little in turn, and loses the CPU when
+//! its slice is used up). The parent forks children that only compute, pins them all to one CPU,
+//! and every interval prints from /proc what each got: CPU time, time spent ready (waiting for the
+//! CPU), and its voluntary and involuntary context switches. Then it does the same with the
+//! children free to use every CPU, for contrast.
 //!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
 //! it forks; see the book's "Programs that stop cleanly".

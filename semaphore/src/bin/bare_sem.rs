@@ -1,10 +1,10 @@
 //! # bare_sem: one semaphore, P and V, in one short program
 //!
-//! The System V semaphore calls of the course notes (seed `004_0b92104986517c26.txt`,
-//! section 5: a counter the kernel keeps, P takes from it, V gives back), one after the other
-//! with nothing around them: `semget` creates a set of one semaphore, `semctl(SETVAL)` sets it
-//! to 1, `semop` does P (-1: the value goes to 0; a second P would wait) and V (+1: back to 1),
-//! and `semctl(IPC_RMID)` removes the set.
+//! The System V semaphore calls of the course notes (section 5 of
+//! `004_0b92104986517c26.txt`: a counter the kernel keeps, P takes from it, V gives back), one
+//! after the other with nothing around them: `semget` creates a set of one semaphore,
+//! `semctl(SETVAL)` sets it to 1, `semop` does P (-1: the value goes to 0; a second P would wait)
+//! and V (+1: back to 1), and `semctl(IPC_RMID)` removes the set.
 //!
 //! The set is `IPC_PRIVATE`: no key, no file, no other process finds it by key. Nothing is left behind,
 //! even when a step fails: the handle `semget` returned created the set, so dropping it on the

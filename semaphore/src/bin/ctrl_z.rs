@@ -10,7 +10,7 @@
 //! ctrl_z creates a private set of one semaphore at 0, so that a P on it waits, and does that
 //! P once with `semtimedop`, as a C program that does not check would: no second try. It then
 //! says what the call returned, and whether it holds the semaphore. Nothing in the course notes
-//! covers this; their P and V are the section on semaphores of seed `004_0b92104986517c26.txt`.
+//! covers this; their P and V are the section on semaphores of `004_0b92104986517c26.txt`.
 //!
 //! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), and tells
 //! the EINTR they cause from the one a stop and continue causes: only the first has a stop

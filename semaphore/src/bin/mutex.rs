@@ -1,12 +1,12 @@
 //! # mutex: N processes add to one counter, with and without a semaphore
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 5, its first kind of protection: mutual
-//! exclusion ("while I work on it, nobody else does; the order does not matter"). N processes
-//! each add 1 to a counter M times. The counter lives in an anonymous shared mapping that the
-//! children inherit over fork (a semaphore carries no data). Each addition is two steps, read
-//! then write back: with `--no-lock` two processes interleave, one write overwrites the
-//! other's, and the final count comes out short; mutex says by how much. With the lock (the
-//! default), semaphore 0 starts at 1 and each addition is P, add, V: the count is exact.
+//! Ports section 5 of the course notes (`004_0b92104986517c26.txt`), its first kind of protection:
+//! mutual exclusion ("while I work on it, nobody else does; the order does not matter"). N
+//! processes each add 1 to a counter M times. The counter lives in an anonymous shared mapping that
+//! the children inherit over fork (a semaphore carries no data). Each addition is two steps, read
+//! then write back: with `--no-lock` two processes interleave, one write overwrites the other's,
+//! and the final count comes out short; mutex says by how much. With the lock (the default),
+//! semaphore 0 starts at 1 and each addition is P, add, V: the count is exact.
 //!
 //! A second semaphore is the start line: it starts at 1, every child waits for it to reach
 //! zero, and the parent takes it to zero once all are forked, so that they really run at once.

@@ -1,6 +1,6 @@
 //! # order: A, then B, then C, whatever order they start in
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 5, its second kind of protection:
+//! Ports section 5 of the course notes (`004_0b92104986517c26.txt`), its second kind of protection:
 //! synchronisation, where the order is fixed ("A writes first, then B, then C, never any other
 //! order"). Three processes, one semaphore each: a process waits (P) on its own semaphore, writes
 //! its line, and gives a unit (V) to the next one's. A's starts at 1, the others' at 0, so A goes

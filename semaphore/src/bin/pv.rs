@@ -1,7 +1,7 @@
 //! # pv: work a semaphore set by hand, from several terminals
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 5 (semaphores: P and V are atomic, take or
-//! give any amount, and semaphores come in sets). Four subcommands:
+//! Ports section 5 of the course notes (`004_0b92104986517c26.txt`; semaphores: P and V are atomic,
+//! take or give any amount, and semaphores come in sets). Four subcommands:
 //!
 //! - `pv create --values 1,0` makes a set of two semaphores set to 1 and 0, race-free (see
 //!   `create_set`), and leaves it in the kernel for the others;

@@ -1,9 +1,9 @@
 //! # sem_watch: a semaphore set's values and waiting counts, live
 //!
-//! For demonstrations of seed `004_0b92104986517c26.txt`, section 5, beside `pv`: sem_watch
-//! opens a set by its key and prints one line each time something changes: the values, how many
-//! processes wait to take (`GETNCNT`) and how many wait for zero (`GETZCNT`). Start it in one
-//! terminal, work the set with `pv op` in others, and watch P block (a waiter appears) and V
+//! For demonstrations of section 5 of the course notes (`004_0b92104986517c26.txt`), beside `pv`:
+//! sem_watch opens a set by its key and prints one line each time something changes: the values,
+//! how many processes wait to take (`GETNCNT`) and how many wait for zero (`GETZCNT`). Start it in
+//! one terminal, work the set with `pv op` in others, and watch P block (a waiter appears) and V
 //! release it (the waiter goes, the value moves).
 //!
 //! The kernel has no "tell me when a semaphore changes" call, so sem_watch looks, with

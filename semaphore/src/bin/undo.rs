@@ -1,8 +1,9 @@
 //! # undo: a lock holder killed with SIGKILL, without and with SEM_UNDO
 //!
-//! Follows seed `004_0b92104986517c26.txt`, section 5 (a semaphore as a lock), to the case the
-//! notes leave out: the holder dies before its V. A child takes the lock (P on a semaphore that
-//! starts at 1) and is killed with SIGKILL, which no program can catch, so no V ever comes.
+//! Follows section 5 of the course notes (`004_0b92104986517c26.txt`; a semaphore as a lock), to
+//! the case the notes leave out: the holder dies before its V. A child takes the lock (P on a
+//! semaphore that starts at 1) and is killed with SIGKILL, which no program can catch, so no V ever
+//! comes.
 //!
 //! - Without SEM_UNDO the value stays 0: the kernel has no idea that the unit belonged to the
 //!   dead process. The next process (here the parent) would wait forever; undo shows it with a

@@ -1,10 +1,10 @@
 //! # bare_shm: one segment, two processes, the four calls in a row
 //!
-//! The System V shared memory calls of the course notes (seed `002_b86b31b4906bcfc4.txt`: get,
+//! The System V shared memory calls of the course notes (`002_b86b31b4906bcfc4.txt`: get,
 //! attach, use, detach, remove), one after the other with nothing around them: `shmget` creates
 //! a private segment of one page, `shmat` maps it, the parent stores a message and raises the
-//! seed 000 flag (`ShmEntry`, from `000_e54fa7b2cf8b5b00.txt`), a forked child reads both
-//! through its own mapping, `shmdt` unmaps it and `shmctl(IPC_RMID)` removes it.
+//! flag of the notes' first pair (`ShmEntry`, from `000_e54fa7b2cf8b5b00.txt`), a forked child
+//! reads both through its own mapping, `shmdt` unmaps it and `shmctl(IPC_RMID)` removes it.
 //!
 //! Every access to the segment is an atomic load or store: the flag with Release and Acquire,
 //! the message bytes relaxed. Nothing is left behind, even when a step fails: the handle
@@ -32,7 +32,7 @@ fn bare() -> Result<ExitCode, Failure> {
         segment.id()
     );
     let attached = segment.shmat(Access::ReadWrite)?; // map it here
-    let entry = attached.view::<ShmEntry>()?; // the seed's struct, as atomics
+    let entry = attached.view::<ShmEntry>()?; // the notes' struct, as atomics
     store_bytes(&entry.msg, b"hello through shared memory");
     entry.can_read.store(true, Release); // publish: the message is complete
     println!(

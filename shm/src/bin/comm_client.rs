@@ -1,12 +1,12 @@
 //! # comm_client: print the string of 'A's that comm_server grows in shared memory
 //!
-//! Ports `client.cpp` and `comm.cpp` of seed `003_2714810cb8af4773.txt`, keeping its protocol,
-//! so that it can also read the seed's C server: the key `ftok("/tmp", 0x666)` (ftok keeps only
-//! the low 8 bits of the project id: `ftok("/tmp", 0x66)`), a segment of 4096 bytes, and a C
-//! string of 'A's ended by a NUL. It attaches read-write, unlike what it needs for the
-//! string, because it wakes the server through the futex word at the page's end.
+//! Ports `client.cpp` and `comm.cpp` of the course notes (`003_2714810cb8af4773.txt`), keeping
+//! its protocol, so that it can also read the notes' C server: the key `ftok("/tmp", 0x666)` (ftok
+//! keeps only the low 8 bits of the project id: `ftok("/tmp", 0x66)`), a segment of 4096 bytes, and
+//! a C string of 'A's ended by a NUL. It attaches read-write, unlike what it needs for the string,
+//! because it wakes the server through the futex word at the page's end.
 //!
-//! What it fixes: it opens the segment without `IPC_CREAT` (the seed's `get_shm` would try to
+//! What it fixes: it opens the segment without `IPC_CREAT` (the notes' `get_shm` would try to
 //! create one of 0 bytes), and refuses one smaller than 4096 bytes or another user's; it
 //! prints the string each time it grows, with its length, instead of once a second whatever
 //! happened; it sleeps in a futex on the page's last word, woken at once by the Rust server
@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering::Acquire;
 
 use clap::Parser;
 use nix::errno::Errno;
-use shm::{Access, COMM_SIZE, Error, Gone, SeedKeyArgs, bump_and_wake, key_or_comm, shmget};
+use shm::{Access, COMM_SIZE, Error, Gone, NotesKeyArgs, bump_and_wake, key_or_comm, shmget};
 use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
@@ -46,7 +46,7 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: ftok("/tmp", 0x66).
     #[command(flatten)]
-    key: SeedKeyArgs,
+    key: NotesKeyArgs,
     /// Use a segment that another user owns, or whose owner cannot be checked because you may
     /// not read it (both refused by default).
     #[arg(long)]

@@ -1,18 +1,18 @@
 //! # comm_server: grow a string of 'A's in shared memory for comm_client to print
 //!
-//! Ports `server.cpp` and `comm.cpp` of seed `003_2714810cb8af4773.txt`, keeping its protocol,
-//! so that the seed's C client can read it: the key `ftok("/tmp", 0x666)`, a segment of 4096
-//! bytes, and a C string of 'A's that grows by one 'A' at a time, with a NUL after it. ftok
+//! Ports `server.cpp` and `comm.cpp` of the course notes (`003_2714810cb8af4773.txt`), keeping
+//! its protocol, so that the notes' C client can read it: the key `ftok("/tmp", 0x666)`, a segment
+//! of 4096 bytes, and a C string of 'A's that grows by one 'A' at a time, with a NUL after it. ftok
 //! keeps only the low 8 bits of the project id, so the key is really `ftok("/tmp", 0x66)`.
 //!
-//! What it fixes: mode 0600, not the seed's 0644 (`--mode` asks for another); `IPC_EXCL` as in
-//! the seed, with a clear line when the key is taken; the string stops at `--length` (at most
-//! 4091) instead of wrapping at 4096, where the seed writes its NUL one byte past the segment;
+//! What it fixes: mode 0600, not the notes' 0644 (`--mode` asks for another); `IPC_EXCL` as in
+//! the notes, with a clear line when the key is taken; the string stops at `--length` (at most
+//! 4091) instead of wrapping at 4096, where the notes' C writes its NUL one byte past the segment;
 //! each 'A' is stored with Release after the NUL behind it; it waits for a client to attach
 //! before it grows (a futex on the last word of the page, which the string never reaches; a
 //! C client wakes nobody, and the server looks again every 15 ms); a client that detaches is
 //! noticed; the segment is removed on every way out (`shmdt`, then `shmctl(IPC_RMID)`), where
-//! the seed's loop never ends and never removes it.
+//! the notes' loop never ends and never removes it.
 //!
 //! Signals: stops on Ctrl-C, SIGTERM and SIGHUP with signal-hook (`Stop::install`), because
 //! the futex wait and the sleep between two 'A's then end with EINTR and `Stop::retry` or
@@ -31,13 +31,13 @@ use std::time::Duration;
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, COMM_MAX_LENGTH, COMM_SIZE, COMM_WAKE_AT, Error, SeedKeyArgs, Segment, bump_and_wake,
+    Access, COMM_MAX_LENGTH, COMM_SIZE, COMM_WAKE_AT, Error, NotesKeyArgs, Segment, bump_and_wake,
     key_or_comm, parse_mode, shmget, wait_for,
 };
 use support::cli::{Failure, cargo_run_command, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
-/// Creates seed 003's segment and grows a string of 'A's in it, one every --every ms.
+/// Creates the notes' third segment and grows a string of 'A's in it, one every --every ms.
 #[derive(Parser)]
 #[command(
     version,
@@ -48,8 +48,8 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: ftok("/tmp", 0x66).
     #[command(flatten)]
-    key: SeedKeyArgs,
-    /// Milliseconds between two 'A's (the seed: 1000), 1 to 10000.
+    key: NotesKeyArgs,
+    /// Milliseconds between two 'A's (the notes: 1000), 1 to 10000.
     #[arg(long, value_name = "MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     every: u64,
@@ -57,7 +57,7 @@ struct Args {
     #[arg(long, default_value_t = 10,
           value_parser = clap::value_parser!(u16).range(1..=COMM_MAX_LENGTH as i64))]
     length: u16,
-    /// The new segment's mode, in octal (the seed: 644).
+    /// The new segment's mode, in octal (the notes: 644).
     #[arg(long, default_value = "600", value_parser = parse_mode)]
     mode: u16,
 }

@@ -1,14 +1,14 @@
 //! # shm_client: hand each line of input to shm_server through shared memory
 //!
-//! Ports the client of seed `000_e54fa7b2cf8b5b00.txt`, keeping its protocol (key 1111,
-//! `struct ShmEntry { bool can_read; char msg[2048]; }`, 1 in `can_read`: a message waits for
-//! the server), so that it also works with the seed's C server.
+//! Ports the client of the course notes' first pair (`000_e54fa7b2cf8b5b00.txt`), keeping its
+//! protocol (key 1111, `struct ShmEntry { bool can_read; char msg[2048]; }`, 1 in `can_read`: a
+//! message waits for the server), so that it also works with the notes' C server.
 //!
 //! What it fixes: it waits for its turn in a futex (woken at once by a Rust server, looking
 //! again every 15 ms for a C one) instead of spinning at 100% CPU; the flag is an atomic, set
 //! with Release after the message is complete; it ends at the end of its input, once the
 //! server has read the last message, and then detaches, which tells the server to stop. It
-//! does not create the segment (the seed's client did, with 0666): start the server first.
+//! does not create the segment (the notes' client did, with 0666): start the server first.
 //!
 //! Long and odd lines: a message holds at most 2047 bytes and a NUL (the C server prints it as
 //! a C string). A longer line is split into 2047-byte messages, and the client says so; a line
@@ -32,14 +32,14 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Claim, Error, Gone, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, shmget,
-    store_bytes, wait_for,
+    Access, Claim, Error, Gone, NotesKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_notes,
+    shmget, store_bytes, wait_for,
 };
 use support::LineReader;
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
-/// Sends each line of stdin to shm_server through seed 000's segment (key 1111).
+/// Sends each line of stdin to shm_server through the notes' first segment (key 1111).
 #[derive(Parser)]
 #[command(
     version,
@@ -50,7 +50,7 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: the course notes' key 1111.
     #[command(flatten)]
-    key: SeedKeyArgs,
+    key: NotesKeyArgs,
     /// Use a segment that another user owns, or whose owner cannot be checked because you may
     /// not read it (both refused by default).
     #[arg(long)]
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 }
 
 fn send_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1111, false)?;
+    let key = key_or_notes(&args.key, 1111, false)?;
     let segment = match shmget(key, 0, 0) {
         Err(err) if err.errno() == Some(Errno::ENOENT) => {
             return Err(Stopped::Failed(Failure::new(format!(

@@ -1,14 +1,14 @@
 //! # shm_server: print every message a client leaves in shared memory
 //!
-//! Ports the server of seed `000_e54fa7b2cf8b5b00.txt`, keeping its protocol, so that the
-//! seed's C client can talk to it: key 1111, `struct ShmEntry { bool can_read; char msg[2048]; }`,
-//! and the flag's meaning (1: a message waits for the server; the server sets it back to 0).
-//! It prints `Received message: ...` once for each message, in order.
+//! Ports the server of the course notes' first pair (`000_e54fa7b2cf8b5b00.txt`), keeping its
+//! protocol, so that the notes' C client can talk to it: key 1111, `struct ShmEntry { bool
+//! can_read; char msg[2048]; }`, and the flag's meaning (1: a message waits for the server; the
+//! server sets it back to 0). It prints `Received message: ...` once for each message, in order.
 //!
 //! What it fixes: it creates the segment itself (`IPC_CREAT | IPC_EXCL`, mode 0600, not 0666)
 //! and removes it on every way out; the flag is an atomic (Release/Acquire), not a plain bool
 //! that both sides race on; it sleeps in a futex instead of `sleep(1)`, woken at once by a
-//! Rust client and looking again every 15 ms for a C client, which wakes nobody. The seed's
+//! Rust client and looking again every 15 ms for a C client, which wakes nobody. The notes'
 //! server never ends. This one ends when the client detaches (its input ended, or it was
 //! killed): `shmctl(IPC_STAT)` then shows one attachment again (nattch 1) and a detach time.
 //!
@@ -32,13 +32,13 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Claim, Error, SeedKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_seed, load_bytes,
+    Access, Claim, Error, NotesKeyArgs, Segment, ShmEntry, bump_and_wake, key_or_notes, load_bytes,
     shmget, wait_for,
 };
 use support::cli::{Context, Failure, cargo_run_command, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
 
-/// Creates seed 000's segment (key 1111) and prints each message a client leaves in it.
+/// Creates the notes' first segment (key 1111) and prints each message a client leaves in it.
 #[derive(Parser)]
 #[command(
     version,
@@ -47,7 +47,7 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: the course notes' key 1111.
     #[command(flatten)]
-    key: SeedKeyArgs,
+    key: NotesKeyArgs,
 }
 
 fn main() -> ExitCode {
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1111, true)?;
+    let key = key_or_notes(&args.key, 1111, true)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
     let segment = match shmget(key.clone(), size_of::<ShmEntry>(), flags) {
         Err(err) if err.errno() == Some(Errno::EEXIST) => {
@@ -124,7 +124,7 @@ fn receive_all(
         }
         let mut message = load_bytes(&entry.msg); // complete: can_read was stored last
         if message.last() == Some(&b'\n') {
-            message.pop(); // the seed's C client sends what fgets read, newline included
+            message.pop(); // the notes' C client sends what fgets read, newline included
         }
         entry.can_read.store(false, Release); // the client may write the next one
         bump_and_wake(wake)?;

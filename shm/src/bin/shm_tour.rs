@@ -1,8 +1,8 @@
 //! # shm_tour: what shmget, shmat, shmdt and shmctl do, step by step, as the kernel reports it
 //!
-//! Ports the shmctl walk-through of seed `002_b86b31b4906bcfc4.txt` (its questions "how does
-//! the kernel know how many processes are attached?" and "may shmctl remove a segment twice?")
-//! as a run that shows the answers instead of stating them. After each step it prints what
+//! Ports the shmctl walk-through of the course notes (`002_b86b31b4906bcfc4.txt`; its questions
+//! "how does the kernel know how many processes are attached?" and "may shmctl remove a segment
+//! twice?") as a run that shows the answers instead of stating them. After each step it prints what
 //! `shmctl(IPC_STAT)` says: key, nattch, mode, `SHM_DEST`, the last pid.
 //!
 //! The steps: create a segment (0600); fork `--children` processes that each `shmat` it
@@ -37,7 +37,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
 
 use clap::Parser;
-use shm::{Access, Error, SeedKeyArgs, Segment, key_or_seed, load_bytes, shmget, store_bytes};
+use shm::{Access, Error, NotesKeyArgs, Segment, key_or_notes, load_bytes, shmget, store_bytes};
 use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
 use support::{Child, Forked, LineReader, Pipe, fork, run_child};
@@ -51,7 +51,7 @@ use support::{Child, Forked, LineReader, Pipe, fork, run_child};
 struct Args {
     /// Without --key, --key-path or --proj: key 0x7002.
     #[command(flatten)]
-    key: SeedKeyArgs,
+    key: NotesKeyArgs,
     /// How many processes attach the segment at once, 1 to 8.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
     children: u8,
@@ -168,7 +168,7 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
         input: LineReader::new(),
         step: 0,
     };
-    let key = key_or_seed(&args.key, 0x7002, true)?;
+    let key = key_or_notes(&args.key, 0x7002, true)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
     let segment = shmget(key.clone(), SIZE, flags)?;
     let created = format!("shmget created {segment}, {} MiB, mode 0600", SIZE >> 20);

@@ -1,9 +1,9 @@
 //! # shmread: print each line shmwrite leaves in shared memory, until "end"
 //!
-//! Ports `shmread.c` of seed `001_7332a502e5643986.txt`, keeping its protocol, so that the
-//! seed's `shmwrite.c` can talk to it: key 1234, `struct shared_use_st { int written; char
+//! Ports `shmread.c` of the course notes (`001_7332a502e5643986.txt`), keeping its protocol, so
+//! that the notes' `shmwrite.c` can talk to it: key 1234, `struct shared_use_st { int written; char
 //! text[2048]; }`, `written` 1 when a line waits for the reader, and the line `end` stopping
-//! both. Like the seed, the reader creates the segment and removes it at the end: `shmdt`,
+//! both. Like the C original, the reader creates the segment and removes it at the end: `shmdt`,
 //! then `shmctl(IPC_RMID)`.
 //!
 //! What it fixes: mode 0600, not 0666, and `IPC_EXCL`, so that it never reads a stranger's
@@ -11,7 +11,7 @@
 //! sleeps in a futex on `written` itself (a 4-byte word at offset 0), woken at once by the Rust
 //! writer and looking again every 15 ms for a C one, instead of `sleep(1)`; it checks every
 //! call; it prints the address with `{:#x}`, not `%X` of a pointer cut to an int; "end" must
-//! be the whole line (the seed's `strncmp(text, "end", 3)` also stops at "endless"); a writer
+//! be the whole line (the notes' `strncmp(text, "end", 3)` also stops at "endless"); a writer
 //! that detaches without "end" (killed) is noticed (nattch drops to 1), and the reader stops
 //! with a clear message; the segment is removed on every way out.
 //!
@@ -30,12 +30,12 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Error, SeedKeyArgs, SharedUse, futex_wake, key_or_seed, load_bytes, shmget, wait_for,
+    Access, Error, NotesKeyArgs, SharedUse, futex_wake, key_or_notes, load_bytes, shmget, wait_for,
 };
 use support::cli::{Context, Failure, cargo_run_command, parse_args, plural, run};
 use support::stop::{Stop, Stopped, finish};
 
-/// Creates seed 001's segment (key 1234) and prints each line shmwrite leaves, until "end".
+/// Creates the notes' second segment (key 1234) and prints each line shmwrite leaves, until "end".
 #[derive(Parser)]
 #[command(
     version,
@@ -44,7 +44,7 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: the course notes' key 1234.
     #[command(flatten)]
-    key: SeedKeyArgs,
+    key: NotesKeyArgs,
 }
 
 fn main() -> ExitCode {
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
 }
 
 fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1234, true)?;
+    let key = key_or_notes(&args.key, 1234, true)?;
     let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
     let segment = match shmget(key.clone(), size_of::<SharedUse>(), flags) {
         Err(err) if err.errno() == Some(Errno::EEXIST) => {
@@ -113,7 +113,7 @@ fn read_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
             break;
         }
     }
-    attached.shmdt()?; // as the seed: detach, then remove
+    attached.shmdt()?; // as the notes' C: detach, then remove
     let shown = segment.to_string();
     segment.shmctl_rmid()?;
     let lines = plural(count, "line");

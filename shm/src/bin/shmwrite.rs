@@ -1,8 +1,8 @@
 //! # shmwrite: hand each line of input to shmread through shared memory
 //!
-//! Ports `shmwrite.c` of seed `001_7332a502e5643986.txt`, keeping its protocol (key 1234,
-//! `struct shared_use_st { int written; char text[2048]; }`, `written` 1 when a line waits for
-//! the reader, the line `end` stopping both), so that it also works with the seed's C reader.
+//! Ports `shmwrite.c` of the course notes (`001_7332a502e5643986.txt`), keeping its protocol (key
+//! 1234, `struct shared_use_st { int written; char text[2048]; }`, `written` 1 when a line waits
+//! for the reader, the line `end` stopping both), so that it also works with the notes' C reader.
 //!
 //! What it fixes: it does not create the segment (the reader does, 0600; start it first); it
 //! waits for its turn in a futex on `written` (woken at once by the Rust reader, looking again
@@ -12,7 +12,7 @@
 //! reader that was killed is noticed by its pid (the segment's creator is gone).
 //!
 //! Long and odd lines: a line carries at most 2047 bytes and a NUL (the C reader prints it as
-//! a C string; the seed's `strncpy` of up to 2048 bytes could leave no NUL at all). A longer
+//! a C string; the notes' `strncpy` of up to 2048 bytes could leave no NUL at all). A longer
 //! line is split into 2047-byte pieces, and it says so; a line holding a NUL byte is refused,
 //! with a note. Other bytes, UTF-8 or not, pass as they are.
 //!
@@ -32,14 +32,15 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use clap::Parser;
 use nix::errno::Errno;
 use shm::{
-    Access, Claim, Error, Gone, SeedKeyArgs, Segment, SharedUse, futex_wake, key_or_seed, shmget,
+    Access, Claim, Error, Gone, NotesKeyArgs, Segment, SharedUse, futex_wake, key_or_notes, shmget,
     store_bytes, wait_for,
 };
 use support::LineReader;
 use support::cli::{Failure, parse_args, run};
 use support::stop::{Stop, Stopped, finish};
 
-/// Sends each line of stdin to shmread through seed 001's segment (key 1234); "end" stops both.
+/// Sends each line of stdin to shmread through the notes' second segment (key 1234); "end" stops
+/// both.
 #[derive(Parser)]
 #[command(
     version,
@@ -50,7 +51,7 @@ use support::stop::{Stop, Stopped, finish};
 struct Args {
     /// Without --key, --key-path or --proj: the course notes' key 1234.
     #[command(flatten)]
-    key: SeedKeyArgs,
+    key: NotesKeyArgs,
     /// Use a segment that another user owns, or whose owner cannot be checked because you may
     /// not read it (both refused by default).
     #[arg(long)]
@@ -69,7 +70,7 @@ fn main() -> ExitCode {
 }
 
 fn write_lines(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
-    let key = key_or_seed(&args.key, 1234, false)?;
+    let key = key_or_notes(&args.key, 1234, false)?;
     let segment = match shmget(key, 0, 0) {
         Err(err) if err.errno() == Some(Errno::ENOENT) => {
             let why = format!("{err}: start shmread first");

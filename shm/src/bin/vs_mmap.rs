@@ -1,6 +1,6 @@
 //! # vs_mmap: System V shared memory, a mapped file and POSIX shm_open, measured side by side
 //!
-//! Ports the comparison of seed `002_b86b31b4906bcfc4.txt` ("shared memory against memory
+//! Ports the course notes' comparison (`002_b86b31b4906bcfc4.txt`, "shared memory against memory
 //! mappings") as a run that measures instead of asserting. For each of the three ways to put
 //! the same pages into two processes, a System V segment (`shmget(IPC_PRIVATE)`, `shmat`), a
 //! file in a fresh temp directory mapped with `mmap(MAP_SHARED)`, and a POSIX object

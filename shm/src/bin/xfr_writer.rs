@@ -1,6 +1,6 @@
 //! # xfr_writer: copy a file or stdin, of any size, to xfr_reader through shared memory
 //!
-//! The careful version a careful engineer would write, beside the seeds' polled flags: a
+//! The careful version a careful engineer would write, beside the notes' polled flags: a
 //! buffer in a System V segment, handed back and forth with two semaphores (semaphore 0: the
 //! writer's turn, starting at 1; semaphore 1: the reader's turn, starting at 0). The writer
 //! does P(writer's turn), fills the buffer, V(reader's turn); the reader does P(reader's turn),

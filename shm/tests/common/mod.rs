@@ -1,10 +1,11 @@
 //! Helpers the shm integration tests share: a unique key per test (a fresh file in a temp
 //! directory, for ftok) that removes its segments on drop, questions to /proc/sysvipc/shm, the
-//! checks of a failure's one line, and the seed peers.
+//! checks of a failure's one line, and the C-style peers.
 //!
-//! A seed peer is a test helper, not an example: a thread of the test process that follows a
-//! seed's protocol exactly as the C original does, setting the flag with a plain store and
-//! never waking anyone (no futex). Our binaries must notice its flag by their polling fallback.
+//! A C-style peer is a test helper, not an example: a thread of the test process that follows
+//! a protocol of the course notes exactly as the C original does, setting the flag with a plain
+//! store and never waking anyone (no futex). Our binaries must notice its flag by their polling
+//! fallback.
 
 #![allow(dead_code)]
 
@@ -100,11 +101,11 @@ pub fn run_raw(mut command: Command, input: &[u8]) -> (ExitStatus, Vec<u8>, Stri
     (status, stdout, stderr)
 }
 
-/// Seed 000's C server, as a thread: creates the segment (0600 here), then loops as the C
+/// The notes' first C server, as a thread: creates the segment (0600 here), then loops as the C
 /// does: if `can_read`, take the message and clear the flag; else sleep. It never wakes
 /// anyone. Ends once it has `count` messages and the flag is clear, or at the deadline.
 /// Returns the messages and the segment's id (sent as soon as it exists).
-pub fn seed000_server(key: Key, count: usize) -> (i32, JoinHandle<Vec<Vec<u8>>>) {
+pub fn notes_server(key: Key, count: usize) -> (i32, JoinHandle<Vec<Vec<u8>>>) {
     let (ready, created) = mpsc::channel();
     let handle = thread::spawn(move || {
         let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
@@ -125,14 +126,14 @@ pub fn seed000_server(key: Key, count: usize) -> (i32, JoinHandle<Vec<Vec<u8>>>)
         }
         messages
     });
-    (created.recv().expect("the seed server started"), handle)
+    (created.recv().expect("the C-style server started"), handle)
 }
 
-/// Seed 000's C client, as a thread: for each message, waits (sleeping, as the C never
+/// The notes' first C client, as a thread: for each message, waits (sleeping, as the C never
 /// wakes) until `can_read` is 0, copies the message with a newline (what fgets keeps), sets
 /// the flag, and wakes nobody. Returns, for each message, how long the server took to clear
 /// the flag: the latency of the polling fallback.
-pub fn seed000_client(key: Key, messages: Vec<Vec<u8>>) -> JoinHandle<Vec<Duration>> {
+pub fn notes_client(key: Key, messages: Vec<Vec<u8>>) -> JoinHandle<Vec<Duration>> {
     thread::spawn(move || {
         let segment = shmget(key, 0, 0).expect("shmget");
         let attached = segment.shmat(Access::ReadWrite).expect("shmat");
@@ -160,10 +161,10 @@ pub fn seed000_client(key: Key, messages: Vec<Vec<u8>>) -> JoinHandle<Vec<Durati
     })
 }
 
-/// Seed 001's `shmwrite.c`, as a thread: for each line, waits (sleeping) until `written` is 0,
+/// The notes' `shmwrite.c`, as a thread: for each line, waits (sleeping) until `written` is 0,
 /// copies the line with its newline, sets `written` to 1, and wakes nobody; then detaches.
 /// Returns how long the reader took to clear `written` after each line.
-pub fn seed001_writer(key: Key, lines: Vec<Vec<u8>>) -> JoinHandle<Vec<Duration>> {
+pub fn notes_writer(key: Key, lines: Vec<Vec<u8>>) -> JoinHandle<Vec<Duration>> {
     thread::spawn(move || {
         let segment = shmget(key, 0, 0).expect("shmget");
         let attached = segment.shmat(Access::ReadWrite).expect("shmat");
@@ -191,11 +192,11 @@ pub fn seed001_writer(key: Key, lines: Vec<Vec<u8>>) -> JoinHandle<Vec<Duration>
     })
 }
 
-/// Seed 001's `shmread.c`, as a thread: creates the segment (0600 here), then loops: if
+/// The notes' `shmread.c`, as a thread: creates the segment (0600 here), then loops: if
 /// `written` is 1, take the line and clear it (no wake-up); stop after a line starting with
-/// "end", as the seed's `strncmp(text, "end", 3)` does. Returns the segment's id at once, and
+/// "end", as the notes' `strncmp(text, "end", 3)` does. Returns the segment's id at once, and
 /// the lines at the end.
-pub fn seed001_reader(key: Key) -> (i32, JoinHandle<Vec<Vec<u8>>>) {
+pub fn notes_reader(key: Key) -> (i32, JoinHandle<Vec<Vec<u8>>>) {
     let (ready, created) = mpsc::channel();
     let handle = thread::spawn(move || {
         let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
@@ -220,5 +221,5 @@ pub fn seed001_reader(key: Key) -> (i32, JoinHandle<Vec<Vec<u8>>>) {
         }
         lines
     });
-    (created.recv().expect("the seed reader started"), handle)
+    (created.recv().expect("the C-style reader started"), handle)
 }

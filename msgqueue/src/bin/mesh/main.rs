@@ -1,16 +1,16 @@
 //! # mesh: four processes A, B, C, D talk through one queue, addressed by message type
 //!
-//! Ports seed `004_0b92104986517c26.txt`, section 3.1 (the "network" of processes over one
-//! message queue): node A receives type 1, B type 2, C type 3, D type 4, so sending to C means
-//! sending a message of type 3. With no arguments, mesh creates a private queue, forks the four
-//! nodes, and each greets the three others and prints what it receives. A node that has its
+//! Ports section 3.1 of the course notes (`004_0b92104986517c26.txt`; the "network" of processes
+//! over one message queue): node A receives type 1, B type 2, C type 3, D type 4, so sending to C
+//! means sending a message of type 3. With no arguments, mesh creates a private queue, forks the
+//! four nodes, and each greets the three others and prints what it receives. A node that has its
 //! three greetings reports a typed tally (type 5) to the coordinator and exits; the coordinator
 //! reaps the nodes as they end, takes the tallies, checks that all 12 greetings arrived exactly
 //! once and removes the queue.
 //!
 //! `mesh --node B` runs one node by hand on the queue of the key flags (`ftok("./file", 'a')` by
 //! default): lines like `C hello` go to C, and what arrives for B is printed. Four terminals,
-//! four nodes: the seed's scenario. The node that created the queue removes it when it quits.
+//! four nodes: the notes' scenario. The node that created the queue removes it when it quits.
 //!
 //! Signals: stops cleanly on Ctrl-C, SIGTERM, SIGHUP with signal-hook (`Stop::install`), because
 //! it forks; a stop of the coordinator alone reaches the nodes as SIGTERM.

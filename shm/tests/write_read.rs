@@ -1,6 +1,6 @@
-//! `shmread` and `shmwrite` (seed 001) driven as a student would, each other's peer and each
-//! against a seed peer that wakes nobody; "end" stops both; faults end in one clear line. No
-//! segment is left behind.
+//! `shmread` and `shmwrite` (the notes' second pair) driven as a student would, each other's peer
+//! and each against a C-style peer that wakes nobody; "end" stops both; faults end in one clear
+//! line. No segment is left behind.
 
 #![forbid(unsafe_code)]
 
@@ -8,9 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    TestKey, assert_one_line_failure, id_in, seed001_reader, seed001_writer, segment_exists,
-};
+use common::{TestKey, assert_one_line_failure, id_in, notes_reader, notes_writer, segment_exists};
 use nix::sys::signal::Signal;
 use shm::shmget;
 use testkit::{Running, run};
@@ -85,14 +83,14 @@ fn the_end_of_input_sends_end_and_a_long_line_is_split() {
 }
 
 #[test]
-fn the_reader_notices_a_seed_writer_that_never_wakes_it() {
+fn the_reader_notices_a_c_style_writer_that_never_wakes_it() {
     let key = TestKey::new("shm-001-cwriter");
     let (reader, id) = start_reader(&key);
     let mut lines: Vec<Vec<u8>> = (1..=20)
         .map(|n| format!("from C {n}").into_bytes())
         .collect();
     lines.push(b"end".to_vec());
-    let latencies = seed001_writer(key.key(), lines).join().unwrap();
+    let latencies = notes_writer(key.key(), lines).join().unwrap();
     let finished = reader.wait();
     assert!(finished.status.success(), "{finished:?}");
     assert_eq!(wrote(&finished).len(), 21);
@@ -102,9 +100,9 @@ fn the_reader_notices_a_seed_writer_that_never_wakes_it() {
 }
 
 #[test]
-fn the_writer_works_with_a_seed_reader_that_never_wakes_it() {
+fn the_writer_works_with_a_c_style_reader_that_never_wakes_it() {
     let key = TestKey::new("shm-001-creader");
-    let (_id, peer) = seed001_reader(key.key());
+    let (_id, peer) = notes_reader(key.key());
     let writer = run(key.command(WRITE, &[]), "one\ntwo\nend\n");
     assert!(writer.status.success(), "{writer:?}");
     assert_eq!(peer.join().unwrap(), [&b"one"[..], b"two", b"end"]);

@@ -1,6 +1,6 @@
-//! `shm_server` and `shm_client` (seed 000) driven as a student would, each other's peer and
-//! each against a seed peer that wakes nobody; bad input and faults, each one line on stderr
-//! and a non-zero status. No segment is left behind.
+//! `shm_server` and `shm_client` (the notes' first pair) driven as a student would, each other's
+//! peer and each against a C-style peer that wakes nobody; bad input and faults, each one line on
+//! stderr and a non-zero status. No segment is left behind.
 
 #![forbid(unsafe_code)]
 
@@ -10,8 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    TestKey, assert_one_line_failure, id_in, run_raw, seed000_client, seed000_server,
-    segment_exists,
+    TestKey, assert_one_line_failure, id_in, notes_client, notes_server, run_raw, segment_exists,
 };
 use nix::sys::signal::Signal;
 use shm::shmget;
@@ -126,13 +125,13 @@ fn non_utf8_passes_byte_exact_and_a_long_line_is_split_not_cut() {
 }
 
 #[test]
-fn the_server_notices_a_seed_client_that_never_wakes_it() {
+fn the_server_notices_a_c_style_client_that_never_wakes_it() {
     let key = TestKey::new("shm-000-cpeer");
     let (server, id) = start_server(&key);
     let messages: Vec<Vec<u8>> = (1..=20)
         .map(|n| format!("from C {n}").into_bytes())
         .collect();
-    let latencies = seed000_client(key.key(), messages).join().unwrap();
+    let latencies = notes_client(key.key(), messages).join().unwrap();
     let finished = server.wait();
     assert!(finished.status.success(), "{finished:?}");
     for n in 1..=20 {
@@ -152,9 +151,9 @@ fn the_server_notices_a_seed_client_that_never_wakes_it() {
 }
 
 #[test]
-fn the_client_works_with_a_seed_server_that_never_wakes_it() {
+fn the_client_works_with_a_c_style_server_that_never_wakes_it() {
     let key = TestKey::new("shm-000-speer");
-    let (id, peer) = seed000_server(key.key(), 5);
+    let (id, peer) = notes_server(key.key(), 5);
     let input: String = (1..=5).map(|n| format!("to C {n}\n")).collect();
     let client = run(key.command(CLIENT, &[]), &input);
     assert!(client.status.success(), "{client:?}");

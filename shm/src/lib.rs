@@ -39,8 +39,16 @@ pub use sysv::{Error, Handle, Key, NamedKey, ftok};
 
 pub mod lab;
 
-/// `PAGE_SIZE` on the machines this course runs on; segments are allocated in pages.
-pub const PAGE: usize = 4096;
+/// The size of a page, `sysconf(_SC_PAGESIZE)`: 4096 on x86-64, 16 or 64 KiB on some arm64
+/// kernels. Segments are mapped in whole pages, and pagemap has one entry per page.
+pub fn page_size() -> usize {
+    use nix::unistd::{SysconfVar, sysconf};
+    let size = sysconf(SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096);
+    usize::try_from(size).unwrap_or(4096)
+}
 
 /// `SHM_DEST` in `shm_perm.mode` (`<linux/shm.h>`; the libc crate does not export it).
 pub const SHM_DEST: c_int = 0o1000;
@@ -396,7 +404,7 @@ impl Attached {
 
     /// How many bytes are mapped: the size rounded up to whole pages.
     pub fn mapped(&self) -> usize {
-        self.size.div_ceil(PAGE) * PAGE
+        self.size.div_ceil(page_size()) * page_size()
     }
 
     // ANCHOR: view
@@ -754,7 +762,7 @@ pub fn physical_frame(addr: usize) -> std::io::Result<Option<u64>> {
     use std::os::unix::fs::FileExt;
     let file = std::fs::File::open("/proc/self/pagemap")?;
     let mut entry = [0u8; 8];
-    file.read_exact_at(&mut entry, (addr / PAGE * 8) as u64)?;
+    file.read_exact_at(&mut entry, (addr / page_size() * 8) as u64)?;
     let entry = u64::from_le_bytes(entry);
     let present = entry & (1 << 63) != 0;
     let frame = entry & ((1 << 55) - 1);
@@ -781,7 +789,7 @@ mod tests {
         assert_eq!(store_bytes(&one.bytes()[..10], b"hello"), 5);
         assert_eq!(load_bytes(two.bytes()), b"hello", "seen through the other");
         assert!(two.is_read_only());
-        assert_eq!(one.mapped(), PAGE);
+        assert_eq!(one.mapped(), page_size());
         two.shmdt().unwrap();
         let stat = segment.shmctl_stat().unwrap();
         assert_eq!(stat.nattch, 1);
@@ -870,8 +878,8 @@ mod tests {
             let woke = sleeper.join().unwrap();
             assert!(matches!(woke, Woke::Woken | Woke::Changed), "{woke:?}");
         });
-        assert!(attached.slack_word(PAGE - 4).is_some());
-        assert!(attached.slack_word(PAGE - 3).is_none());
+        assert!(attached.slack_word(page_size() - 4).is_some());
+        assert!(attached.slack_word(page_size() - 3).is_none());
     }
 
     #[test]
@@ -879,10 +887,10 @@ mod tests {
         let path = std::env::temp_dir().join(format!("shm-mmap-test-{}", std::process::id()));
         let file = std::fs::File::create_new(&path).unwrap();
         std::fs::remove_file(&path).unwrap(); // nothing left, even on a failure below
-        file.set_len(PAGE as u64).unwrap();
+        file.set_len(page_size() as u64).unwrap();
         use std::os::fd::AsFd;
-        let one = mmap_shared(file.as_fd(), PAGE).unwrap();
-        let two = mmap_shared(file.as_fd(), PAGE).unwrap();
+        let one = mmap_shared(file.as_fd(), page_size()).unwrap();
+        let two = mmap_shared(file.as_fd(), page_size()).unwrap();
         assert_ne!(one.addr(), two.addr());
         store_bytes(one.bytes(), b"shared");
         assert_eq!(load_bytes(two.bytes()), b"shared");
@@ -890,7 +898,7 @@ mod tests {
         if let (Ok(Some(a)), Ok(Some(b))) = frames {
             assert_eq!(a, b, "one physical page");
         }
-        let err = mmap_shared(file.as_fd(), 2 * PAGE).unwrap_err();
+        let err = mmap_shared(file.as_fd(), 2 * page_size()).unwrap_err();
         assert!(err.to_string().contains("ftruncate"), "{err}");
         assert_eq!(parse_mode("644"), Ok(0o644));
         assert!(parse_mode("1000").is_err());

@@ -209,7 +209,7 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     let attached = segment.shmat(Access::ReadWrite)?;
     let mapped_at = Some(attached.addr());
     guide.say_with_memory("this process called shmat", &segment, mapped_at)?;
-    let page = page_size();
+    let page = shm::page_size();
     for offset in (0..SIZE / 2).step_by(page) {
         attached.bytes()[offset].store(1, Relaxed); // the first touch of a page faults it in
     }
@@ -256,16 +256,6 @@ fn tour(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
 
 /// The segment's size: large enough that the resident size visibly follows the touches.
 const SIZE: usize = 64 << 20;
-
-/// The size of a page (4096 on x86-64; 16 or 64 KiB on some arm64 kernels).
-fn page_size() -> usize {
-    use nix::unistd::{SysconfVar, sysconf};
-    let size = sysconf(SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .unwrap_or(4096);
-    usize::try_from(size).unwrap_or(4096)
-}
 
 /// Forks a child that attaches the segment, says so through a pipe, and waits for a byte on the
 /// pipe we keep (returned); then it detaches with shmdt, or, if `by_exit`, just exits.

@@ -42,8 +42,8 @@ use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::Mode;
 use nix::sys::wait::WaitStatus;
 use shm::{
-    Access, Attached, Key, Mapping, PAGE, Segment, load_bytes, mmap_shared, physical_frame, shmget,
-    store_bytes,
+    Access, Attached, Key, Mapping, Segment, load_bytes, mmap_shared, page_size, physical_frame,
+    shmget, store_bytes,
 };
 use support::cli::{Context, Failure, parse_args, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
@@ -128,8 +128,11 @@ impl PosixName {
 fn sysv(stop: &Stop) -> Result<(), Stopped> {
     stop.check()?;
     println!();
-    println!("== System V shared memory: shmget(IPC_PRIVATE, {PAGE}, 0600), shmat ==");
-    let segment = shmget(Key::PRIVATE, PAGE, libc::IPC_CREAT | 0o600)?;
+    println!(
+        "== System V shared memory: shmget(IPC_PRIVATE, {}, 0600), shmat ==",
+        page_size()
+    );
+    let segment = shmget(Key::PRIVATE, page_size(), libc::IPC_CREAT | 0o600)?;
     let id = segment.id();
     println!("named:    by a number: shmget returned id={id}; `ipcs -m` lists it");
     println!("removed:  by shmctl(IPC_RMID), or `ipcrm -m {id}`");
@@ -142,7 +145,7 @@ fn sysv(stop: &Stop) -> Result<(), Stopped> {
 
     // ANCHOR: sysv_lifetime
     let (text, pid) = in_child(stop, |text| {
-        let segment = shmget(Key::PRIVATE, PAGE, libc::IPC_CREAT | 0o600)?;
+        let segment = shmget(Key::PRIVATE, page_size(), libc::IPC_CREAT | 0o600)?;
         let attached = segment.shmat(Access::ReadWrite)?;
         store_bytes(attached.bytes(), text.as_bytes());
         attached.shmdt()?;
@@ -203,10 +206,10 @@ fn file(stop: &Stop, dir: &Path) -> Result<(), Stopped> {
     let created = create_file(&path).context(format!("create {}", path.display()))?;
     println!("named:    by a path: {}", path.display());
     println!("removed:  by unlink(2) (`rm`); the pages live on while still mapped");
-    let mine = mmap_shared(created.as_fd(), PAGE)?;
+    let mine = mmap_shared(created.as_fd(), page_size())?;
     share(stop, "a mapped file", &mine, || {
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        Ok(mmap_shared(file.as_fd(), PAGE)?)
+        Ok(mmap_shared(file.as_fd(), page_size())?)
     })?;
     drop(mine); // munmap
     std::fs::remove_file(&path).context(format!("unlink {}", path.display()))?;
@@ -214,7 +217,10 @@ fn file(stop: &Stop, dir: &Path) -> Result<(), Stopped> {
     let path = dir.join("lifetime.bin");
     let (text, _) = in_child(stop, |text| {
         let file = create_file(&path)?;
-        store_bytes(mmap_shared(file.as_fd(), PAGE)?.bytes(), text.as_bytes());
+        store_bytes(
+            mmap_shared(file.as_fd(), page_size())?.bytes(),
+            text.as_bytes(),
+        );
         Ok(format!("created {}", path.display()))
     })?;
     look_and_remove(&path, &text, "unlink", |path| std::fs::remove_file(path))?;
@@ -236,7 +242,7 @@ fn create_file(path: &Path) -> std::io::Result<std::fs::File> {
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    file.set_len(PAGE as u64)?;
+    file.set_len(page_size() as u64)?;
     Ok(file)
 }
 
@@ -255,10 +261,10 @@ fn posix(stop: &Stop) -> Result<(), Stopped> {
         "removed:  by shm_unlink(3) (`rm {}`)",
         name.dev_shm().display()
     );
-    let mine = mmap_shared(fd.as_fd(), PAGE)?;
+    let mine = mmap_shared(fd.as_fd(), page_size())?;
     share(stop, "POSIX shm", &mine, || {
         let fd = open_posix(&name.0, OFlag::empty())?;
-        Ok(mmap_shared(fd.as_fd(), PAGE)?)
+        Ok(mmap_shared(fd.as_fd(), page_size())?)
     })?;
     drop(mine); // munmap
     shm_unlink(name.0.as_str()).context(format!("shm_unlink {}", name.0))?;
@@ -266,7 +272,10 @@ fn posix(stop: &Stop) -> Result<(), Stopped> {
     let lifetime = PosixName(format!("{}-exit", name.0));
     let (text, _) = in_child(stop, |text| {
         let fd = open_posix(&lifetime.0, OFlag::O_CREAT | OFlag::O_EXCL)?;
-        store_bytes(mmap_shared(fd.as_fd(), PAGE)?.bytes(), text.as_bytes());
+        store_bytes(
+            mmap_shared(fd.as_fd(), page_size())?.bytes(),
+            text.as_bytes(),
+        );
         Ok(format!("shm_open created {}", lifetime.0))
     })?;
     look_and_remove(&lifetime.dev_shm(), &text, "shm_unlink", |_| {
@@ -281,7 +290,7 @@ fn open_posix(name: &str, extra: OFlag) -> Result<OwnedFd, Failure> {
     let fd = shm_open(name, OFlag::O_RDWR | extra, Mode::from_bits_truncate(0o600))
         .context(format!("shm_open {name}"))?;
     if extra.contains(OFlag::O_CREAT) {
-        nix::unistd::ftruncate(&fd, PAGE as i64).context(format!("ftruncate {name}"))?;
+        nix::unistd::ftruncate(&fd, page_size() as i64).context(format!("ftruncate {name}"))?;
     }
     Ok(fd)
 }

@@ -199,7 +199,7 @@ fn measure_all(args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
     for task in &tasks {
         match *task {
             Task::Memcpy(size) => {
-                progress.show(&format!("memcpy floor · {}", bytes(size)));
+                progress.show(&format!("memcpy ceiling · {}", bytes(size)));
                 let copied = measure::memcpy(size, &setup)?;
                 run.throughput.push(ThroughputRow {
                     mechanism: Mechanism::Memcpy,

@@ -271,7 +271,7 @@ impl Run {
 
         writeln!(
             out,
-            "\nFloors: round-trip p50 (no data), and memcpy in one process"
+            "\nBounds: the round-trip floors, p50 with no data; the memcpy ceiling, in one process"
         )?;
         header(
             out,

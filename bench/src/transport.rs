@@ -140,7 +140,7 @@ impl Mechanism {
             Mechanism::ShmRing => "shm ring buffer",
             Mechanism::CacheLine => "cache-line floor",
             Mechanism::Futex => "futex floor",
-            Mechanism::Memcpy => "memcpy floor",
+            Mechanism::Memcpy => "memcpy ceiling",
         }
     }
 

@@ -202,7 +202,7 @@ fn quick_completes_and_its_json_redraws_the_same_tables() {
         "{}",
         &chart[..chart.len().min(80)]
     );
-    for words in ["Round trip", "Throughput", "shm + futex", "memcpy floor"] {
+    for words in ["Round trip", "Throughput", "shm + futex", "memcpy ceiling"] {
         assert!(chart.contains(words), "{words} missing from the chart");
     }
 

@@ -105,8 +105,16 @@ pub fn shmget(key: impl Into<NamedKey>, size: usize, flags: c_int) -> Result<Seg
             Some(Errno::ENOENT) => err.because("no segment has this key"),
             Some(Errno::EEXIST) => err.because("a segment with this key exists already"),
             Some(Errno::EINVAL) => err.because(
-                "the segment with this key is smaller than that, or the size is out of limits",
+                "the segment with this key is smaller than that, or the size is out of limits \
+                 (SHMMIN, SHMMAX: `ipcs -l`; the book's shared-memory limits page)",
             ),
+            Some(Errno::ENOSPC) => err.because(
+                "too many segments (SHMMNI) or too much shared memory in all (SHMALL, in \
+                 pages): `ipcs -l`, `ipcs -m`",
+            ),
+            Some(Errno::ENOMEM) => {
+                err.because("the kernel will not promise that much memory (overcommit)")
+            }
             Some(Errno::EACCES) => err.because("the segment's mode does not let you use it"),
             _ => err,
         });
@@ -846,6 +854,7 @@ mod tests {
         assert_eq!(opened.id(), created.id());
         let too_big = shmget(key, 1 << 20, 0).unwrap_err();
         assert_eq!(too_big.errno(), Some(Errno::EINVAL));
+        assert!(too_big.to_string().contains("`ipcs -l`"), "{too_big}");
         drop(opened);
         assert!(
             created.shmctl_stat().is_ok(),

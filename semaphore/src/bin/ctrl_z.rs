@@ -1,6 +1,6 @@
 //! # ctrl_z: what Ctrl-Z and `fg` do to a P that is waiting
 //!
-//! A process that waits in `semop` (or `semtimedop`, `msgrcv`, `msgsnd`) and is stopped, by
+//! A process that waits in `semop` (or `semtimedop`) and is stopped, by
 //! Ctrl-Z (SIGTSTP) or SIGSTOP, then continued, by `fg` or SIGCONT, does not go back to
 //! waiting. On Linux the call returns -1 with errno EINTR, although no signal handler ran: see
 //! signal(7), "Interruption of system calls and library functions by stop signals". A C program

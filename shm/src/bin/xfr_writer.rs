@@ -154,8 +154,8 @@ fn send(
             peer.after_timeout(ended, set, WRITER_TURN)?;
         }
         fill(bytes, &chunk[..count]); // the bytes, then the length word; 0 marks the end
-        // No fence: what orders these stores before the reader's loads is the V below and the
-        // P it lets through, which take the kernel's lock on the set (release, then acquire).
+        // No fence: the V below orders these stores before the reader's loads, through the
+        // kernel (its lock on the set, or the release store that hands a sleeper its P).
         // semop V(reader's turn): the buffer is the reader's now.
         set.semop(&v_reader_turn).map_err(|err| peer.stopped(err))?;
         if count == 0 {

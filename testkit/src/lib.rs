@@ -848,6 +848,37 @@ impl OnTerminal {
     }
 }
 
+impl OnTerminal {
+    /// The terminal's settings now (`tcgetattr(3)` on the test's copy of the slave side): for a
+    /// full-screen program, to check that it put the terminal in raw mode, and back on exit.
+    pub fn termios(&self) -> nix::sys::termios::Termios {
+        nix::sys::termios::tcgetattr(&self.slave).expect("tcgetattr on the pty")
+    }
+
+    /// Waits for the program to exit by itself (a key, a signal the test sent), within
+    /// [`DEADLINE`], and returns how it ended. The window stays open: [`OnTerminal::expect`]
+    /// still reads what it showed last. Fails the test, and kills its group, if it runs on.
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the program") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = killpg(self.pid(), Signal::SIGKILL);
+                let _ = self.child.wait();
+                panic!(
+                    "{} did not exit within {DEADLINE:?}; it showed:\n{}",
+                    self.name, self.seen
+                );
+            }
+            // Waits for an exit, which has no event a test can block on with a deadline here;
+            // the millisecond only spares the CPU.
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
 /// Runs each `(binary, args)` in a new directory of its own, on a terminal whose window was
 /// closed before it started, and checks that each stops as a hang-up does: exit 129, no panic,
 /// no process left. Returns the directories, for the caller to look for what was left in them.

@@ -1,20 +1,25 @@
 //! The run as SVG charts, drawn with plotters: round-trip p50 against message size, and
-//! throughput against message size, each with its floors.
+//! throughput against message size, each with its bounds. Every point is the median over the
+//! rounds, with a whisker from the lowest to the highest round.
 
 use plotters::prelude::*;
 
 use crate::measure::Placement;
-use crate::report::{Run, bytes};
-use crate::transport::Mechanism;
+use crate::mechanism::{Buffer, Mechanism};
+use crate::report::{Figure, Run, bytes};
 
 /// Chart width and height in pixels: the book's 900 px column, two charts one above the other.
 pub const SIZE: (u32, u32) = (880, 1180);
 
-/// One colour per mechanism, readable on white (the chart's own background in every theme).
-fn colour(mechanism: Mechanism) -> RGBColor {
+/// One colour per mechanism (and buffer), readable on white (the chart's own background in
+/// every theme).
+fn colour(mechanism: Mechanism, buffer: Option<Buffer>) -> RGBColor {
+    let one_mib = buffer == Some(Buffer::OneMib);
     match mechanism {
+        Mechanism::Pipe if one_mib => RGBColor(110, 175, 225),
         Mechanism::Pipe => RGBColor(31, 119, 180),
         Mechanism::Fifo => RGBColor(255, 127, 14),
+        Mechanism::UnixSocket if one_mib => RGBColor(120, 200, 110),
         Mechanism::UnixSocket => RGBColor(44, 160, 44),
         Mechanism::SysvMsg => RGBColor(214, 39, 40),
         Mechanism::PosixMq => RGBColor(148, 103, 189),
@@ -24,8 +29,9 @@ fn colour(mechanism: Mechanism) -> RGBColor {
         Mechanism::ShmOpen => RGBColor(23, 190, 207),
         Mechanism::ShmSpin => RGBColor(0, 0, 0),
         Mechanism::ShmRing => RGBColor(227, 119, 194),
-        Mechanism::CacheLine => RGBColor(0, 0, 0),
-        Mechanism::Futex | Mechanism::Memcpy => RGBColor(110, 110, 110),
+        Mechanism::CacheLine | Mechanism::Transfer => RGBColor(0, 0, 0),
+        Mechanism::FutexBusy => RGBColor(180, 180, 180),
+        _ => RGBColor(110, 110, 110),
     }
 }
 
@@ -46,6 +52,22 @@ pub fn svg(run: &Run, placement: Placement) -> Result<String, String> {
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 type Failed = Box<dyn std::error::Error>;
 
+/// A point of a line: at a size, the median, the lowest and the highest round.
+#[derive(Clone, Copy)]
+struct Point {
+    x: f64,
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+/// A line of a chart: its label, colour and points.
+struct Line {
+    label: String,
+    colour: RGBColor,
+    points: Vec<Point>,
+}
+
 /// One chart: its title, its axes (log, message size across), and its lines.
 struct Panel {
     title: String,
@@ -54,47 +76,61 @@ struct Panel {
     sizes: Vec<usize>,
     /// The vertical axis, from..to.
     y: (f64, f64),
-    /// Dashed, without dots: the floors.
-    floors: Vec<(Mechanism, Vec<(f64, f64)>)>,
-    /// Solid, with a dot at each figure: the mechanisms.
-    lines: Vec<(Mechanism, Vec<(f64, f64)>)>,
+    /// Dashed, without dots: the bounds.
+    floors: Vec<Line>,
+    /// Solid, with a dot and a whisker at each figure: the mechanisms.
+    lines: Vec<Line>,
     legend: SeriesLabelPosition,
 }
 
+fn point(figure: &Figure, x: f64, scale: f64) -> Point {
+    Point {
+        x,
+        median: figure.median * scale,
+        min: figure.min * scale,
+        max: figure.max * scale,
+    }
+}
+
 fn latency(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed> {
-    let sizes = run.latency_sizes();
+    let sizes = run.round_trip_sizes();
     let (Some(&low), Some(&high)) = (sizes.first(), sizes.last()) else {
         return Ok(());
     };
-    let micros = |ns: u64| ns as f64 / 1e3;
-    let times: Vec<f64> = run
-        .latency
-        .iter()
-        .filter(|row| row.placement == placement)
-        .map(|row| micros(row.times.p50_ns))
-        .collect();
-    let (min, max) = bounds(&times);
-    let floors = Mechanism::LATENCY_FLOORS
+    let micros = 1e-3;
+    let floors: Vec<Line> = [Mechanism::CacheLine, Mechanism::Futex, Mechanism::FutexBusy]
         .into_iter()
         .filter_map(|floor| {
-            let us = micros(run.latency(floor, placement, 0)?.times.p50_ns);
-            Some((floor, vec![(low as f64, us), (high as f64, us)]))
+            let figure = run.round_trip(floor, placement, 0)?;
+            Some(Line {
+                label: floor.label().to_owned(),
+                colour: colour(floor, None),
+                points: vec![
+                    point(figure, low as f64, micros),
+                    point(figure, high as f64, micros),
+                ],
+            })
         })
         .collect();
-    let lines = run
+    let lines: Vec<Line> = run
         .round_trip_mechanisms()
         .into_iter()
-        .map(|mechanism| {
-            let points = sizes
+        .map(|mechanism| Line {
+            label: mechanism.label().to_owned(),
+            colour: colour(mechanism, None),
+            points: sizes
                 .iter()
-                .filter_map(|&size| run.latency(mechanism, placement, size))
-                .map(|row| (row.size as f64, micros(row.times.p50_ns)))
-                .collect();
-            (mechanism, points)
+                .filter_map(|&size| run.round_trip(mechanism, placement, size))
+                .map(|figure| point(figure, figure.key.size as f64, micros))
+                .collect(),
         })
         .collect();
+    let (min, max) = bounds(&floors, &lines);
     let panel = Panel {
-        title: format!("Round trip, p50, {} (lower is better)", placement.label()),
+        title: format!(
+            "Round trip p50, {}: median, lowest–highest round",
+            placement.label()
+        ),
         x_desc: "message size each way",
         y_desc: "microseconds",
         sizes,
@@ -108,27 +144,38 @@ fn latency(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed> {
 }
 
 fn throughput(run: &Run, placement: Placement, area: &Area) -> Result<(), Failed> {
-    let sizes = run.throughput_sizes();
+    let sizes = run.stream_sizes();
     if sizes.is_empty() {
         return Ok(());
     }
-    let rates: Vec<f64> = run.throughput.iter().map(|row| row.gib_per_s).collect();
-    let (min, max) = bounds(&rates);
-    let points = |mechanism: Mechanism, placement: Option<Placement>| -> Vec<(f64, f64)> {
-        sizes
+    let line = |mechanism: Mechanism, at: Option<Placement>, buffer: Option<Buffer>| Line {
+        label: match buffer {
+            Some(buffer) => format!("{}, {}", mechanism.label(), buffer.label()),
+            None => mechanism.label().to_owned(),
+        },
+        colour: colour(mechanism, buffer),
+        points: sizes
             .iter()
-            .filter_map(|&size| run.throughput(mechanism, placement, size))
-            .map(|row| (row.size as f64, row.gib_per_s))
-            .collect()
+            .filter_map(|&size| run.stream(mechanism, at, size, buffer))
+            .map(|figure| point(figure, figure.key.size as f64, 1.0))
+            .collect(),
     };
-    let floors = vec![(Mechanism::Memcpy, points(Mechanism::Memcpy, None))];
-    let lines = run
-        .streaming_mechanisms()
+    let mut floors = vec![line(Mechanism::Memcpy, None, None)];
+    if placement == Placement::OtherCpu {
+        floors.push(line(Mechanism::Transfer, Some(placement), None));
+    }
+    floors.retain(|floor| !floor.points.is_empty());
+    let lines: Vec<Line> = run
+        .stream_rows()
         .into_iter()
-        .map(|mechanism| (mechanism, points(mechanism, Some(placement))))
+        .map(|(mechanism, buffer)| line(mechanism, Some(placement), Some(buffer)))
         .collect();
+    let (min, max) = bounds(&floors, &lines);
     let panel = Panel {
-        title: format!("Throughput, {} (higher is better)", placement.label()),
+        title: format!(
+            "Throughput, {}: median, lowest–highest round",
+            placement.label()
+        ),
         x_desc: "message size",
         y_desc: "GiB/s",
         sizes,
@@ -164,24 +211,39 @@ fn draw(panel: Panel, area: &Area) -> Result<(), Failed> {
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 16))
         .draw()?;
-    for (floor, points) in panel.floors {
-        let style = colour(floor).stroke_width(2);
+    for floor in panel.floors {
+        let style = floor.colour.stroke_width(2);
+        let medians = floor.points.iter().map(|p| (p.x, p.median));
         chart
-            .draw_series(DashedLineSeries::new(points, 8, 6, style))?
-            .label(floor.label())
+            .draw_series(DashedLineSeries::new(medians, 8, 6, style))?
+            .label(floor.label)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 22, y)], style));
     }
-    for (mechanism, points) in panel.lines {
-        let style = colour(mechanism).stroke_width(2);
+    for line in panel.lines {
+        let style = line.colour.stroke_width(2);
+        let medians: Vec<(f64, f64)> = line.points.iter().map(|p| (p.x, p.median)).collect();
         chart
-            .draw_series(LineSeries::new(points.clone(), style))?
-            .label(mechanism.label())
+            .draw_series(LineSeries::new(medians.clone(), style))?
+            .label(line.label)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 22, y)], style));
         chart.draw_series(
-            points
+            medians
                 .into_iter()
-                .map(|point| Circle::new(point, 3, colour(mechanism).filled())),
+                .map(|point| Circle::new(point, 3, line.colour.filled())),
         )?;
+        // The whiskers: from the lowest round to the highest, with short caps.
+        let whisker = line.colour.stroke_width(1);
+        chart.draw_series(
+            line.points
+                .iter()
+                .filter(|p| p.max > p.min)
+                .map(|p| PathElement::new([(p.x, p.min), (p.x, p.max)], whisker)),
+        )?;
+        for cap in [0.96, 1.0 / 0.96] {
+            chart.draw_series(line.points.iter().filter(|p| p.max > p.min).flat_map(|p| {
+                [p.min, p.max].map(|y| PathElement::new([(p.x * cap, y), (p.x, y)], whisker))
+            }))?;
+        }
     }
     legend(&mut chart, panel.legend)
 }
@@ -204,10 +266,16 @@ where
     Ok(())
 }
 
-fn bounds(values: &[f64]) -> (f64, f64) {
-    let positive = values.iter().copied().filter(|v| *v > 0.0);
-    let min = positive.clone().fold(f64::INFINITY, f64::min);
-    let max = positive.fold(0.0, f64::max);
+/// The lowest and highest value the lines reach (whiskers included).
+fn bounds(floors: &[Line], lines: &[Line]) -> (f64, f64) {
+    let values = floors
+        .iter()
+        .chain(lines)
+        .flat_map(|line| &line.points)
+        .flat_map(|p| [p.min, p.max])
+        .filter(|v| *v > 0.0);
+    let min = values.clone().fold(f64::INFINITY, f64::min);
+    let max = values.fold(0.0, f64::max);
     if min.is_finite() && max > 0.0 {
         (min, max)
     } else {

@@ -6,26 +6,38 @@
 //! line handed back and forth by two spinning processes, a futex wait/wake round trip, and
 //! `memcpy` bandwidth. Every figure is printed beside its floor.
 //!
-//! - [`transport`] sets each mechanism up before `fork`, and gives each side its end after it;
+//! The default run measures every figure in several rounds, interleaved (every figure once per
+//! round, in the same order), and reports each as the median over the rounds with the lowest
+//! and highest round; a ratio is computed within each round, then summarised the same way.
+//!
+//! - [`mechanism`] names what is measured: mechanisms, bounds, the control, the C references;
+//! - [`transport`] sets each mechanism up before `fork`, and gives each side its end after it
+//!   (the shared-memory ring, and the zero-copy ring of the transfer floor, included);
 //! - [`measure`] runs the ping-pong and streaming loops, the floors, and places the processes;
-//! - [`stats`] computes percentiles;
-//! - [`report`] prints the run as tables, and keeps it as JSON;
+//!   [`c_reference`] runs the plain-C programs of `bench/c/`;
+//! - [`stats`] computes percentiles, medians and ranges over rounds, and per-round ratios;
+//! - [`report`] keeps the run (JSON, CSV) and its ratios and targets; [`tables`] prints it;
 //! - [`chart`] draws the run as SVG charts (plotters).
 //!
 //! This file holds the crate's only `unsafe` code: a shared anonymous mapping, bulk copies into
-//! and out of shared memory, and `msgsnd`/`msgrcv` on a reusable buffer.
+//! and out of shared memory (and the writes in place of the transfer floor),
+//! `msgsnd`/`msgrcv` on a reusable buffer, a futex wait with no timeout, `SCHED_IDLE`, and the
+//! calls into the C reference.
 
+pub mod c_reference;
 pub mod chart;
 pub mod measure;
+pub mod mechanism;
 pub mod report;
 pub mod stats;
+pub mod tables;
 pub mod transport;
 
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
-use libc::c_long;
+use libc::{c_int, c_long};
 use nix::errno::Errno;
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 
@@ -150,6 +162,14 @@ impl SharedRegion {
         }
     }
 
+    /// Sets `len` bytes at `offset` to `byte` (`memset`): data written in place, with no
+    /// source to copy from. The caller's protocol must give this process the range.
+    pub fn fill(&self, offset: usize, len: usize, byte: u8) {
+        self.check(offset, len, 1);
+        // SAFETY: the range is inside the mapping (checked); u8 has no invalid values.
+        unsafe { std::ptr::write_bytes(self.base.as_ptr().add(offset), byte, len) }
+    }
+
     /// Copies `into.len()` bytes out of the region at `offset` (`memcpy`).
     pub fn copy_out(&self, offset: usize, into: &mut [u8]) {
         self.check(offset, into.len(), 1);
@@ -226,3 +246,79 @@ impl MsgBuffer {
         Ok(got)
     }
 }
+
+/// `futex(2)` `FUTEX_WAIT` with no timeout (the shared form, as `shm::futex_wait`): sleeps
+/// while `word` holds `expected`, until a `FUTEX_WAKE` on it or a signal. `Ok` when woken, or at
+/// once when the word no longer held `expected` (EAGAIN); EINTR when a signal handler ran.
+///
+/// No timeout means no timer armed and cancelled around every sleep: the least a futex sleep
+/// costs. Whoever calls it must know how else it ends if the other side never wakes it (see
+/// the futex floor in `transport.rs`).
+pub fn futex_wait_untimed(word: &AtomicU32, expected: u32) -> Result<(), Errno> {
+    // SAFETY: `word` is a valid, aligned u32 for the duration of the call; the kernel only
+    // reads it, and a null timeout pointer means "no timeout"; it keeps no pointer afterwards.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+        )
+    };
+    match Errno::result(done) {
+        Ok(_) | Err(Errno::EAGAIN) => Ok(()),
+        Err(errno) => Err(errno),
+    }
+}
+
+/// `sched_setscheduler(2)`: puts the calling process in the `SCHED_IDLE` class, which runs only
+/// when nothing else on its CPU wants to, and gives way at once to anything that wakes there.
+pub fn sched_idle() -> Result<(), Errno> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param that the call only reads; pid 0 is this process.
+    let done = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    Errno::result(done).map(drop)
+}
+
+#[cfg(bench_c_reference)]
+unsafe extern "C" {
+    /// `bench/c/pipe_pingpong.c`'s entry: a C `main(argc, argv)` under another name.
+    fn bench_c_pipe_main(argc: c_int, argv: *mut *mut libc::c_char) -> c_int;
+    /// `bench/c/futex_pingpong.c`'s entry.
+    fn bench_c_futex_main(argc: c_int, argv: *mut *mut libc::c_char) -> c_int;
+}
+
+/// Runs the plain-C reference program `program` (`pipe` or `futex`) with `args` as its
+/// `argv` (the program's name first), in this process, and returns its `main`'s status.
+/// `None` when there is no such program, or when this build has no C reference (no C
+/// compiler was found when it was built).
+pub fn run_c_main(program: &str, args: &[std::ffi::CString]) -> Option<c_int> {
+    #[cfg(bench_c_reference)]
+    {
+        let main = match program {
+            "pipe" => bench_c_pipe_main,
+            "futex" => bench_c_futex_main,
+            _ => return None,
+        };
+        // argv as C has it: pointers to NUL-terminated strings, then a null pointer.
+        let mut argv: Vec<*mut libc::c_char> = args
+            .iter()
+            .map(|arg| arg.as_ptr().cast_mut())
+            .chain(std::iter::once(std::ptr::null_mut()))
+            .collect();
+        let argc = c_int::try_from(args.len()).ok()?;
+        // SAFETY: argv holds argc pointers to NUL-terminated strings that `args` keeps alive
+        // for the call, then a null pointer, as C's main expects; the C code only reads them
+        // (it never writes through argv) and keeps no pointer after it returns.
+        Some(unsafe { main(argc, argv.as_mut_ptr()) })
+    }
+    #[cfg(not(bench_c_reference))]
+    {
+        let _ = (program, args);
+        None
+    }
+}
+
+/// Whether this build has the plain-C reference (a C compiler was found when it was built).
+pub const HAS_C_REFERENCE: bool = cfg!(bench_c_reference);

@@ -1,5 +1,6 @@
-//! The measurements: ping-pong round trips, streaming throughput, `memcpy` bandwidth, and where
-//! the two processes run.
+//! The measurements: ping-pong round trips, streaming throughput, `memcpy` bandwidth, the
+//! busy-CPU control, and where the two processes run. Each returns one round's figure; the run
+//! (`main.rs`) repeats them.
 
 use std::hint::black_box;
 use std::mem::ManuallyDrop;
@@ -19,8 +20,9 @@ use support::stop::{Stop, Stopped};
 use support::{Forked, fork, run_child};
 
 use crate::SharedRegion;
+use crate::mechanism::{Buffer, Mechanism};
 use crate::stats::Percentiles;
-use crate::transport::{self, Endpoint, Link, Mechanism, Scratch, Side, Watch};
+use crate::transport::{self, Endpoint, Link, Scratch, Side, Watch};
 
 /// Where the two processes of a measurement run.
 #[derive(
@@ -114,15 +116,28 @@ impl Cpus {
         })
     }
 
+    /// The CPU `side` runs on in `placement`; `None` when unpinned.
+    pub fn cpu_for(&self, placement: Placement, side: Side) -> Result<Option<usize>, Failure> {
+        Ok(match (placement, side) {
+            (Placement::Unpinned, _) => None,
+            (Placement::OtherCpu, Side::Child) => Some(
+                self.second
+                    .ok_or_else(|| Failure::new("other-cpu needs two CPUs"))?,
+            ),
+            _ => Some(self.first),
+        })
+    }
+
     /// Pins the calling process for `placement`, on `side` (`sched_setaffinity`).
     pub fn pin(&self, placement: Placement, side: Side) -> Result<(), Failure> {
-        let cpu = match (placement, side) {
-            (Placement::Unpinned, _) => return self.unpin(),
-            (Placement::OtherCpu, Side::Child) => self
-                .second
-                .ok_or_else(|| Failure::new("other-cpu needs two CPUs"))?,
-            _ => self.first,
-        };
+        match self.cpu_for(placement, side)? {
+            Some(cpu) => self.pin_to(cpu),
+            None => self.unpin(),
+        }
+    }
+
+    /// Pins the calling process to `cpu`.
+    pub fn pin_to(&self, cpu: usize) -> Result<(), Failure> {
         let mut one = CpuSet::new();
         one.set(cpu).context("CpuSet::set")?;
         sched_setaffinity(Pid::from_raw(0), &one).context(format!("sched_setaffinity CPU {cpu}"))
@@ -341,17 +356,26 @@ fn answer(
     Ok(())
 }
 
+/// One round's round trips.
+#[derive(Debug, Clone, Copy)]
+pub struct Timed {
+    /// The round-trip times.
+    pub times: Percentiles,
+    /// Voluntary context switches of both processes (their sleeps) while the round trips were
+    /// counted; `None` where /proc could not be read.
+    pub ctxt_switches: Option<u64>,
+    /// Waits that stalled (should be 0; see [`transport::stalled_waits`]).
+    pub stalled_waits: u64,
+}
+
 /// Times round trips of `size`-byte messages over `mechanism`: the parent sends, the helper
 /// sends the same bytes back, and the parent checks every byte of the answer.
-///
-/// Returns the round-trip times, and how many waits stalled (should be 0; see
-/// [`transport::stalled_waits`]).
 pub fn round_trips(
     mechanism: Mechanism,
     size: usize,
     placement: Placement,
     setup: &Setup,
-) -> Result<(Percentiles, u64), Stopped> {
+) -> Result<Timed, Stopped> {
     let Setup {
         cpus,
         budget,
@@ -359,28 +383,133 @@ pub fn round_trips(
         stop,
     } = *setup;
     let stalls_before = transport::stalled_waits();
-    let link = Link::new(mechanism, size, scratch)?;
+    let link = Link::new(mechanism, size, None, scratch)?;
     let (pair, mut end) = start_helper(link, cpus, placement, stop, answer, size)?;
     let watch = Watch {
         stop,
         peer: Some(pair.child.pid()),
     };
-    let mut exchange = || -> Result<Vec<u64>, Stopped> {
-        let samples = time_round_trips(end.as_mut(), size, budget, &watch)?;
+    let mut exchange = || -> Result<(Vec<u64>, Option<u64>), Stopped> {
+        let timed = time_round_trips(end.as_mut(), size, budget, &watch)?;
         pair.say_done();
         end.send(&vec![0u8; size], &watch)?; // wakes the helper, which sees it is done
-        Ok(samples)
+        Ok(timed)
     };
-    let mut samples = exchange().map_err(|failed| watch.cause_of(failed))?;
+    let (mut samples, ctxt_switches) = exchange().map_err(|failed| watch.cause_of(failed))?;
     let helper_stalls = pair.finish(stop)?;
     drop(end);
     cpus.unpin()?;
     let times = Percentiles::of(&mut samples)
         .ok_or_else(|| Stopped::Failed(Failure::new("no round trip was timed")))?;
-    Ok((
+    Ok(Timed {
         times,
-        helper_stalls + transport::stalled_waits() - stalls_before,
-    ))
+        ctxt_switches,
+        stalled_waits: helper_stalls + transport::stalled_waits() - stalls_before,
+    })
+}
+
+/// The voluntary context switches of this process and of `peer` so far: how often each went
+/// to sleep (`voluntary_ctxt_switches` in /proc/PID/status). `None` if either cannot be read.
+pub fn voluntary_switches(peer: Option<Pid>) -> Option<u64> {
+    let read = |pid: &str| -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let ours = read("self")?;
+    match peer {
+        Some(pid) => Some(ours + read(&pid.to_string())?),
+        None => Some(ours),
+    }
+}
+
+/// The context switches between two readings of [`voluntary_switches`].
+fn switches_between(before: Option<u64>, after: Option<u64>) -> Option<u64> {
+    Some(after?.saturating_sub(before?))
+}
+
+/// The voluntary context switches of this process and its peer from a start on.
+struct Switches {
+    peer: Option<Pid>,
+    /// The reading at the start, once started (`Some(None)`: /proc could not be read).
+    start: Option<Option<u64>>,
+}
+
+impl Switches {
+    fn of(peer: Option<Pid>) -> Switches {
+        Switches { peer, start: None }
+    }
+
+    /// Reads the start, the first time only.
+    fn start(&mut self) {
+        if self.start.is_none() {
+            self.start = Some(voluntary_switches(self.peer));
+        }
+    }
+
+    /// How many since the start.
+    fn since_start(&self) -> Option<u64> {
+        switches_between(self.start.flatten(), voluntary_switches(self.peer))
+    }
+}
+
+/// Runs `body` while a `SCHED_IDLE` spinner keeps each CPU of `placement` busy, and ends the
+/// spinners afterwards (also when `body` fails or a stop signal came).
+///
+/// An idle CPU of a virtual machine may be halted by the hypervisor; waking a process there
+/// then costs the halt's exit too. A spinner in the idle class never lets its CPU go idle, yet
+/// gives way at once to whatever wakes there: the futex round trip measured like this is the
+/// wake-up without the wake from idle, and its difference to the futex floor is what the halts
+/// cost. Both CPUs are kept busy (not only the helper's): each direction of a round trip wakes
+/// the other CPU.
+pub fn with_busy_cpus<T>(
+    placement: Placement,
+    setup: &Setup,
+    body: impl FnOnce() -> Result<T, Stopped>,
+) -> Result<T, Stopped> {
+    let cpus = setup.cpus;
+    let mut on: Vec<usize> = [Side::Parent, Side::Child]
+        .into_iter()
+        .filter_map(|side| cpus.cpu_for(placement, side).transpose())
+        .collect::<Result<_, _>>()?;
+    on.dedup();
+    let mut spinners = Vec::new();
+    for cpu in on {
+        match fork()? {
+            Forked::Child => run_child(|| {
+                if cpus.pin_to(cpu).is_err() || crate::sched_idle().is_err() {
+                    return 1;
+                }
+                // Until the parent kills it (a `support::Child` kills and reaps on drop), or
+                // the parent dies (PR_SET_PDEATHSIG), or a stop signal comes (the inherited
+                // handlers act as the default action in a child): nothing else to watch.
+                loop {
+                    std::hint::spin_loop();
+                }
+            }),
+            Forked::Parent(child) => spinners.push(child),
+        }
+    }
+    let done = body();
+    for mut spinner in spinners {
+        match spinner.waitpid_with(Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {
+                spinner.kill_and_reap()?;
+            }
+            Ok(status) => {
+                return Err(Stopped::Failed(Failure::new(format!(
+                    "a spinner {} (sched_setaffinity or sched_setscheduler SCHED_IDLE failed)",
+                    support::describe(&status)
+                ))));
+            }
+            Err(err) => return Err(Stopped::Failed(err)),
+        }
+    }
+    done
 }
 
 /// The parent's side of the round trips: sends `size`-byte messages one at a time, times each
@@ -391,14 +520,18 @@ fn time_round_trips(
     size: usize,
     budget: &Budget,
     watch: &Watch,
-) -> Result<Vec<u64>, Stopped> {
+) -> Result<(Vec<u64>, Option<u64>), Stopped> {
     let (mut sent, mut reply) = (message(size), vec![0u8; size]);
     let mut samples = Vec::with_capacity(budget.max_messages.min(1 << 20));
     let counted_from = Instant::now() + budget.warmup;
     let until = counted_from + budget.measure;
+    let mut switches = Switches::of(watch.peer);
     let mut round = 0;
     loop {
         watch.stop.check()?; // a round trip that never waits (spinning) sees no EINTR
+        if samples.is_empty() && Instant::now() >= counted_from {
+            switches.start(); // between two round trips, as counting starts
+        }
         stamp(&mut sent, round);
         let before = Instant::now();
         end.send(&sent, watch)?;
@@ -413,8 +546,9 @@ fn time_round_trips(
         if before >= counted_from {
             samples.push((after - before).as_nanos() as u64);
         }
-        if after >= until || samples.len() >= budget.max_messages {
-            return Ok(samples);
+        // At least one counted, even one that overran the counted stretch (a loaded machine).
+        if (after >= until && !samples.is_empty()) || samples.len() >= budget.max_messages {
+            return Ok((samples, switches.since_start()));
         }
         round += 1;
     }
@@ -448,6 +582,10 @@ pub struct Streamed {
     pub seconds: f64,
     /// Waits that stalled (should be 0; see [`transport::stalled_waits`]).
     pub stalled_waits: u64,
+    /// Voluntary context switches of both processes while counted (`None` for `memcpy`).
+    pub ctxt_switches: Option<u64>,
+    /// The stream's buffer in bytes, as the kernel reports it (see [`Link::buffer_bytes`]).
+    pub buffer_bytes: Option<usize>,
 }
 
 impl Streamed {
@@ -457,13 +595,15 @@ impl Streamed {
     }
 }
 
-/// Streams `size`-byte messages from the helper to the parent over `mechanism`. Every
-/// message's number is checked; with `every_byte`, every byte too (slower: the figure then
-/// measures the check as well).
+/// Streams `size`-byte messages from the helper to the parent over `mechanism`, with `buffer`.
+/// Every message's number is checked; with `every_byte`, every byte too (slower: the figure
+/// then measures the check as well; not for the transfer floor, whose bytes are not the
+/// message's).
 pub fn stream(
     mechanism: Mechanism,
     size: usize,
     placement: Placement,
+    buffer: Option<Buffer>,
     every_byte: bool,
     setup: &Setup,
 ) -> Result<Streamed, Stopped> {
@@ -473,8 +613,10 @@ pub fn stream(
         scratch,
         stop,
     } = *setup;
+    let every_byte = every_byte && mechanism != Mechanism::Transfer;
     let stalls_before = transport::stalled_waits();
-    let link = Link::new(mechanism, size, scratch)?;
+    let link = Link::new(mechanism, size, buffer, scratch)?;
+    let buffer_bytes = link.buffer_bytes();
     let (pair, mut end) = start_helper(link, cpus, placement, stop, produce, size)?;
     let watch = Watch {
         stop,
@@ -504,8 +646,9 @@ pub fn stream(
         started + budget.warmup + budget.measure,
     );
     let mut window: Option<(Instant, u64)> = None;
-    let mut exchange = || -> Result<(Duration, u64), Stopped> {
-        let (ended, counted) = loop {
+    let mut switches_before = None;
+    let mut exchange = || -> Result<(Duration, u64, Option<u64>), Stopped> {
+        let (ended, counted, switches) = loop {
             stop.check()?; // a busy stream may never wait, and never see EINTR
             if !end.recv(&mut incoming, &watch)? {
                 return Err(corrupted("the stream ended early".into()));
@@ -513,11 +656,21 @@ pub fn stream(
             check(&incoming, &mut next)?;
             let now = Instant::now();
             match window {
-                None if now >= counted_from => window = Some((now, next)),
+                None if now >= counted_from => {
+                    switches_before = voluntary_switches(watch.peer);
+                    window = Some((Instant::now(), next));
+                }
+                // At least one message counted, however late it came.
                 Some((from, first))
-                    if now >= until || next - first >= budget.max_messages as u64 =>
+                    if (now >= until && next > first)
+                        || next - first >= budget.max_messages as u64 =>
                 {
-                    break (now - from, next - first);
+                    let switches = voluntary_switches(watch.peer);
+                    break (
+                        now - from,
+                        next - first,
+                        switches_between(switches_before, switches),
+                    );
                 }
                 _ => {}
             }
@@ -526,9 +679,9 @@ pub fn stream(
         while end.recv(&mut incoming, &watch)? {
             check(&incoming, &mut next)?;
         }
-        Ok((ended, counted))
+        Ok((ended, counted, switches))
     };
-    let (ended, counted) = exchange().map_err(|failed| watch.cause_of(failed))?;
+    let (ended, counted, ctxt_switches) = exchange().map_err(|failed| watch.cause_of(failed))?;
     debug_assert!(pair.done());
     let helper_stalls = pair.finish(stop)?;
     drop(end);
@@ -537,6 +690,8 @@ pub fn stream(
         messages: counted,
         seconds: ended.as_secs_f64().max(1e-9),
         stalled_waits: helper_stalls + transport::stalled_waits() - stalls_before,
+        ctxt_switches,
+        buffer_bytes,
     })
 }
 
@@ -579,6 +734,8 @@ pub fn memcpy(size: usize, setup: &Setup) -> Result<Streamed, Stopped> {
         messages: counted,
         seconds: ended.as_secs_f64().max(1e-9),
         stalled_waits: 0,
+        ctxt_switches: None,
+        buffer_bytes: None,
     })
 }
 

@@ -1,15 +1,18 @@
 //! The benchmark is tested for correctness, never for speed: every transport delivers every
-//! byte at every size, a short run completes and saves what it printed, a stop signal or a
-//! helper that dies ends it cleanly, and bad input is refused. No test looks at a figure.
+//! byte at every size, a short run completes and saves what it printed (JSON, CSV) in as many
+//! rounds as asked, the C reference runs or says why not, a stop signal or a helper that dies
+//! ends it cleanly, and bad input is refused. No test looks at a figure.
 
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
+use clap::ValueEnum;
+
 use bench::measure::Placement;
-use bench::report::Run;
-use bench::transport::Mechanism;
+use bench::mechanism::{Buffer, Mechanism};
+use bench::report::{Kind, Run};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use testkit::{
@@ -20,13 +23,15 @@ use testkit::{
 const BENCH: &str = env!("CARGO_BIN_EXE_bench");
 
 /// Tiny counts: the point is that every figure is made, not what it says.
-const TINY: [&str; 6] = [
+const TINY: [&str; 8] = [
     "--warmup-ms",
     "0",
     "--measure-ms",
     "1",
     "--max-messages",
     "12",
+    "--rounds",
+    "1",
 ];
 
 fn bench(dir: &TempDir, args: &[&str]) -> Command {
@@ -37,7 +42,7 @@ fn bench(dir: &TempDir, args: &[&str]) -> Command {
 
 fn load(path: &std::path::Path) -> Run {
     let text = std::fs::read_to_string(path).expect("the JSON file");
-    serde_json::from_str(&text).expect("a run")
+    Run::from_json(&text).expect("a run")
 }
 
 /// The run's private directory (`ipc-labs-bench.XXXXXX`, with its FIFOs and mapped files) is
@@ -73,13 +78,13 @@ fn every_transport_delivers_every_byte_at_every_size() {
     let dir = TempDir::new("bench-bytes");
     let json = dir.path().join("run.json");
     // The default sizes, plus odd ones that end mid-word and mid-page.
-    let sizes = "1,7,8,32,100,128,512,2048,4095,8192,32768,65536";
+    let sizes_list = "1,7,8,32,100,128,512,2048,4095,8192,32768,65536";
     let stream_sizes = "16,1000,1024,4096,16384,65536,100003,262144,1048576";
     let mut command = bench(
         &dir,
         &[
             "--sizes",
-            sizes,
+            sizes_list,
             "--stream-sizes",
             stream_sizes,
             "--every-byte",
@@ -96,47 +101,64 @@ fn every_transport_delivers_every_byte_at_every_size() {
 
     let figures = load(&json);
     let placements: Vec<Placement> = figures.placements();
-    assert!(!placements.is_empty());
+    assert_eq!(placements, [Placement::SameCpu, Placement::OtherCpu]);
     let limit = |mechanism: Mechanism| mechanism.size_limit().map_or(usize::MAX, |(max, _)| max);
-    for placement in &placements {
+    let sizes = |list: &str| -> Vec<usize> {
+        list.split(',')
+            .map(|size| size.parse::<usize>().unwrap())
+            .collect()
+    };
+    for &placement in &placements {
         for mechanism in Mechanism::ROUND_TRIP {
-            for size in sizes.split(',').map(|size| size.parse::<usize>().unwrap()) {
-                let row = figures.latency(mechanism, *placement, size);
+            for size in sizes(sizes_list) {
+                let figure = figures.round_trip(mechanism, placement, size);
                 if size > limit(mechanism) {
-                    assert!(row.is_none(), "{mechanism:?} over its limit at {size}");
+                    assert!(figure.is_none(), "{mechanism:?} over its limit at {size}");
                     continue;
                 }
-                let row = row.unwrap_or_else(|| panic!("{mechanism:?} {placement:?} {size} B"));
-                assert!(row.times.samples >= 1);
+                let figure =
+                    figure.unwrap_or_else(|| panic!("{mechanism:?} {placement:?} {size} B"));
+                assert!(figure.messages >= 1);
+                assert_eq!(figure.per_round.len(), 1);
             }
         }
         for mechanism in Mechanism::STREAMING {
-            for size in stream_sizes
-                .split(',')
-                .map(|size| size.parse::<usize>().unwrap())
-            {
-                let row = figures.throughput(mechanism, Some(*placement), size);
-                if size > limit(mechanism) {
-                    assert!(row.is_none(), "{mechanism:?} over its limit at {size}");
-                    continue;
+            for &buffer in mechanism.buffers() {
+                for size in sizes(stream_sizes) {
+                    let figure = figures.stream(mechanism, Some(placement), size, Some(buffer));
+                    if size > limit(mechanism) {
+                        assert!(figure.is_none(), "{mechanism:?} over its limit at {size}");
+                        continue;
+                    }
+                    let figure = figure.unwrap_or_else(|| {
+                        panic!("{mechanism:?} {buffer:?} {placement:?} {size} B")
+                    });
+                    assert!(figure.messages >= 1);
+                    assert!(figure.buffer_bytes.is_some(), "{mechanism:?} {buffer:?}");
                 }
-                let row = row.unwrap_or_else(|| panic!("{mechanism:?} {placement:?} {size} B"));
-                assert!(row.messages >= 1);
             }
         }
+        // The transfer floor carries every message number too (its bytes are written and read
+        // in place, not copied), across CPUs.
+        for size in sizes(stream_sizes) {
+            let transfer = figures.stream(Mechanism::Transfer, Some(placement), size, None);
+            assert_eq!(
+                transfer.is_some(),
+                placement == Placement::OtherCpu,
+                "{size} B"
+            );
+        }
+    }
+    for size in sizes(stream_sizes) {
+        assert!(
+            figures
+                .stream(Mechanism::Memcpy, None, size, None)
+                .is_some()
+        );
     }
     assert!(figures.settings.every_byte);
     // No futex wait timed out while what it waited for had happened: no lost wake-up.
-    let stalls: u64 = figures
-        .latency
-        .iter()
-        .map(|row| row.stalled_waits)
-        .sum::<u64>()
-        + figures
-            .throughput
-            .iter()
-            .map(|row| row.stalled_waits)
-            .sum::<u64>();
+    let stalls: u64 = figures.figures.iter().map(|f| f.stalled_waits).sum();
     assert_eq!(stalls, 0, "lost wake-ups");
     scratch_is_gone(&dir);
 }
@@ -146,17 +168,20 @@ fn quick_completes_and_its_json_redraws_the_same_tables() {
     let dir = TempDir::new("bench-quick");
     let json = dir.path().join("run.json");
     let svg = dir.path().join("run.svg");
+    let csv = dir.path().join("run.csv");
+    // The real --quick: one round, no verdict on the targets.
     let mut command = bench(&dir, &["--quick"]);
     command
-        .args(TINY)
         .arg("--json")
         .arg(&json)
         .arg("--svg")
-        .arg(&svg);
+        .arg(&svg)
+        .arg("--csv")
+        .arg(&csv);
     let finished = run(command, "");
     assert!(finished.status.success(), "{finished:?}");
 
-    // Progress on stderr: which figure, how far along.
+    // Progress on stderr: which figure, which round, how far along.
     let progress: Vec<&str> = finished
         .stderr
         .lines()
@@ -165,7 +190,7 @@ fn quick_completes_and_its_json_redraws_the_same_tables() {
     assert!(
         progress
             .iter()
-            .any(|l| l.contains("round trip") && l.contains("pipe"))
+            .any(|l| l.contains("round 1/1") && l.contains("round trip") && l.contains("pipe"))
     );
     assert!(
         progress
@@ -174,7 +199,8 @@ fn quick_completes_and_its_json_redraws_the_same_tables() {
     );
     assert!(finished.stderr.contains("bench: measured"));
 
-    // The tables name every mechanism and the three floors.
+    // The tables name every mechanism, every bound, both buffers and the C reference (or say
+    // why it is missing).
     for mechanism in Mechanism::ROUND_TRIP
         .into_iter()
         .chain(Mechanism::STREAMING)
@@ -185,16 +211,37 @@ fn quick_completes_and_its_json_redraws_the_same_tables() {
             mechanism.label()
         );
     }
-    for floor in ["cache-line floor", "futex floor", "memcpy GiB/s"] {
-        assert!(finished.stdout.contains(floor), "{floor}");
+    for words in [
+        "cache-line floor",
+        "futex floor",
+        "futex, CPUs kept busy",
+        "memcpy ceiling",
+        "cross-CPU transfer floor",
+        "default buffer",
+        "1 MiB buffer",
+        "wake-ups / MiB",
+        "Targets",
+        "no verdict (a verdict needs 3 rounds)",
+        "Summary: fastest at 8 B: same CPU ",
+    ] {
+        assert!(finished.stdout.contains(words), "{words}");
     }
+    if bench::HAS_C_REFERENCE {
+        assert!(finished.stdout.contains("C two-pipe ping-pong"));
+    } else {
+        assert!(finished.stdout.contains("skipped: no C compiler"));
+    }
+    // One round: no target is judged, and no median of one round is called met.
+    assert!(!finished.stdout.contains(": met"), "{}", finished.stdout);
 
     let figures = load(&json);
     assert!(figures.settings.quick);
+    assert_eq!(figures.settings.rounds, 1);
     assert!(!figures.machine.cpu_model.is_empty());
     assert!(figures.machine.cpus_online >= 1);
-    let sizes: BTreeSet<usize> = figures.latency_sizes().into_iter().collect();
-    assert_eq!(sizes, BTreeSet::from([8, 2048, 65536]));
+    let sizes: BTreeSet<usize> = figures.round_trip_sizes().into_iter().collect();
+    assert_eq!(sizes, BTreeSet::from([8, 65536]));
+    assert!(figures.figures.iter().all(|f| f.rounds == 1));
 
     let chart = std::fs::read_to_string(&svg).expect("the SVG file");
     assert!(
@@ -202,28 +249,205 @@ fn quick_completes_and_its_json_redraws_the_same_tables() {
         "{}",
         &chart[..chart.len().min(80)]
     );
-    for words in ["Round trip", "Throughput", "shm + futex", "memcpy ceiling"] {
+    for words in [
+        "Round trip",
+        "Throughput",
+        "shm + futex",
+        "memcpy ceiling",
+        "cross-CPU transfer floor",
+        "pipe, 1 MiB buffer",
+    ] {
         assert!(chart.contains(words), "{words} missing from the chart");
     }
 
-    // --from-json prints the same tables without measuring anything.
+    // The CSV: a header, then a line per figure, every line with as many fields.
+    let table = std::fs::read_to_string(&csv).expect("the CSV file");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("kind,mechanism,placement,size,buffer,"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.len(), 1 + figures.figures.len());
+    let columns = lines[0].split(',').count();
+    for line in &lines {
+        assert_eq!(line.split(',').count(), columns, "{line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("stream,shm-ring,other-cpu,1048576,1mib,"))
+    );
+
+    // --from-json prints the same tables without measuring anything, and writes the same CSV.
+    let again_csv = dir.path().join("again.csv");
     let mut again = Command::new(BENCH);
-    again.arg("--from-json").arg(&json);
+    again
+        .arg("--from-json")
+        .arg(&json)
+        .arg("--csv")
+        .arg(&again_csv);
     let redrawn = run(again, "");
     assert!(redrawn.status.success(), "{redrawn:?}");
     let tables = |text: &str| -> String {
         text.lines()
             .take_while(|line| !line.starts_with("Saved every figure"))
+            .take_while(|line| !line.starts_with("Wrote every figure"))
             .collect::<Vec<_>>()
             .join("\n")
     };
     assert_eq!(tables(&redrawn.stdout), tables(&finished.stdout));
     assert!(redrawn.stderr.is_empty(), "{}", redrawn.stderr);
+    assert_eq!(std::fs::read_to_string(&again_csv).unwrap(), table);
+    scratch_is_gone(&dir);
 }
 
-/// Starts a run that stays on `mechanism` (a minute per figure; the floors come after it), and
-/// waits until it measures it: the progress line names it.
+#[test]
+fn every_figure_is_measured_once_per_round_and_judged_by_its_median() {
+    let dir = TempDir::new("bench-rounds");
+    let json = dir.path().join("run.json");
+    let mut command = bench(
+        &dir,
+        &[
+            "--only",
+            "shm-spin,shm-futex,pipe",
+            "--sizes",
+            "8",
+            "--stream-sizes",
+            "65536",
+            "--buffers",
+            "1mib",
+            "--warmup-ms",
+            "0",
+            "--measure-ms",
+            "2",
+            "--rounds",
+            "3",
+        ],
+    );
+    command.arg("--json").arg(&json);
+    let finished = run(command, "");
+    assert!(finished.status.success(), "{finished:?}");
+    // Interleaved: the whole list once per round, so the progress goes round 1, 2, 3, and the
+    // first figure of round 2 comes after the last of round 1.
+    let rounds: Vec<usize> = finished
+        .stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("bench: round "))
+        .map(|rest| rest.split('/').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        rounds.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{rounds:?}"
+    );
+    assert_eq!((rounds.first(), rounds.last()), (Some(&1), Some(&3)));
+
+    let figures = load(&json);
+    assert_eq!(figures.settings.rounds, 3);
+    for figure in &figures.figures {
+        assert_eq!(figure.rounds, 3, "{:?}", figure.key);
+        let rounds: Vec<usize> = figure.per_round.iter().map(|r| r.round).collect();
+        assert_eq!(rounds, [0, 1, 2], "{:?}", figure.key);
+        assert!(figure.min <= figure.median && figure.median <= figure.max);
+        if figure.key.kind == Kind::RoundTrip {
+            assert!(figure.p99.is_some(), "{:?}", figure.key);
+        }
+    }
+    // Only what --only asked for and the bounds its ratios need.
+    let mechanisms: BTreeSet<Mechanism> = figures.figures.iter().map(|f| f.key.mechanism).collect();
+    for unwanted in [Mechanism::Fifo, Mechanism::ShmRing, Mechanism::FutexBusy] {
+        assert!(!mechanisms.contains(&unwanted), "{unwanted:?}");
+    }
+    for needed in [
+        Mechanism::CacheLine,
+        Mechanism::Futex,
+        Mechanism::Transfer,
+        Mechanism::Memcpy,
+    ] {
+        assert!(mechanisms.contains(&needed), "{needed:?}");
+    }
+    // --buffers 1mib: the pipe's stream with its 1 MiB buffer only.
+    let pipe_buffers: BTreeSet<Option<Buffer>> = figures
+        .figures
+        .iter()
+        .filter(|f| f.key.kind == Kind::Stream && f.key.mechanism == Mechanism::Pipe)
+        .map(|f| f.key.buffer)
+        .collect();
+    assert_eq!(pipe_buffers, BTreeSet::from([Some(Buffer::OneMib)]));
+    // Each target with a ratio says in how many rounds it held, and from 3 rounds on whether it
+    // was met (how many rounds have a ratio depends on how many round trips each counted).
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let targets = saved["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 5);
+    for target in targets {
+        let Some(rounds) = target["per_round"].as_array().map(Vec::len) else {
+            continue; // not measured
+        };
+        let held = target["rounds_held"].as_u64().expect("rounds_held") as usize;
+        assert!(held <= rounds, "{target}");
+        assert_eq!(target["met"].is_boolean(), rounds >= 3, "{target}");
+    }
+    for line in finished.stdout.lines().filter(|l| l.contains("this run")) {
+        assert!(line.contains("held in"), "{line}");
+    }
+    scratch_is_gone(&dir);
+}
+
+#[test]
+fn the_c_reference_runs_or_says_why_not() {
+    let dir = TempDir::new("bench-c");
+    let json = dir.path().join("run.json");
+    let mut command = bench(&dir, &["--only", "c-pipe,c-futex", "--sizes", "8"]);
+    command.args(TINY).arg("--json").arg(&json);
+    let finished = run(command, "");
+    assert!(finished.status.success(), "{finished:?}");
+    let figures = load(&json);
+    if !bench::HAS_C_REFERENCE {
+        assert!(
+            finished.stdout.contains("skipped: no C compiler"),
+            "{}",
+            finished.stdout
+        );
+        assert!(figures.figures.is_empty());
+        return;
+    }
+    for placement in [Placement::SameCpu, Placement::OtherCpu] {
+        let pipe = figures.round_trip(Mechanism::CPipe, placement, 8);
+        let futex = figures.round_trip(Mechanism::CFutex, placement, 0);
+        for figure in [pipe, futex] {
+            let figure = figure.unwrap_or_else(|| panic!("{placement:?}"));
+            assert!(figure.messages >= 1);
+            assert!(figure.median > 0.0);
+        }
+    }
+
+    // The C program on its own, as bench starts it: one line of figures.
+    let mut direct = Command::new(BENCH);
+    direct.args(["--c-reference", "pipe", "-1", "-1", "8", "0", "2", "20"]);
+    let alone = run(direct, "");
+    assert!(alone.status.success(), "{alone:?}");
+    assert!(alone.stdout.starts_with("samples "), "{}", alone.stdout);
+    assert!(bench::c_reference::parse(&alone.stdout).is_some());
+    let mut unknown = Command::new(BENCH);
+    unknown.args(["--c-reference", "carrier-pigeon"]);
+    let refused = run(unknown, "");
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+}
+
+/// Starts a run that stays on `mechanism` (a minute per figure; the rest takes a millisecond
+/// each), and waits until it measures it: the progress line names it. A bound, the control or
+/// a C reference is measured for `--floor-ms`, a mechanism for `--measure-ms`.
 fn start_long(dir: &TempDir, mechanism: &str, progress: &str) -> Running {
+    let is_bound = Mechanism::from_str(mechanism, false)
+        .map(Mechanism::is_floor)
+        .unwrap_or(false);
+    let (measure, floor) = if is_bound {
+        ("1", "60000")
+    } else {
+        ("60000", "1")
+    };
     let mut command = bench(
         dir,
         &[
@@ -238,11 +462,13 @@ fn start_long(dir: &TempDir, mechanism: &str, progress: &str) -> Running {
             "--warmup-ms",
             "0",
             "--measure-ms",
-            "60000",
+            measure,
             "--floor-ms",
-            "1",
+            floor,
             "--max-messages",
             "10000000",
+            "--rounds",
+            "1",
         ],
     );
     command.env_remove("RUST_BACKTRACE");
@@ -345,6 +571,49 @@ fn a_stop_signal_ends_a_stream_through_the_ring() {
 }
 
 #[test]
+fn a_stop_signal_ends_the_transfer_floor() {
+    stop_row(
+        "bench on the transfer floor",
+        "transfer",
+        "cross-CPU transfer floor",
+        None,
+    );
+}
+
+#[test]
+fn a_stop_signal_ends_the_futex_floor_and_its_untimed_wait() {
+    stop_row(
+        "bench in the futex floor",
+        "futex",
+        "round trip · other CPU · futex floor",
+        Some(libc::SYS_futex),
+    );
+}
+
+#[test]
+fn a_stop_signal_ends_the_busy_cpus_and_their_spinners() {
+    stop_row(
+        "bench with spinners",
+        "futex-busy",
+        "futex, CPUs kept busy",
+        None,
+    );
+}
+
+#[test]
+fn a_stop_signal_ends_the_c_reference_and_its_child() {
+    if !bench::HAS_C_REFERENCE {
+        return; // the_c_reference_runs_or_says_why_not checks the "skipped" line
+    }
+    stop_row(
+        "bench running the C reference",
+        "c-pipe",
+        "C two-pipe ping-pong",
+        None,
+    );
+}
+
+#[test]
 fn a_helper_that_dies_ends_the_run_with_its_cause() {
     for (mechanism, progress) in [
         ("sysv-msg", "System V msg queue"),
@@ -353,6 +622,9 @@ fn a_helper_that_dies_ends_the_run_with_its_cause() {
         ("shm-futex", "shm + futex"),
         ("shm-spin", "shm + spinning flag"),
         ("pipe", "round trip · other CPU · pipe"),
+        // A wait with no timeout: SIGCHLD and the periodic SIGALRM end it.
+        ("futex", "round trip · other CPU · futex floor"),
+        ("transfer", "cross-CPU transfer floor"),
     ] {
         let dir = TempDir::new("bench-helper-dies");
         let running = start_long(&dir, mechanism, progress);
@@ -381,16 +653,20 @@ fn bad_input_is_refused_in_one_line() {
         ("--stream-sizes", "8"),
         ("--measure-ms", "0"),
         ("--max-messages", "0"),
+        ("--rounds", "0"),
+        ("--rounds", "101"),
     ] {
         assert_refused_out_of_range(bench(&dir, &[flag, value]), flag);
     }
-    let finished = run(bench(&dir, &["--only", "carrier-pigeon"]), "");
-    assert_eq!(finished.status.code(), Some(2));
-    assert!(
-        finished.stderr.contains("possible values"),
-        "{}",
-        finished.stderr
-    );
+    for (flag, value) in [("--only", "carrier-pigeon"), ("--buffers", "2mib")] {
+        let finished = run(bench(&dir, &[flag, value]), "");
+        assert_eq!(finished.status.code(), Some(2));
+        assert!(
+            finished.stderr.contains("possible values"),
+            "{}",
+            finished.stderr
+        );
+    }
 
     let missing = dir.path().join("no-such-run.json");
     let mut command = Command::new(BENCH);
@@ -408,6 +684,23 @@ fn bad_input_is_refused_in_one_line() {
     assert_eq!(finished.status.code(), Some(1));
     assert!(
         finished.stderr.contains("not a bench run"),
+        "{}",
+        finished.stderr
+    );
+
+    // A run saved by the bench before rounds (one measurement per figure) is named as such.
+    let old = dir.path().join("old.json");
+    std::fs::write(
+        &old,
+        "{\"machine\": {}, \"latency\": [], \"throughput\": []}",
+    )
+    .unwrap();
+    let mut command = Command::new(BENCH);
+    command.arg("--from-json").arg(&old);
+    let finished = run(command, "");
+    assert_eq!(finished.status.code(), Some(1));
+    assert!(
+        finished.stderr.contains("older bench"),
         "{}",
         finished.stderr
     );
@@ -436,6 +729,17 @@ fn help_names_every_mechanism_and_placement() {
     }
     for placement in ["same-cpu", "other-cpu", "unpinned"] {
         assert!(finished.stdout.contains(placement), "{placement}");
+    }
+    for other in [
+        Mechanism::CPipe,
+        Mechanism::CFutex,
+        Mechanism::FutexBusy,
+        Mechanism::Transfer,
+    ] {
+        assert!(finished.stdout.contains(other.name()), "{}", other.name());
+    }
+    for buffer in Buffer::ALL {
+        assert!(finished.stdout.contains(buffer.name()), "{}", buffer.name());
     }
 }
 

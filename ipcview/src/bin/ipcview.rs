@@ -1,6 +1,6 @@
 //! # ipcview: every IPC object, and who is blocked on it, live
 //!
-//! Not a port: the course notes have no such tool (issue 23). Shows each System V queue,
+//! Not a port: the course notes have no such tool. Shows each System V queue,
 //! semaphore set and segment, each pipe and FIFO, each POSIX queue, named semaphore and
 //! `shm_open` object, with the processes that use it: pid, command, state, the system call each
 //! is blocked in, and what it waits for where that can be known. Refreshed several times a

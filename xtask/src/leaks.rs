@@ -1,6 +1,7 @@
 //! What a run could leave behind: System V objects (from /proc/sysvipc, read by the `sysv`
-//! crate), FIFOs (under the temp dir and the workspace), and processes running one of the
-//! workspace's binaries. CI compares the sets before and after; ids, not counts, because other
+//! crate), POSIX queues, semaphores and shared memory (the files in /dev/mqueue and /dev/shm),
+//! FIFOs (under the temp dir and the workspace), and processes running one of the workspace's
+//! binaries. CI compares the sets before and after; ids, not counts, because other
 //! objects may come and go.
 //!
 //! Only what the current user owns counts: on a shared lab server, another user's queue or
@@ -32,10 +33,40 @@ pub fn snapshot(workspace: &Path) -> Result<BTreeSet<String>, String> {
             ));
         }
     }
+    collect_posix(me, &mut objects)?;
     collect_fifos(&std::env::temp_dir(), 4, me, &mut objects);
     collect_fifos(workspace, 6, me, &mut objects);
     collect_processes(&workspace.join("target"), me, &mut objects);
     Ok(objects)
+}
+
+/// POSIX objects are files: a queue in the mqueue file system (`/dev/mqueue/NAME`), a named
+/// semaphore (`/dev/shm/sem.NAME`) and a `shm_open` object (`/dev/shm/NAME`) in the tmpfs. A
+/// queue is invisible while no mqueue file system is mounted, so `.ci/run` mounts one; without
+/// it, the check says what it cannot see rather than report nothing.
+fn collect_posix(me: u32, found: &mut BTreeSet<String>) -> Result<(), String> {
+    for (dir, kind) in [("/dev/mqueue", "posix-mq"), ("/dev/shm", "posix-shm")] {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("leak check: no {dir}, so POSIX objects there are not checked");
+                continue;
+            }
+            Err(err) => return Err(format!("leak check: {dir}: {err}")),
+        };
+        for entry in entries.flatten() {
+            if entry.metadata().is_ok_and(|meta| meta.uid() == me) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let kind = if name.starts_with("sem.") {
+                    "posix-sem"
+                } else {
+                    kind
+                };
+                found.insert(format!("{kind} {dir}/{name}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn collect_fifos(dir: &Path, depth: usize, me: u32, found: &mut BTreeSet<String>) {
@@ -90,4 +121,39 @@ fn skipped(dir: &Path) -> bool {
         dir.file_name().and_then(|n| n.to_str()),
         Some("target" | ".git" | "node_modules")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `shm_open` object and a named semaphore are plain files in /dev/shm: one of each is
+    /// seen, by kind, and gone from the next snapshot once removed.
+    #[test]
+    fn posix_objects_in_dev_shm_are_seen() {
+        let dir = Path::new("/dev/shm");
+        if !dir.is_dir() {
+            eprintln!("no /dev/shm here: nothing to check");
+            return;
+        }
+        let tag = format!("ipc-labs-leaktest-{}", std::process::id());
+        let segment = dir.join(&tag);
+        let semaphore = dir.join(format!("sem.{tag}"));
+        std::fs::write(&segment, b"").unwrap();
+        std::fs::write(&semaphore, b"").unwrap();
+        let seen = snapshot(Path::new("/nonexistent-workspace"));
+        std::fs::remove_file(&segment).unwrap();
+        std::fs::remove_file(&semaphore).unwrap();
+        let seen = seen.unwrap();
+        assert!(
+            seen.contains(&format!("posix-shm {}", segment.display())),
+            "{seen:?}"
+        );
+        assert!(
+            seen.contains(&format!("posix-sem {}", semaphore.display())),
+            "{seen:?}"
+        );
+        let after = snapshot(Path::new("/nonexistent-workspace")).unwrap();
+        assert!(!after.iter().any(|line| line.contains(&tag)), "{after:?}");
+    }
 }

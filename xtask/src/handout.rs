@@ -316,9 +316,9 @@ pub fn student_readme(original: &str) -> String {
         "# ipc-labs: the labs\n\
          \n\
          This workspace is your lab assignment. Each lab lives in one crate (`pipe`, `fifo`,\n\
-         `msgqueue`, `semaphore`, `shm`, `process-states`): the functions to write are in\n\
-         `<crate>/src/lab.rs`, and the tests that grade them are in `<crate>/tests/lab.rs`. The\n\
-         book has a page for each lab (the goal, what it teaches, the tasks, hints).\n\
+         `msgqueue`, `semaphore`, `shm`, `process-states`, `posix`): the functions to write are\n\
+         in `<crate>/src/lab.rs`, and the tests that grade them are in `<crate>/tests/lab.rs`.\n\
+         The book has a page for each lab (the goal, what it teaches, the tasks, hints).\n\
          \n\
          ```console\n\
          mdbook serve book --open        # the book (cargo install mdbook --locked --version 0.5.4)\n\

@@ -98,6 +98,13 @@ fn no_server_and_a_socket_in_use_are_one_line_each() {
         "left alone"
     );
     assert_help_only(PASS);
+    let bare = run(Command::new(PASS), "");
+    assert_eq!(bare.status.code(), Some(2), "{bare:?}");
+    assert_eq!(
+        bare.stderr,
+        "memfd_pass: two programs share the memory: run `memfd_pass serve` in one terminal, \
+         then `memfd_pass take` in another (see --help)\n"
+    );
 }
 
 #[test]

@@ -33,7 +33,7 @@ use posix::pshm::{
     BoundSocket, REQUIRED_SEALS, fd_link, fd_number, fstat, ftruncate, load_bytes, mmap,
     recvmsg_fds, seal_names, sendmsg_fd, store_bytes,
 };
-use support::cli::{Context, Failure, parse_args, run};
+use support::cli::{Context, Failure, USAGE_ERROR, parse_args, report_error, run};
 use support::stop::{Stop, StopContext, Stopped, finish};
 
 /// Passes sealed memory with no name (memfd) from one program to another over a Unix socket.
@@ -41,7 +41,7 @@ use support::stop::{Stop, StopContext, Stopped, finish};
 #[command(version)]
 struct Args {
     #[command(subcommand)]
-    role: Role,
+    role: Option<Role>,
     /// The Unix socket that `take` connects to.
     #[arg(long, global = true, default_value = "/tmp/ipc-labs-memfd.sock")]
     socket: PathBuf,
@@ -77,9 +77,16 @@ enum Seals {
 
 fn main() -> ExitCode {
     let args: Args = parse_args();
+    let Some(role) = &args.role else {
+        report_error(
+            "two programs share the memory: run `memfd_pass serve` in one terminal, then \
+             `memfd_pass take` in another (see --help)",
+        );
+        return ExitCode::from(USAGE_ERROR);
+    };
     run(|| {
         let stop = Stop::install()?;
-        finish(match &args.role {
+        finish(match role {
             Role::Serve { text, seals } => serve(&args.socket, text, *seals, &stop),
             Role::Take => take(&args.socket, &stop),
         })

@@ -1406,7 +1406,8 @@ pub mod pshm {
         }
 
         /// `sem_timedwait(3)`: takes 1, waiting at most `timeout` while the value is 0. `Ok(false)`:
-        /// the time passed. A signal ends the wait with EINTR, even with `SA_RESTART` (signal(7)).
+        /// the time passed. A signal handler ends the wait with EINTR: the kernel never restarts a
+        /// timed futex wait, `SA_RESTART` or not (`sem_wait` it would restart; signal(7)).
         pub fn sem_timedwait(&self, timeout: Duration) -> Result<bool, Errno> {
             let deadline = crate::psem::realtime_deadline(timeout)?;
             // SAFETY: as in `sem_init`; `deadline` is a valid timespec the call only reads.

@@ -378,7 +378,7 @@ fn a_line_longer_than_mq_msgsize_is_refused_whole_with_emsgsize() {
         &finished,
         &[&format!(
             "mq_send {0}: EMSGSIZE: Message too long; line 2 has 65 bytes, more than {0}'s \
-             mq_msgsize (64): not sent; the 1 line before it were",
+             mq_msgsize (64): not sent; the line before it was sent",
             name.as_str()
         )],
     );

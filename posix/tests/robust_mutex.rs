@@ -138,7 +138,8 @@ fn by_hand_an_unrepaired_mutex_is_enotrecoverable_for_every_later_take() {
         assert_eq!(lost.status.code(), Some(1), "{lost:?}");
         assert_eq!(lost.stderr.lines().count(), 1, "{lost:?}");
         assert!(
-            lost.stderr.contains("pthread_mutex_lock") && lost.stderr.contains("ENOTRECOVERABLE")
+            lost.stderr.contains("pthread_mutex_timedlock")
+                && lost.stderr.contains("ENOTRECOVERABLE")
         );
     }
     ok(name.command(&["rm"]));

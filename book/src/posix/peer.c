@@ -5,7 +5,8 @@
  *   peer post /SEMNAME          add 1 to the named semaphore /SEMNAME
  *   peer wait /SEMNAME          take 1 from it, waiting while it is 0
  *
- * The queue and the semaphore must exist already (pmq_recv --create, psem create):
+ * The queue and the semaphore must exist already (pmq_send or pmq_recv creates the
+ * queue, psem create makes the semaphore):
  * peer opens, never creates, so it never leaves anything behind.
  *
  * Build: cc -Wall -o peer peer.c -lrt -pthread
@@ -86,9 +87,12 @@ static int post_or_wait(const char *name, int post)
     if (sem == SEM_FAILED)
         return fail("sem_open", name);
     int done;
-    do
-        done = post ? sem_post(sem) : sem_wait(sem);
-    while (done == -1 && errno == EINTR);       /* a signal that did not kill us */
+    if (post)
+        done = sem_post(sem);                   /* never blocks: no EINTR */
+    else
+        do
+            done = sem_wait(sem);
+        while (done == -1 && errno == EINTR);   /* a signal that did not kill us */
     if (done == -1) {
         fail(post ? "sem_post" : "sem_wait", name);
         sem_close(sem);

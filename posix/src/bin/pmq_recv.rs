@@ -229,10 +229,14 @@ fn finish(queue: Queue, unlink: bool, failed: bool) {
         format!("pmq_recv: left {name} in place: another process created it\n")
     } else if failed && left > 0 {
         queue.leave();
-        format!("pmq_recv: left {name} with {left} messages; --unlink removes it\n")
+        let left = plural(left.max(0) as u64, "message");
+        format!("pmq_recv: left {name} with {left}; --unlink removes it\n")
     } else {
         match queue.mq_unlink() {
-            Ok(()) => format!("pmq_recv: removed {name} ({left} messages discarded)\n"),
+            Ok(()) => format!(
+                "pmq_recv: removed {name} ({} discarded)\n",
+                plural(left.max(0) as u64, "message")
+            ),
             Err(err) => format!("pmq_recv: {err}\n"),
         }
     };

@@ -131,11 +131,12 @@ fn send_all(queue: &Queue, args: &Args, sent: &mut u64, stop: &Stop) -> Result<E
 }
 // ANCHOR_END: send
 
-/// `; the 2 before it were`, or nothing for the first line.
+/// `; the 2 lines before it were sent`, or nothing for the first line.
 fn before(sent: u64) -> String {
     match sent {
         0 => String::new(),
-        n => format!("; the {} before it were", plural(n, "line")),
+        1 => "; the line before it was sent".to_owned(),
+        n => format!("; the {n} lines before it were sent"),
     }
 }
 
@@ -148,7 +149,7 @@ fn leave_if_not_empty(queue: Queue) {
         queue.leave();
         format!(
             "pmq_send: {name} stays with {} for a receiver; `pmq_recv --name {name} \
-             --unlink` takes them and removes it\n",
+             --unlink` empties and removes it\n",
             plural(waiting.max(0) as u64, "message")
         )
     } else {

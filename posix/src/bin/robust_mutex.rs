@@ -151,7 +151,7 @@ fn story(name: &str, args: &Args, stop: &Stop) -> Result<ExitCode, Stopped> {
 fn take(shared: &RobustMutex, no_repair: bool, stop: &Stop) -> Result<(), Stopped> {
     if lock(shared, stop)? == Locked::OwnerDied {
         let dead = shared.holder().load(SeqCst);
-        println!("robust_mutex: pthread_mutex_lock: EOWNERDEAD: pid {dead} died holding it");
+        println!("robust_mutex: pthread_mutex_timedlock: EOWNERDEAD: pid {dead} died holding it");
         println!(
             "robust_mutex: the lock is mine, the data half-updated: {}",
             accounts(shared)
@@ -175,7 +175,7 @@ fn take(shared: &RobustMutex, no_repair: bool, stop: &Stop) -> Result<(), Stoppe
         );
     } else {
         println!(
-            "robust_mutex: pthread_mutex_lock: got it: {}",
+            "robust_mutex: pthread_mutex_timedlock: got it: {}",
             accounts(shared)
         );
     }
@@ -231,7 +231,7 @@ fn lock(shared: &RobustMutex, stop: &Stop) -> Result<Locked, Stopped> {
                 said = true;
             }
             Err(Errno::ETIMEDOUT) => {}
-            Err(errno) => return Err(fail("pthread_mutex_lock", shared.name(), errno).into()),
+            Err(errno) => return Err(fail("pthread_mutex_timedlock", shared.name(), errno).into()),
             Ok(locked) => return Ok(locked),
         }
     }

@@ -65,7 +65,7 @@ fn bare(name: &str) -> Result<ExitCode, Failure> {
 #[command(version)]
 struct Args {
     /// The queue's name: one '/' then up to 255 bytes, no other '/' (default:
-    /// /ipc-labs-bare-mq-<pid>). It must not exist yet.
+    /// `/ipc-labs-bare-mq-<pid>`). It must not exist yet.
     #[arg(long, value_name = "/NAME")]
     name: Option<String>,
 }

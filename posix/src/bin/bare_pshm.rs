@@ -34,7 +34,7 @@ use support::{Forked, describe, fork, run_child};
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// The object's name: one leading '/', no other (default: /ipc-labs-bare-pshm-<pid>, so
+    /// The object's name: one leading '/', no other (default: `/ipc-labs-bare-pshm-<pid>`, so
     /// that two students on one machine never meet). It must not exist yet.
     #[arg(long, value_name = "/NAME", value_parser = parse_name)]
     name: Option<String>,

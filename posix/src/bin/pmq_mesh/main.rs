@@ -42,7 +42,7 @@ use support::cli::{parse_args, run};
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// Run one node by hand (A, B, C or D) on the queue <PREFIX>-<NODE>; type `C hello` to send
+    /// Run one node by hand (A, B, C or D) on the queue `<PREFIX>-<NODE>`; type `C hello` to send
     /// "hello" to C.
     #[arg(long, value_parser = parse_node)]
     node: Option<usize>,
@@ -50,7 +50,7 @@ struct Args {
     /// unfold.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(..=60_000))]
     interval_ms: u64,
-    /// The start of every queue name: node C's queue is <PREFIX>-C. One `/`, at the start.
+    /// The start of every queue name: node C's queue is `<PREFIX>-C`. One `/`, at the start.
     #[arg(long, default_value = "/ipc-labs-mesh", value_parser = parse_prefix)]
     prefix: String,
 }

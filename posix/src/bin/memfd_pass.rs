@@ -171,7 +171,8 @@ fn take(socket: &Path, stop: &Stop) -> Result<ExitCode, Stopped> {
     let seals = fcntl(&memfd, FcntlArg::F_GET_SEALS).context("fcntl F_GET_SEALS")?;
     if seals & REQUIRED_SEALS != REQUIRED_SEALS {
         let why = format!(
-            "its seals are {}; it needs F_SEAL_WRITE and F_SEAL_SHRINK, or the sender could change or shrink it under us (SIGBUS)",
+            "its seals are {}; it needs F_SEAL_WRITE and F_SEAL_SHRINK, or the sender \
+             could change or shrink it under us (SIGBUS)",
             seal_names(seals)
         );
         return Err(Stopped::Failed(Failure::new(format!(

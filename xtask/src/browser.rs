@@ -11,9 +11,13 @@
 //! - a page with no heading;
 //! - the word "seed" or "seeds" in the page's visible text or title, or "seed" in its file name:
 //!   students know the C originals as the course notes (see [`words_seed`]);
-//! - a search for "SIGPIPE" that finds nothing.
+//! - a page without the language switch (`theme/language.js`), or whose switch leads to no page;
+//! - a Chinese page whose headings' ids differ from the English page's (links into a section
+//!   would land at the top);
+//! - a search for "SIGPIPE" in the English book, or for 信号量 in the Chinese one
+//!   (`book/book/zh-CN`), that finds nothing.
 //!
-//! Three screenshots are kept in `target/book-screenshots/` for people to look at.
+//! Every check runs on both languages. Three screenshots of each are kept in `target/book-screenshots/` for people to look at.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,11 +25,22 @@ use std::process::Command;
 /// The width a student's browser window has in the check.
 const WINDOW: &str = "--window-size=1280,1000";
 
-/// Pages whose screenshots CI keeps: the start, a chapter page, and the signals part.
-const SCREENSHOTS: [&str; 3] = [
+/// Pages whose screenshots CI keeps, in both languages: the start, a chapter page, and the
+/// signals part.
+const SCREENSHOTS: [&str; 6] = [
     "introduction.html",
     "fifo/writer.html",
     "stopping/index.html",
+    "zh-CN/introduction.html",
+    "zh-CN/fifo/writer.html",
+    "zh-CN/stopping/index.html",
+];
+
+/// What each language's search must find: (the book's folder in the copy, the word, the word
+/// as a URL writes it).
+const SEARCHES: [(&str, &str, &str); 2] = [
+    ("", "SIGPIPE", "SIGPIPE"),
+    ("zh-CN/", "信号量", "%E4%BF%A1%E5%8F%B7%E9%87%8F"),
 ];
 
 /// Runs in every page of the copy. Waits for the page's own scripts (highlighting, search),
@@ -56,6 +71,12 @@ const CHECKER: &str = r#"(function () {
     });
     if (main.textContent.indexOf('{{#') >= 0) lines.push('PROBLEM raw {{# text on the page');
     if (!main.querySelector('h1, h2')) lines.push('PROBLEM the page has no heading');
+    main.querySelectorAll('h1[id], h2[id], h3[id], h4[id], h5[id], h6[id]').forEach(function (h) {
+      lines.push('HEADING ' + h.id);
+    });
+    var language = document.getElementById('language-switch');
+    if (language) lines.push('SWITCH ' + language.href);
+    else lines.push('PROBLEM no language switch in the menu bar');
     var text = [document.title].concat(document.body.innerText.split('\n'));
     text.forEach(function (line) {
       if (line.trim() !== '') lines.push('TEXT ' + line.trim());
@@ -83,6 +104,10 @@ struct Page {
     blocks: usize,
     longest: usize,
     search_hits: Option<usize>,
+    /// Where the language switch leads.
+    switch: Option<String>,
+    /// The ids of its headings, in order.
+    headings: Vec<String>,
     checked: bool,
     /// The page's title and visible text, a line each.
     text: Vec<String>,
@@ -92,8 +117,12 @@ struct Page {
 pub fn check(root: &Path) -> Result<(), String> {
     let chromium = find_chromium()?;
     let built = root.join("book/book");
-    if !built.join("index.html").exists() {
-        return Err("no built book in book/book: run `mdbook build book` first".to_owned());
+    for language in ["", "zh-CN/"] {
+        if !built.join(language).join("index.html").exists() {
+            return Err(format!(
+                "no built book in book/book/{language}: run `cargo xtask ci`, which builds both"
+            ));
+        }
     }
     let copy = root.join("target/book-check");
     let _ = std::fs::remove_dir_all(&copy);
@@ -106,6 +135,7 @@ pub fn check(root: &Path) -> Result<(), String> {
     }
     let mut problems = Vec::new();
     let (mut blocks, mut longest) = (0, (0, String::new()));
+    let mut headings = std::collections::BTreeMap::new();
     for page in &pages {
         let name = page
             .strip_prefix(&copy)
@@ -117,27 +147,48 @@ pub fn check(root: &Path) -> Result<(), String> {
             problems.push(format!("{name}: the checker did not run"));
         }
         problems.extend(found.problems.iter().map(|p| format!("{name}: {p}")));
+        if let Some(url) = &found.switch {
+            let target = url.strip_prefix("file://").map(Path::new);
+            if !target.is_some_and(Path::is_file) {
+                problems.push(format!(
+                    "{name}: the language switch leads to no page: {url}"
+                ));
+            }
+        }
         if name.to_lowercase().contains("seed") {
             problems.push(format!("{name}: \"seed\" in the page's file name"));
         }
         for line in words_seed(&found.text.join("\n")) {
             problems.push(format!("{name}: the word \"seed\" on the page: {line}"));
         }
+        headings.insert(name.clone(), found.headings.clone());
         blocks += found.blocks;
         if found.longest > longest.0 {
             longest = (found.longest, name);
         }
     }
-    let search = load(
-        &chromium,
-        &format!(
-            "file://{}?search=SIGPIPE",
-            copy.join("index.html").display()
-        ),
-    )?;
-    match search.search_hits {
-        Some(hits) if hits > 0 => println!("search for SIGPIPE: {hits} results"),
-        _ => problems.push("a search for SIGPIPE finds nothing".to_owned()),
+    // A link into a section (`page.html#id`) must land in both languages.
+    for (name, ids) in &headings {
+        if let Some(english) = name.strip_prefix("zh-CN/")
+            && headings.get(english) != Some(ids)
+        {
+            problems.push(format!("{name}: its headings' ids differ from {english}'s"));
+        }
+    }
+    for (book, word, in_url) in SEARCHES {
+        let index = copy.join(book).join("index.html");
+        let search = load(
+            &chromium,
+            &format!("file://{}?search={in_url}", index.display()),
+        )?;
+        match search.search_hits {
+            Some(hits) if hits > 0 => {
+                println!("search for {word} in {book}index.html: {hits} results")
+            }
+            _ => problems.push(format!(
+                "a search for {word} in {book}index.html finds nothing"
+            )),
+        }
     }
     screenshots(&chromium, root, &copy)?;
     println!(
@@ -209,6 +260,10 @@ fn load(chromium: &Path, url: &str) -> Result<Page, String> {
             page.blocks = n.parse().unwrap_or(0);
         } else if let Some(n) = finding.strip_prefix("LONGEST ") {
             page.longest = n.parse().unwrap_or(0);
+        } else if let Some(id) = finding.strip_prefix("HEADING ") {
+            page.headings.push(id.to_owned());
+        } else if let Some(url) = finding.strip_prefix("SWITCH ") {
+            page.switch = Some(url.to_owned());
         } else if let Some(n) = finding.strip_prefix("SEARCH ") {
             page.search_hits = n.parse().ok();
         } else if let Some(text) = finding.strip_prefix("TEXT ") {
@@ -297,7 +352,7 @@ fn inject_checker(copy: &Path, page: &Path) -> Result<(), String> {
 
 /// The book's content pages: every `.html` but the print version, the 404 page and the table
 /// of contents that mdBook generates for browsers without scripts.
-fn html_pages(dir: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn html_pages(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut pages = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     for entry in entries.flatten() {

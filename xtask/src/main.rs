@@ -30,6 +30,7 @@ mod handout;
 mod includes;
 mod leaks;
 mod markers;
+mod po;
 mod points;
 mod reap;
 mod results;
@@ -63,8 +64,19 @@ enum Task {
     /// in the instructor's workspace also a handout, graded, and the Gradescope autograder under
     /// attack (as root). Fails when the run leaves an IPC object, a FIFO or a process behind.
     Ci,
+    /// Builds the book in English (book/book) and in Chinese (book/book/zh-CN).
+    Book,
     /// Checks that every `{{#include}}` in the book resolves to text.
     BookIncludes,
+    /// Refreshes po/messages.pot from the English book and merges it into po/zh-CN.po.
+    ///
+    /// New English text comes in untranslated, changed text fuzzy (with the old translation to
+    /// start from); messages from code blocks are translated to themselves. Needs
+    /// mdbook-i18n-helpers 0.4 and GNU gettext.
+    PoUpdate,
+    /// Checks po/zh-CN.po against the English book: every message there, translated, none
+    /// fuzzy, code unchanged (part of `ci`).
+    PoCheck,
     /// Checks the built book's pages in headless Chromium.
     BookBrowser,
     /// Lists the System V objects, FIFOs and processes that the leak check would see now.
@@ -148,7 +160,10 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let outcome = match cli.task {
         Task::Ci => ci(&root),
+        Task::Book => build_book(&root),
         Task::BookIncludes => includes::check(&root),
+        Task::PoUpdate => po::update(&root),
+        Task::PoCheck => po::check(&root),
         Task::BookBrowser => browser::check(&root),
         Task::Leaks => leaks::snapshot(&root).map(|objects| {
             for object in objects {
@@ -281,6 +296,7 @@ fn run_checks(root: &Path) -> Result<(), String> {
     )?;
     bench_book::check(root)?;
     build_book(root)?;
+    po::check(root)?;
     println!("==> book includes");
     includes::check(root)?;
     println!("==> the book in headless Chromium at 1280 px");
@@ -468,12 +484,48 @@ fn cargo_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), St
     }
 }
 
+/// The book in both languages: English in `book/book`, then Chinese (from `po/zh-CN.po`) in
+/// `book/book/zh-CN` (after the English, whose build empties `book/book`).
+///
 /// mdBook reports a broken include or a bad SUMMARY.md as an ERROR line and may still exit 0,
 /// so the output is read, not only the status.
 fn build_book(root: &Path) -> Result<(), String> {
     println!("==> mdbook build book");
+    mdbook_build(root, &[], &[])?;
+    println!("==> mdbook build book, in Chinese, into book/book/zh-CN");
+    let gettext = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|dir| dir.join("mdbook-gettext").is_file());
+    if !gettext {
+        return Err(
+            "no mdbook-gettext, which translates the book: cargo install \
+                    mdbook-i18n-helpers --locked --version 0.4.0"
+                .to_owned(),
+        );
+    }
+    let built = mdbook_build(
+        root,
+        &["-d", "book/book/zh-CN"],
+        &[
+            ("MDBOOK_BOOK__LANGUAGE", "zh-CN"),
+            ("MDBOOK_BOOK__TITLE", "Linux 进程间通信实战"),
+            (
+                "MDBOOK_BOOK__DESCRIPTION",
+                "用可运行、经过测试的 Rust 程序讲授 Linux 上的进程间通信",
+            ),
+        ],
+    );
+    built?;
+    let english = root.join("book/book");
+    let aligned = po::align_heading_ids(&english, &english.join("zh-CN"))?;
+    println!("book/book/zh-CN: {aligned} headings took their English ids, so links keep landing");
+    Ok(())
+}
+
+fn mdbook_build(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let output = Command::new("mdbook")
         .args(["build", "book"])
+        .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .output()
         .map_err(|err| format!("cannot run mdbook (install it: cargo install mdbook --locked --version 0.5.4): {err}"))?;
@@ -515,6 +567,9 @@ mod tests {
             "ci",
             "book-includes",
             "book-browser",
+            "book",
+            "po-update",
+            "po-check",
             "leaks",
             "classroom",
             "autograder-check",

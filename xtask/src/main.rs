@@ -60,9 +60,11 @@ enum Task {
     /// Everything CI checks, in order, with a leak check around it.
     ///
     /// Formatting, clippy, the tests, rustdoc with warnings denied, the benchmark chart against
-    /// its committed run, the book build, the book's includes, every page in headless Chromium;
-    /// in the instructor's workspace also a handout, graded, and the Gradescope autograder under
-    /// attack (as root). Fails when the run leaves an IPC object, a FIFO or a process behind.
+    /// its committed run, the book built in English and in Chinese, the Chinese catalogue against
+    /// the English text, the book's includes, every page of both in headless Chromium; in the
+    /// instructor's workspace also a handout, graded, and the Gradescope autograder under attack
+    /// (as root). Fails when the run leaves an IPC object (System V or POSIX), a FIFO or a
+    /// process behind.
     Ci,
     /// Builds the book in English (book/book) and in Chinese (book/book/zh-CN).
     Book,
@@ -256,7 +258,10 @@ fn ci(root: &Path) -> Result<(), String> {
         });
     }
     checks?;
-    println!("==> leak check: nothing new in /proc/sysvipc, among the FIFOs or the processes");
+    println!(
+        "==> leak check: nothing new in /proc/sysvipc, /dev/mqueue or /dev/shm, among the FIFOs \
+         or the processes"
+    );
     Ok(())
 }
 
